@@ -1,0 +1,50 @@
+# The project's commands. Each creates .venv first if it is missing.
+#   make serve   the local stack on http://127.0.0.1:$(PORT) (moto on $(AWS_PORT))
+#   make test    the whole suite (what .ci/run runs)
+#   make invoke FN=validate EVENT=events/validate.json
+#   make bench
+
+SHELL := /bin/bash
+VENV := .venv
+# Python 3.13 where present (pyenv's or on PATH), else the machine's python3.
+PYTHON ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -1) python3.13 python3; do \
+            "$$p" -c 'import sys' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+PY_BIN := $(dir $(PYTHON))
+# sam build (BuildMethod python3.13) looks for python3.13 on PATH; the venv's tools come first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PY_BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export PORT ?= 3000
+export AWS_PORT ?= 5000
+
+.PHONY: venv serve test invoke bench lint typecheck clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt -e .
+	@touch $@
+
+serve: venv
+	$(VENV)/bin/python -m local.serve
+
+test: venv
+	$(VENV)/bin/python -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+invoke: venv
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }
+	$(VENV)/bin/python -m local.invoke "$(FN)" "$(EVENT)"
+
+bench: venv
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

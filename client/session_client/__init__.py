@@ -1,0 +1,1 @@
+"""Client for the SWAIG session service (a drop-in for the SDK's SessionManager)."""

@@ -1,0 +1,21 @@
+"""POST /tokens/debug: the SDK's debug_token view of a token; 403 unless DEBUG_MODE is on."""
+
+from typing import Any
+
+from session_core import inputs
+from session_core.errors import DebugDisabled
+from session_core.http import body, entry, resolver
+from session_core.service import default_service
+
+app = resolver()
+
+
+@app.post("/tokens/debug")
+def debug_token() -> dict[str, Any]:
+    service = default_service()
+    if not service.config.debug_mode:  # 403 whatever the body holds
+        raise DebugDisabled()
+    return service.debug(inputs.token(inputs.require(body(app), "token")))
+
+
+lambda_handler = entry(app)

@@ -1,0 +1,26 @@
+"""POST /sessions/{call_id}/tokens: mint one function token, or a batch, for an active session."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from session_core import inputs
+from session_core.http import body, entry, metrics, path_call_id, resolver
+from session_core.service import default_service
+
+app = resolver()
+
+
+@app.post("/sessions/<call_id>/tokens")
+def mint_tokens(call_id: str) -> tuple[dict[str, Any], int]:
+    call_id = path_call_id(app, call_id)
+    request = body(app)
+    names = inputs.function_names(request)
+    minted, expires_at = default_service().mint(call_id, names)
+    metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=len(minted))
+    if "function" in request:
+        return {"call_id": call_id, "token": minted[names[0]], "expires_at": expires_at}, 201
+    return {"call_id": call_id, "tokens": minted, "expires_at": expires_at}, 201
+
+
+lambda_handler = entry(app, trace=False)  # hot path: no X-Ray SDK import

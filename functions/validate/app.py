@@ -1,0 +1,30 @@
+"""POST /tokens/validate: check a SWAIG function token; an invalid token is 200 with valid=false."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from session_core import inputs
+from session_core.http import body, entry, logger, metrics, resolver
+from session_core.service import default_service
+
+app = resolver()
+
+
+@app.post("/tokens/validate")
+def validate_token() -> dict[str, Any]:
+    request = body(app)
+    call_id = inputs.call_id(inputs.require(request, "call_id"))
+    logger.append_keys(call_id=call_id)
+    function = inputs.function_name(inputs.require(request, "function"))
+    token = inputs.token(inputs.require(request, "token"))
+    verdict = default_service().validate(call_id, function, token)
+    metrics.add_dimension(name="result", value=verdict.reason or "valid")
+    metrics.add_metric(name="Validations", unit=MetricUnit.Count, value=1)
+    if verdict.valid:
+        return {"valid": True}
+    logger.info("token rejected", reason=verdict.reason)
+    return {"valid": False, "reason": verdict.reason}
+
+
+lambda_handler = entry(app, trace=False)  # hot path: no X-Ray SDK import

@@ -1,0 +1,50 @@
+"""Errors the core raises on purpose; http.py maps each to its status and JSON body."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An expected failure with an HTTP status, a stable code and a human sentence."""
+
+    status = 400
+    code = "bad_request"
+    message = "bad request"
+
+    def __init__(self, message: str | None = None, code: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+
+
+class BadRequest(ServiceError):
+    status = 400
+
+
+class SessionNotFound(ServiceError):
+    status = 404
+    code = "session_not_found"
+    message = "the session does not exist, has expired or was ended"
+
+
+class SessionEnded(ServiceError):
+    status = 409
+    code = "session_ended"
+    message = "the session was ended; create it again to start a new one"
+
+
+class DebugDisabled(ServiceError):
+    status = 403
+    code = "debug_disabled"
+    message = "debug mode not enabled"
+
+
+class MetadataTooLarge(ServiceError):
+    status = 413
+    code = "metadata_too_large"
+    message = "the session's metadata would exceed 64 KiB serialized"
+
+
+class Unavailable(ServiceError):
+    status = 503
+    code = "service_unavailable"
+    message = "a dependency of the service is unavailable; retry shortly"

@@ -1,0 +1,90 @@
+"""What every API handler shares: the resolver with JSON errors, Logger, Metrics, the Lambda entry point."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import inputs
+from .errors import BadRequest, ServiceError, Unavailable
+from .keys import KeyUnavailable
+
+logger = Logger()  # service name, level: POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL
+metrics = Metrics()  # namespace: POWERTOOLS_METRICS_NAMESPACE
+
+
+def error(status: int, code: str, message: str) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": code, "message": message}))
+
+
+def resolver() -> APIGatewayHttpResolver:
+    """An HTTP API (payload 2.0) resolver whose every failure is a JSON error body."""
+    app = APIGatewayHttpResolver(serializer=lambda body: json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        return error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler([BotoCoreError, ClientError, KeyUnavailable])
+    def _dependency_down(exc: Exception) -> Response:
+        logger.warning("dependency failed", error=type(exc).__name__, detail=str(exc))
+        return error(Unavailable.status, Unavailable.code, Unavailable.message)
+
+    @app.not_found
+    def _not_found(exc: Exception) -> Response:
+        return error(404, "not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unexpected error")
+        return error(500, "internal_error", "the service failed unexpectedly; the error was logged")
+
+    return app
+
+
+def body(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The current request's JSON object body (base64 bodies decoded first)."""
+    event = app.current_event
+    raw: str | bytes | None = event.body
+    if raw and event.is_base64_encoded:
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(raw, validate=True)
+        except binascii.Error as exc:
+            raise BadRequest("the base64 body does not decode", "invalid_body") from exc
+    return inputs.json_object(raw)
+
+
+def path_call_id(app: APIGatewayHttpResolver, raw: str) -> str:
+    """The path's call id, validated and added to every log line of this request."""
+    call_id = inputs.path_call_id(raw)
+    logger.append_keys(call_id=call_id)
+    return call_id
+
+
+def entry(app: APIGatewayHttpResolver, *, trace: bool = True) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler: request-id correlated logs, EMF metrics, optional X-Ray tracing.
+
+    `trace=False` keeps the X-Ray SDK off a hot path (Lambda's active tracing still
+    records the invocation).
+    """
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    handler = metrics.log_metrics(handle)
+    if trace:
+        from aws_lambda_powertools import Tracer
+
+        handler = Tracer().capture_lambda_handler(handler)
+    return logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)(
+        handler
+    )

@@ -1,0 +1,106 @@
+"""Request parsing: the contract's input rules, one function per field, each failing with a clear 400.
+
+Plain Python rather than pydantic so that the validate and token paths stay light to import.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from .errors import BadRequest
+from .tokens import MAX_TOKEN_LENGTH
+
+MAX_BATCH = 64
+_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_object(body: str | bytes | None) -> dict[str, Any]:
+    """The request body as a JSON object (strict: no NaN/Infinity, valid UTF-8)."""
+    if body is None or body == "" or body == b"":
+        raise BadRequest("the request needs a JSON object body", "invalid_body")
+    try:
+        value = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadRequest(f"the body is not valid JSON: {exc}", "invalid_json") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("the body must be a JSON object", "invalid_body")
+    return value
+
+
+def require(body: Mapping[str, Any], name: str) -> Any:
+    if name not in body:
+        raise BadRequest(f"'{name}' is required", "missing_field")
+    return body[name]
+
+
+def call_id(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= 128
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+    ):
+        raise BadRequest("call_id must be 1-128 printable characters without whitespace", "invalid_call_id")
+    return value
+
+
+def path_call_id(raw: str) -> str:
+    """A call id from the URL path, percent-decoded once (the path is matched raw)."""
+    try:
+        decoded = unquote(raw, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the call id in the path is not valid UTF-8", "invalid_call_id") from exc
+    return call_id(decoded)
+
+
+def function_name(value: Any) -> str:
+    if not isinstance(value, str) or not _FUNCTION_NAME.fullmatch(value):
+        raise BadRequest("function names are 1-64 characters of A-Z a-z 0-9 _ -", "invalid_function")
+    return value
+
+
+def function_names(body: Mapping[str, Any]) -> list[str]:
+    """`function` (one name) or `functions` (1-64 names), not both."""
+    if ("function" in body) == ("functions" in body):
+        raise BadRequest("give exactly one of 'function' or 'functions'", "missing_field")
+    if "function" in body:
+        return [function_name(body["function"])]
+    names = body["functions"]
+    if not isinstance(names, list) or not 1 <= len(names) <= MAX_BATCH:
+        raise BadRequest(f"'functions' must be a list of 1-{MAX_BATCH} names", "invalid_function")
+    return list(dict.fromkeys(function_name(n) for n in names))
+
+
+def token(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TOKEN_LENGTH:
+        raise BadRequest(f"token must be a string of 1-{MAX_TOKEN_LENGTH} characters", "invalid_token")
+    return value
+
+
+def metadata(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest("metadata must be a JSON object", "invalid_metadata")
+    for key in value:
+        metadata_key(key)
+    return value
+
+
+def metadata_key(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 128:
+        raise BadRequest("metadata keys are 1-128 characters", "invalid_metadata")
+    return value
+
+
+def metadata_patch(body: Mapping[str, Any]) -> dict[str, Any]:
+    """`{"metadata": {...}}` or `{"key": k, "value": v}` as one object to merge."""
+    if "metadata" in body:
+        return metadata(body["metadata"])
+    return {metadata_key(require(body, "key")): require(body, "value")}

@@ -1,0 +1,72 @@
+"""The HMAC signing key: Secrets Manager's AWSCURRENT and AWSPREVIOUS versions, cached per container."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import BaseProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+CURRENT = "AWSCURRENT"
+PREVIOUS = "AWSPREVIOUS"
+
+
+class KeyUnavailable(Exception):
+    """The signing key could not be read and no earlier copy is cached."""
+
+
+class _StageProvider(BaseProvider):
+    """Powertools provider whose parameter "name" is a version stage of one secret.
+
+    Powertools caches by name only (not by VersionStage), so keying the cache by
+    stage is what lets AWSCURRENT and AWSPREVIOUS be cached side by side.
+    """
+
+    def __init__(self, secret_id: str, client: Any) -> None:
+        super().__init__()
+        self.client = client
+        self.secret_id = secret_id
+
+    def _get(self, name: str, **sdk_options: Any) -> str:
+        try:
+            return str(self.client.get_secret_value(SecretId=self.secret_id, VersionStage=name)["SecretString"])
+        except self.client.exceptions.ResourceNotFoundException:
+            if name == PREVIOUS:
+                return ""  # no rotation yet: cached like any other answer
+            raise
+
+    def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, str]:
+        raise NotImplementedError
+
+
+class KeyRing:
+    """Signing keys as bytes (the SDK keys HMAC with the secret string's UTF-8 bytes).
+
+    A warm container makes no Secrets Manager call until `max_age` passes; if the
+    re-read then fails, the last good key keeps serving so an outage of Secrets
+    Manager does not stop validation.
+    """
+
+    def __init__(self, secret_id: str, client: Any, max_age: int) -> None:
+        self._provider = _StageProvider(secret_id, client)
+        self._max_age = max_age
+        self._last_good: dict[str, bytes] = {}
+
+    def _stage(self, stage: str) -> bytes:
+        try:
+            value = self._provider.get(stage, max_age=self._max_age)
+        except GetParameterError as exc:
+            if stage in self._last_good:
+                return self._last_good[stage]
+            raise KeyUnavailable(f"signing key {stage} unavailable") from exc
+        key = str(value).encode()
+        self._last_good[stage] = key
+        return key
+
+    def current(self) -> bytes:
+        """The key new tokens are signed with."""
+        return self._stage(CURRENT)
+
+    def previous(self) -> bytes | None:
+        """The key before the last rotation, if there was one."""
+        return self._stage(PREVIOUS) or None

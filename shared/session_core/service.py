@@ -1,0 +1,95 @@
+"""What each route does: the session service over a store, a key ring and the token code."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from functools import cache, cached_property
+from typing import Any
+
+from . import tokens
+from .config import Settings, client, settings
+from .errors import DebugDisabled, SessionNotFound
+from .keys import KeyRing
+from .store import CleanupResult, DynamoSessionStore, Session, SessionStore
+
+
+class SessionService:
+    def __init__(
+        self,
+        config: Settings,
+        store: Callable[[], SessionStore] | SessionStore,
+        keys: Callable[[], KeyRing] | KeyRing,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._keys = keys
+        self.clock = clock
+
+    @cached_property
+    def store(self) -> SessionStore:
+        # Built on first use, so a stateless validate never creates a DynamoDB client.
+        return self._store() if callable(self._store) else self._store
+
+    @cached_property
+    def keys(self) -> KeyRing:
+        return self._keys() if callable(self._keys) else self._keys
+
+    def create_session(self, call_id: str | None, metadata: Mapping[str, Any]) -> tuple[Session, bool]:
+        """Start a session (id generated like the SDK's when absent); True when new."""
+        return self.store.create(call_id or secrets.token_urlsafe(16), metadata, self.config.session_ttl_secs)
+
+    def mint(self, call_id: str, functions: list[str]) -> tuple[dict[str, str], int]:
+        """Tokens for an active session's functions, and their common expiry."""
+        session = self.store.get(call_id)
+        if session is None or session.ended:
+            raise SessionNotFound()
+        key = self.keys.current()
+        expiry = int(self.clock()) + self.config.token_expiry_secs
+        return {name: tokens.mint(key, call_id, name, expiry) for name in functions}, expiry
+
+    def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:
+        """The SDK's check with a reason; keys of the last rotation still count."""
+        now = self.clock()
+        verdict = tokens.verify((self.keys.current(),), call_id, function, token, now)
+        if verdict.reason == tokens.BAD_SIGNATURE and (previous := self.keys.previous()):
+            verdict = tokens.verify((previous,), call_id, function, token, now)
+        if verdict.valid and self.config.revocation_check:
+            session = self.store.get(call_id)
+            if session is None or session.ended:
+                return tokens.Verdict(False, tokens.SESSION_ENDED)
+        return verdict
+
+    def debug(self, token: str) -> dict[str, Any]:
+        if not self.config.debug_mode:
+            raise DebugDisabled()
+        return tokens.debug(token, self.clock())
+
+    def get_metadata(self, call_id: str) -> dict[str, Any]:
+        session = self.store.get(call_id)
+        return session.metadata if session is not None else {}
+
+    def merge_metadata(self, call_id: str, metadata: Mapping[str, Any]) -> Session:
+        return self.store.merge_metadata(call_id, metadata, self.config.session_ttl_secs)
+
+    def delete_metadata(self, call_id: str) -> bool:
+        return self.store.delete_metadata(call_id)
+
+    def end_session(self, call_id: str) -> bool:
+        return self.store.end(call_id)
+
+    def cleanup(self) -> CleanupResult:
+        return self.store.delete_expired(int(self.clock()))
+
+
+@cache
+def default_service() -> SessionService:
+    """The container's service, wired to AWS from the environment."""
+    config = settings()
+    return SessionService(
+        config,
+        store=lambda: DynamoSessionStore(config.table_name, client("dynamodb")),
+        keys=lambda: KeyRing(config.signing_secret_id, client("secretsmanager"), config.key_cache_secs),
+    )
