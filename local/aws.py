@@ -30,9 +30,7 @@ def random_key(length: int | None = None) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length or template.secret_length()))
 
 
-def provision(
-    dynamodb: Any, secretsmanager: Any, stage: str = "local", signing_key: str | None = None
-) -> Provisioned:
+def provision(dynamodb: Any, secretsmanager: Any, stage: str = "local", signing_key: str | None = None) -> Provisioned:
     """Create the table (with its TTL) and the signing-key secret, as `template.yaml` defines them."""
     table_name = f"swaig-sessions-{stage}"
     dynamodb.create_table(**template.create_table_kwargs(table_name))

@@ -4,7 +4,6 @@ from typing import Any
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-
 from session_core.http import logger, metrics
 from session_core.service import default_service
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-
 from session_core import inputs
 from session_core.http import body, entry, logger, metrics, resolver
 from session_core.service import default_service

@@ -63,4 +63,5 @@ def client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.session.Session().client(service, config=Config(**CLIENT_CONFIG))
+    session: Any = boto3.session.Session()  # Any: the service name is a runtime string
+    return session.client(service, config=Config(**CLIENT_CONFIG))

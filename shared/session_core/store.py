@@ -130,9 +130,7 @@ class DynamoSessionStore:
     def merge_metadata(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> Session:
         return self._upsert(call_id, metadata, ttl, creating=False)[0]
 
-    def _upsert(
-        self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool
-    ) -> tuple[Session, bool]:
+    def _upsert(self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool) -> tuple[Session, bool]:
         """Start or merge, whichever the item's state allows; each step is one conditional write.
 
         Creating tries the insert first; merging tries the merge first. A race between two
@@ -260,10 +258,14 @@ class DynamoSessionStore:
         return True
 
     def delete_metadata(self, call_id: str) -> bool:
-        return self._update_active(call_id, "SET #md = :empty", " AND size(#md) > :zero", {":empty": {"M": {}}, ":zero": _n(0)})
+        return self._update_active(
+            call_id, "SET #md = :empty", " AND size(#md) > :zero", {":empty": {"M": {}}, ":zero": _n(0)}
+        )
 
     def end(self, call_id: str) -> bool:
-        return self._update_active(call_id, "SET #ended = :true, #md = :empty", "", {":true": {"BOOL": True}, ":empty": {"M": {}}})
+        return self._update_active(
+            call_id, "SET #ended = :true, #md = :empty", "", {":true": {"BOOL": True}, ":empty": {"M": {}}}
+        )
 
     def _expired_keys(self, now: int) -> Iterator[str]:
         """Call ids whose expiry has passed, read from the expiry index bucket by bucket."""

@@ -83,9 +83,7 @@ def verify(keys: Sequence[bytes], call_id: str, function: str, token: object, no
         return Verdict(False, FUNCTION_MISMATCH)
     if int(expiry) < now:
         return Verdict(False, EXPIRED)
-    if not any(
-        hmac.compare_digest(signature, sign(key, token_call_id, token_function, expiry, nonce)) for key in keys
-    ):
+    if not any(hmac.compare_digest(signature, sign(key, token_call_id, token_function, expiry, nonce)) for key in keys):
         return Verdict(False, BAD_SIGNATURE)
     if token_call_id != call_id:
         return Verdict(False, CALL_ID_MISMATCH)
