@@ -1,1 +1,14 @@
-"""Client for the SWAIG session service (a drop-in for the SDK's SessionManager)."""
+"""Client for the SWAIG session service: a drop-in for the SignalWire SDK's SessionManager.
+
+Adopting it is one line in an agent::
+
+    from session_client import RemoteSessionManager
+    agent._session_manager = RemoteSessionManager("https://<api>.execute-api.<region>.amazonaws.com/<stage>")
+"""
+
+from .errors import SessionServiceError
+from .manager import RemoteSessionManager
+from .signing import SigV4
+from .tokens import TokenCheck
+
+__all__ = ["RemoteSessionManager", "SessionServiceError", "SigV4", "TokenCheck"]

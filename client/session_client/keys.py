@@ -1,0 +1,82 @@
+"""Signing keys for in-process validation: a given secret, or the service's secret read by ARN."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger("session_client")
+
+
+class StaticKeys:
+    """A secret handed over directly (the SDK's `secret_key`): its UTF-8 bytes, as the service keys HMAC."""
+
+    def __init__(self, secret: str) -> None:
+        if not secret:
+            raise ValueError("secret_key must be a non-empty string")
+        self._keys = (secret.encode(),)
+
+    def keys(self) -> tuple[bytes, ...]:
+        return self._keys
+
+
+class SecretKeys:
+    """The service's Secrets Manager secret: AWSCURRENT and, after a rotation, AWSPREVIOUS.
+
+    Read on first use and again once `max_age` seconds have passed, like the
+    service's own key cache; if a re-read fails the keys already held keep
+    serving. Uses a botocore client (botocore is already a dependency, so no
+    boto3 is needed); it honours AWS_ENDPOINT_URL and the usual credential chain.
+    """
+
+    def __init__(self, secret_arn: str, max_age: float = 300.0, region: str | None = None) -> None:
+        self.secret_arn = secret_arn
+        self.max_age = max_age
+        self._region = region or _region_of_arn(secret_arn)
+        self._client: Any = None
+        self._keys: tuple[bytes, ...] = ()
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def keys(self) -> tuple[bytes, ...]:
+        if time.monotonic() - self._read_at > self.max_age:
+            with self._lock:
+                if time.monotonic() - self._read_at > self.max_age:
+                    self._refresh()
+        return self._keys
+
+    def _refresh(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            current = self._read("AWSCURRENT")
+            try:
+                keys: tuple[bytes, ...] = (current, self._read("AWSPREVIOUS"))
+            except self._secrets().exceptions.ResourceNotFoundException:
+                keys = (current,)  # never rotated: there is no AWSPREVIOUS
+        except (BotoCoreError, ClientError):
+            if not self._keys:
+                raise
+            log.warning("could not re-read the signing secret; keeping the keys already read", exc_info=True)
+            return
+        self._keys = keys
+        self._read_at = time.monotonic()
+
+    def _secrets(self) -> Any:
+        if self._client is None:
+            import botocore.session
+
+            self._client = botocore.session.get_session().create_client("secretsmanager", region_name=self._region)
+        return self._client
+
+    def _read(self, stage: str) -> bytes:
+        answer = self._secrets().get_secret_value(SecretId=self.secret_arn, VersionStage=stage)
+        return str(answer["SecretString"]).encode()
+
+
+def _region_of_arn(arn: str) -> str | None:
+    """arn:aws:secretsmanager:<region>:<account>:secret:<name> → <region> (None for a bare name)."""
+    parts = arn.split(":")
+    return (parts[3] or None) if len(parts) > 5 and parts[0] == "arn" else None

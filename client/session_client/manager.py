@@ -1,0 +1,291 @@
+"""RemoteSessionManager: the SDK's SessionManager interface, backed by the SWAIG session service."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import signing
+from .errors import SessionServiceError
+from .keys import SecretKeys, StaticKeys
+from .tokens import TokenCheck, verify
+
+log = logging.getLogger("session_client")
+
+DEBUG_DISABLED = {"error": "debug mode not enabled"}  # what the SDK's debug_token answers when off
+_UNSET: Any = object()
+# Every route is safe to repeat: create is idempotent by call_id, minting again only makes
+# fresh tokens, validate/debug/GET read, PATCH merges the same values, DELETE ends what is
+# already ended (it then answers False). So all methods retry on the transient failures.
+_RETRY_METHODS = frozenset({"GET", "POST", "PATCH", "DELETE"})
+_RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class RemoteSessionManager:
+    """A drop-in for `signalwire.core.security.session_manager.SessionManager` over HTTP.
+
+    Same method names and argument orders as the SDK, so an agent adopts the
+    service with one line: `agent._session_manager = RemoteSessionManager(url)`.
+
+    Differences from the SDK, on purpose:
+
+    * sessions are real: `generate_token` needs one. When the service answers
+      404 `session_not_found`, the client creates the session (POST /sessions
+      with that call_id) and mints once more (`auto_create=False` turns this
+      off). This also starts a fresh session for an id whose session was ended.
+    * metadata is stored (shared by every instance), `end_session` ends the
+      session and returns the service's `ended`, `activate_session` makes sure
+      the session exists.
+    * failures raise `SessionServiceError` (status, code), except that
+      `validate_token` answers False for an invalid token (200 `valid: false`)
+      and for inputs the service refuses with a 400 (the SDK answers False to
+      those too); it raises when the service cannot give a verdict, so an
+      outage is never mistaken for a forged token (the agent then refuses the
+      call with a 500).
+
+    Signing: SigV4 (`execute-api`) when `sign` is True; by default (`sign=None`)
+    unsigned for http://127.0.0.1 / localhost (the local stack), otherwise
+    signed whenever botocore finds credentials. Region: `region`, else the
+    one in an execute-api URL, else botocore's configured region.
+
+    Local validation: with `secret_key` (the signing secret's value) or
+    `secret_arn` (read from Secrets Manager, AWSCURRENT and AWSPREVIOUS,
+    re-read after `key_cache_secs`), `validate_token` checks the HMAC
+    in-process with no HTTP call, with the service's exact verdicts. It cannot
+    see ended sessions, so with the stack's RevocationCheck on, leave both
+    unset to keep revocation.
+
+    Thread-safe for concurrent calls (one pooled `requests.Session`).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        region: str | None = None,
+        sign: bool | None = None,
+        credentials: Any = None,
+        timeout: float | tuple[float, float] = (3.05, 10.0),
+        retries: int = 2,
+        backoff_factor: float = 0.2,
+        auto_create: bool = True,
+        secret_key: str | None = None,
+        secret_arn: str | None = None,
+        key_cache_secs: float = 300.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
+        if secret_key and secret_arn:
+            raise ValueError("give secret_key or secret_arn, not both")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.auto_create = auto_create
+        self._keys: StaticKeys | SecretKeys | None = None
+        if secret_key:
+            self._keys = StaticKeys(secret_key)
+        elif secret_arn:
+            self._keys = SecretKeys(secret_arn, key_cache_secs)
+        self._http = session or requests.Session()
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            backoff_factor=backoff_factor,
+            status_forcelist=_RETRY_STATUSES,
+            allowed_methods=_RETRY_METHODS,
+            raise_on_status=False,  # the last answer's JSON error becomes the exception
+            respect_retry_after_header=True,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self._http.mount("https://", adapter)
+        self._http.mount("http://", adapter)
+        self._http.auth = self._auth(sign, credentials, region)
+
+    def _auth(self, sign: bool | None, credentials: Any, region: str | None) -> signing.SigV4 | None:
+        if sign is False or (sign is None and signing.is_local(self.base_url)):
+            return None
+        import botocore.session
+
+        botocore_session = botocore.session.get_session()
+        credentials = credentials or botocore_session.get_credentials()
+        if credentials is None:
+            if sign:
+                raise ValueError("sign=True but botocore found no AWS credentials")
+            log.warning("no AWS credentials found: requests to %s go unsigned", self.base_url)
+            return None
+        region = region or signing.region_from_url(self.base_url) or botocore_session.get_config_variable("region")
+        if not region:
+            raise ValueError("cannot tell the region to sign for: pass region= or set AWS_REGION")
+        return signing.SigV4(credentials, region)
+
+    @property
+    def signed(self) -> bool:
+        """True when requests carry a SigV4 signature."""
+        return self._http.auth is not None
+
+    @property
+    def validates_locally(self) -> bool:
+        """True when validate_token checks tokens in-process (a secret or its ARN was given)."""
+        return self._keys is not None
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        """One request; the status and JSON object of a 2xx answer, else SessionServiceError."""
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self._http.request(
+                method, self.base_url + path, data=data, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:  # connection refused, timeouts, retries used up
+            raise SessionServiceError("unreachable", f"{method} {path}: {exc}") from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            answer = {}
+        if not 200 <= response.status_code < 300:
+            error = answer.get("error")
+            code = error if isinstance(error, str) else f"http_{response.status_code}"
+            message = answer.get("message") or response.reason or "request failed"
+            raise SessionServiceError(code, str(message), response.status_code)
+        return response.status_code, answer
+
+    @staticmethod
+    def _session_path(call_id: str, tail: str = "") -> str:
+        # Every character is escaped (a call_id may hold "/", "?" or "%"); the service decodes once.
+        return f"/sessions/{quote(call_id, safe='')}{tail}"
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def create_session(self, call_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> str:
+        """Start (or, for an active id, keep) a session; the service generates the id when none is given."""
+        body: dict[str, Any] = {}
+        if call_id:
+            body["call_id"] = call_id
+        if metadata:
+            body["metadata"] = dict(metadata)
+        return str(self._call("POST", "/sessions", body)[1]["call_id"])
+
+    def activate_session(self, call_id: str) -> bool:
+        """Make sure the session exists and is active (a no-op in the SDK)."""
+        self.create_session(call_id)
+        return True
+
+    def end_session(self, call_id: str) -> bool:
+        """End the session: its metadata goes, minting stops; True when an active session was ended."""
+        return bool(self._call("DELETE", self._session_path(call_id))[1]["ended"])
+
+    # -- tokens -----------------------------------------------------------------------
+
+    def _mint(self, call_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        path = self._session_path(call_id, "/tokens")
+        try:
+            return self._call("POST", path, body)[1]
+        except SessionServiceError as exc:
+            if not (self.auto_create and exc.status == 404 and exc.code == "session_not_found"):
+                raise
+        log.debug("no active session %s: creating it to mint", call_id)
+        self.create_session(call_id)
+        return self._call("POST", path, body)[1]
+
+    def generate_token(self, function_name: str, call_id: str) -> str:
+        """A token for one function of one call (creates the session first if needed)."""
+        return str(self._mint(call_id, {"function": function_name})["token"])
+
+    def create_tool_token(self, function_name: str, call_id: str) -> str:
+        """Alias of generate_token, same argument order (as in the SDK)."""
+        return self.generate_token(function_name, call_id)
+
+    def create_tool_tokens(self, call_id: str, names: Iterable[str]) -> dict[str, str]:
+        """Tokens for several functions of one call in one request (1-64 names): {name: token}."""
+        tokens = self._mint(call_id, {"functions": list(names)})["tokens"]
+        return {str(name): str(token) for name, token in tokens.items()}
+
+    def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
+        """validate_token with the reason: (valid, reason), locally when a secret was given."""
+        if self._keys is not None:
+            return verify(self._keys.keys(), call_id, function_name, token, time.time())
+        body = {"call_id": call_id, "function": function_name, "token": token}
+        try:
+            answer = self._call("POST", "/tokens/validate", body)[1]
+        except SessionServiceError as exc:
+            if exc.status == 400:  # an input no token can be valid for (the SDK answers False)
+                return TokenCheck(False, exc.code)
+            raise
+        return TokenCheck(bool(answer.get("valid")), answer.get("reason"))
+
+    validate_token_reason = check_token
+
+    def validate_token(self, call_id: str, function_name: str, token: str) -> bool:
+        """True when `token` was minted for this function of this call and has not expired."""
+        return self.check_token(call_id, function_name, token).valid
+
+    def validate_tool_token(self, function_name: str, token: str, call_id: str) -> bool:
+        """validate_token with the SDK's other argument order."""
+        return self.validate_token(call_id, function_name, token)
+
+    def debug_token(self, token: str) -> dict[str, Any]:
+        """The service's debug view of a token; the SDK's answer when the stack's debug mode is off."""
+        try:
+            return self._call("POST", "/tokens/debug", {"token": token})[1]
+        except SessionServiceError as exc:
+            if exc.status == 403 and exc.code == "debug_disabled":
+                return dict(DEBUG_DISABLED)
+            if exc.status == 400:  # not a token at all: answered like the SDK, without raising
+                return {"valid_format": False, "error": exc.message, "token_length": len(token) if token else 0}
+            raise
+
+    # -- metadata ---------------------------------------------------------------------
+
+    def get_session_metadata(self, call_id: str) -> dict[str, Any]:
+        """The session's metadata ({} when none)."""
+        return dict(self._call("GET", self._session_path(call_id, "/metadata"))[1]["metadata"])
+
+    def set_session_metadata(self, call_id: str, key: str | Mapping[str, Any], value: Any = _UNSET) -> bool:
+        """Merge metadata: `(call_id, key, value)` as in the SDK, or `(call_id, {...})` as in the TS SDK.
+
+        Creates the session when it does not exist and refreshes its expiry.
+        """
+        if isinstance(key, Mapping) and value is _UNSET:
+            body: dict[str, Any] = {"metadata": dict(key)}
+        elif isinstance(key, str) and value is not _UNSET:
+            body = {"key": key, "value": value}
+        else:
+            raise TypeError("set_session_metadata(call_id, key, value) or set_session_metadata(call_id, {...})")
+        self._call("PATCH", self._session_path(call_id, "/metadata"), body)
+        return True
+
+    def delete_session_metadata(self, call_id: str) -> bool:
+        """Remove the session's metadata; True when there was some."""
+        return bool(self._call("DELETE", self._session_path(call_id, "/metadata"))[1]["deleted"])
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteSessionManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "local validation" if self._keys is not None else "remote validation"
+        return f"RemoteSessionManager({self.base_url!r}, signed={self.signed}, {mode})"
