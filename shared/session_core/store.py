@@ -185,7 +185,9 @@ class DynamoSessionStore:
         """Merge into an active session; None when there is none to merge into."""
         now = self._now()
         expires_at = now + ttl
-        names = {"#exp": Attr.EXPIRES_AT, "#bucket": Attr.BUCKET, "#ended": Attr.ENDED, "#md": Attr.METADATA}
+        names = {"#exp": Attr.EXPIRES_AT, "#bucket": Attr.BUCKET, "#ended": Attr.ENDED}
+        if metadata:  # DynamoDB rejects an expression attribute name the expressions do not use
+            names["#md"] = Attr.METADATA
         values: dict[str, Any] = {
             ":exp": _n(expires_at),
             ":now": _n(now),
