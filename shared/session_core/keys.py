@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import BaseProvider
@@ -47,14 +48,16 @@ class KeyRing:
     Manager does not stop validation.
     """
 
-    def __init__(self, secret_id: str, client: Any, max_age: int) -> None:
+    def __init__(self, secret_id: str, client: Any, max_age: int, refresh_interval: float = 5.0) -> None:
         self._provider = _StageProvider(secret_id, client)
         self._max_age = max_age
         self._last_good: dict[str, bytes] = {}
+        self._refresh_interval = refresh_interval
+        self._refreshed_at = float("-inf")
 
-    def _stage(self, stage: str) -> bytes:
+    def _stage(self, stage: str, force: bool = False) -> bytes:
         try:
-            value = self._provider.get(stage, max_age=self._max_age)
+            value = self._provider.get(stage, max_age=self._max_age, force_fetch=force)
         except GetParameterError as exc:
             if stage in self._last_good:
                 return self._last_good[stage]
@@ -70,3 +73,21 @@ class KeyRing:
     def previous(self) -> bytes | None:
         """The key before the last rotation, if there was one."""
         return self._stage(PREVIOUS) or None
+
+    def refresh(self) -> bool:
+        """Re-read both keys now, at most once per `refresh_interval`; True when the current key changed.
+
+        A rotation finished since the cache was filled would otherwise leave this container
+        rejecting new tokens for up to `max_age`; validate calls this when no cached key matches.
+        """
+        now = time.monotonic()
+        if now - self._refreshed_at < self._refresh_interval:
+            return False
+        self._refreshed_at = now
+        before = self._last_good.get(CURRENT)
+        try:
+            current = self._stage(CURRENT, force=True)
+            self._stage(PREVIOUS, force=True)
+        except KeyUnavailable:
+            return False
+        return current != before

@@ -56,6 +56,9 @@ class SessionService:
         verdict = tokens.verify((self.keys.current(),), call_id, function, token, now)
         if verdict.reason == tokens.BAD_SIGNATURE and (previous := self.keys.previous()):
             verdict = tokens.verify((previous,), call_id, function, token, now)
+        if verdict.reason == tokens.BAD_SIGNATURE and self.keys.refresh():  # rotated since cached
+            fresh = (self.keys.current(), self.keys.previous())
+            verdict = tokens.verify([k for k in fresh if k], call_id, function, token, now)
         if verdict.valid and self.config.revocation_check:
             session = self.store.get(call_id)
             if session is None or session.ended:

@@ -1,0 +1,115 @@
+"""Signing-key rotation: the four steps Secrets Manager calls a rotation function with.
+
+Follows AWS's rotation function template (SecretsManagerRotationTemplate):
+createSecret stages a new random key as AWSPENDING, setSecret has nothing to do
+(no downstream system holds the key), testSecret checks the pending key can sign
+and verify a token, finishSecret moves AWSCURRENT to it, and Secrets Manager then
+labels the old key AWSPREVIOUS. KeyRing validates with AWSCURRENT then AWSPREVIOUS,
+so every unexpired token survives one rotation; the next one retires its key.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import tokens
+from .keys import CURRENT
+
+PENDING = "AWSPENDING"
+# Like the template's GenerateSecretString (PasswordLength 64, ExcludePunctuation);
+# tests/unit/session_core/test_rotation.py checks the two agree.
+KEY_LENGTH = 64
+KEY_ALPHABET = frozenset(string.ascii_letters + string.digits)
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+
+class RotationError(Exception):
+    """The rotation cannot go on; Secrets Manager sees the failure and retries the step."""
+
+
+class Rotation:
+    """One rotation of one secret, identified by Secrets Manager's ClientRequestToken."""
+
+    def __init__(self, client: Any, secret_id: str, token: str, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.secret_id = secret_id
+        self.token = token
+        self.clock = clock
+
+    def run(self, step: str) -> None:
+        """Run one step; a step already done, or a rotation already finished, does nothing."""
+        if step not in STEPS:
+            raise RotationError(f"unknown rotation step {step!r}")
+        stages = self._stages()
+        if CURRENT in stages.get(self.token, []):
+            return  # this version is already the current key: a retried or repeated call
+        if self.token in stages and PENDING not in stages[self.token]:
+            raise RotationError(f"version {self.token} of the signing key is not staged for rotation")
+        # The template also refuses a token Secrets Manager has not staged yet. createSecret
+        # accepts one, since put_secret_value stages it; every later step needs it staged.
+        if self.token not in stages and step != "createSecret":
+            raise RotationError(f"version {self.token} of the signing key was never created")
+        {
+            "createSecret": self.create,
+            "setSecret": self.set,
+            "testSecret": self.test,
+            "finishSecret": self.finish,
+        }[step]()
+
+    def _stages(self) -> dict[str, list[str]]:
+        described = self.client.describe_secret(SecretId=self.secret_id)
+        return dict(described.get("VersionIdsToStages", {}))
+
+    def create(self) -> None:
+        """Stage a new random key as AWSPENDING under this rotation's token (once)."""
+        self.client.get_secret_value(SecretId=self.secret_id, VersionStage=CURRENT)  # the secret is readable
+        try:
+            self.client.get_secret_value(SecretId=self.secret_id, VersionId=self.token, VersionStage=PENDING)
+            return  # created by an earlier attempt of this step
+        except self.client.exceptions.ResourceNotFoundException:
+            pass
+        key = self.client.get_random_password(PasswordLength=KEY_LENGTH, ExcludePunctuation=True)["RandomPassword"]
+        self.client.put_secret_value(
+            SecretId=self.secret_id, ClientRequestToken=self.token, SecretString=key, VersionStages=[PENDING]
+        )
+
+    def set(self) -> None:
+        """Nothing to do: no other system holds the key; agents read it from the secret."""
+
+    def test(self) -> None:
+        """The pending key has the expected shape and signs a token that verifies, as minting will."""
+        key = self._pending()
+        if len(key) != KEY_LENGTH or not set(key) <= KEY_ALPHABET:
+            raise RotationError(f"the pending key is not {KEY_LENGTH} letters and digits")
+        raw = key.encode()
+        now = self.clock()
+        token = tokens.mint(raw, "rotation-test", "rotation_test", int(now) + 60)
+        if not tokens.verify((raw,), "rotation-test", "rotation_test", token, now).valid:
+            raise RotationError("a token signed with the pending key does not verify")
+
+    def finish(self) -> None:
+        """Make the pending key current; Secrets Manager labels the old one AWSPREVIOUS."""
+        stages = self._stages()
+        current = next((version for version, labels in stages.items() if CURRENT in labels), None)
+        if current == self.token:
+            return
+        moved = {"RemoveFromVersionId": current} if current else {}
+        self.client.update_secret_version_stage(
+            SecretId=self.secret_id, VersionStage=CURRENT, MoveToVersionId=self.token, **moved
+        )
+
+    def _pending(self) -> str:
+        value = self.client.get_secret_value(SecretId=self.secret_id, VersionId=self.token, VersionStage=PENDING)
+        return str(value["SecretString"])
+
+
+def rotate_step(client: Any, event: dict[str, Any]) -> None:
+    """Run the step of a Secrets Manager rotation event ({SecretId, ClientRequestToken, Step})."""
+    try:
+        secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
+    except (KeyError, TypeError) as exc:
+        raise RotationError("not a Secrets Manager rotation event") from exc
+    Rotation(client, secret_id, token).run(step)
