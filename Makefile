@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
 serve: venv
 	$(VENV)/bin/python -m local.serve
 
-test: venv
+test: venv lint typecheck
 	$(VENV)/bin/python -m pytest
 
 lint: venv
