@@ -21,19 +21,28 @@ class StaticKeys:
     def keys(self) -> tuple[bytes, ...]:
         return self._keys
 
+    def refresh(self) -> bool:
+        return False  # a given secret never changes
+
 
 class SecretKeys:
     """The service's Secrets Manager secret: AWSCURRENT and, after a rotation, AWSPREVIOUS.
 
     Read on first use and again once `max_age` seconds have passed, like the
-    service's own key cache; if a re-read fails the keys already held keep
-    serving. Uses a botocore client (botocore is already a dependency, so no
+    service's own key cache, and at once (at most every `refresh_interval`
+    seconds) when no key matches a token's signature, so a rotation finished
+    since the last read is noticed as the service notices it. If a re-read
+    fails the keys already held keep serving. Uses a botocore client (botocore is already a dependency, so no
     boto3 is needed); it honours AWS_ENDPOINT_URL and the usual credential chain.
     """
 
-    def __init__(self, secret_arn: str, max_age: float = 300.0, region: str | None = None) -> None:
+    def __init__(
+        self, secret_arn: str, max_age: float = 300.0, region: str | None = None, refresh_interval: float = 5.0
+    ) -> None:
         self.secret_arn = secret_arn
         self.max_age = max_age
+        self.refresh_interval = refresh_interval
+        self._forced_at = float("-inf")
         self._region = region or _region_of_arn(secret_arn)
         self._client: Any = None
         self._keys: tuple[bytes, ...] = ()
@@ -46,6 +55,16 @@ class SecretKeys:
                 if time.monotonic() - self._read_at > self.max_age:
                     self._refresh()
         return self._keys
+
+    def refresh(self) -> bool:
+        """Re-read now unless that was done within `refresh_interval`; True when the keys changed."""
+        with self._lock:
+            if time.monotonic() - self._forced_at < self.refresh_interval:
+                return False
+            self._forced_at = time.monotonic()
+            before = self._keys
+            self._refresh()
+            return self._keys != before
 
     def _refresh(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

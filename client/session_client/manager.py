@@ -58,7 +58,8 @@ class RemoteSessionManager:
 
     Local validation: with `secret_key` (the signing secret's value) or
     `secret_arn` (read from Secrets Manager, AWSCURRENT and AWSPREVIOUS,
-    re-read after `key_cache_secs`), `validate_token` checks the HMAC
+    re-read after `key_cache_secs` or when a signature matches no key held),
+    `validate_token` checks the HMAC
     in-process with no HTTP call, with the service's exact verdicts. It cannot
     see ended sessions, so with the stack's RevocationCheck on, leave both
     unset to keep revocation.
@@ -220,7 +221,10 @@ class RemoteSessionManager:
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
         """validate_token with the reason: (valid, reason), locally when a secret was given."""
         if self._keys is not None:
-            return verify(self._keys.keys(), call_id, function_name, token, time.time())
+            verdict = verify(self._keys.keys(), call_id, function_name, token, time.time())
+            if verdict.reason == "bad_signature" and self._keys.refresh():  # rotated since the keys were read
+                verdict = verify(self._keys.keys(), call_id, function_name, token, time.time())
+            return verdict
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:
             answer = self._call("POST", "/tokens/validate", body)[1]

@@ -1,0 +1,198 @@
+"""Every RemoteSessionManager method against the real local stack, with the SDK's argument orders."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
+from signalwire.core.security.session_manager import SessionManager
+
+from local.stack import Stack, running_stack
+
+
+@pytest.fixture(scope="module")
+def strict_stack() -> Iterator[Stack]:
+    """A stack deployed with DebugMode and RevocationCheck on."""
+    with running_stack(DEBUG_MODE="true", REVOCATION_CHECK="true") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def strict(strict_stack: Stack) -> Iterator[RemoteSessionManager]:
+    with RemoteSessionManager(strict_stack.base_url) as remote:
+        yield remote
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+def test_create_session_generates_an_id_like_the_sdk(client: RemoteSessionManager) -> None:
+    first, second = client.create_session(), client.create_session()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", first) and first != second
+    assert client.generate_token("f", first)  # the generated session exists: minting needs no auto-create
+
+
+def test_create_session_keeps_a_given_id_and_merges_metadata(client: RemoteSessionManager, call_id: str) -> None:
+    assert client.create_session(call_id, metadata={"lang": "en"}) == call_id
+    assert client.create_session(call_id, metadata={"tier": 2}) == call_id  # repeated: same session
+    assert client.get_session_metadata(call_id) == {"lang": "en", "tier": 2}
+
+
+def test_activate_session_makes_the_session_mintable(client: RemoteSessionManager, call_id: str) -> None:
+    no_auto = RemoteSessionManager(client.base_url, auto_create=False)
+    with pytest.raises(SessionServiceError) as missing:
+        no_auto.generate_token("get_weather", call_id)
+    assert (missing.value.status, missing.value.code) == (404, "session_not_found")
+    assert no_auto.activate_session(call_id) is True
+    assert no_auto.validate_token(call_id, "get_weather", no_auto.generate_token("get_weather", call_id))
+
+
+def test_end_session_reports_what_it_ended(client: RemoteSessionManager, call_id: str) -> None:
+    client.create_session(call_id, metadata={"a": 1})
+    assert client.end_session(call_id) is True
+    assert client.end_session(call_id) is False  # already ended
+    assert client.get_session_metadata(call_id) == {}
+    with pytest.raises(SessionServiceError) as ended:
+        RemoteSessionManager(client.base_url, auto_create=False).generate_token("f", call_id)
+    assert ended.value.code == "session_not_found"
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+def test_generate_token_creates_a_missing_session_and_the_sdk_accepts_it(
+    client: RemoteSessionManager, stack: Stack, call_id: str
+) -> None:
+    token = client.generate_token("get_weather", call_id)  # no session yet: created, then minted
+    assert client.get_session_metadata(call_id) == {}
+    sdk = SessionManager(secret_key=stack.signing_key)
+    assert sdk.validate_token(call_id, "get_weather", token)
+    assert not sdk.validate_token(call_id, "get_time", token)
+
+
+def test_generate_token_after_end_starts_a_fresh_session(strict: RemoteSessionManager, call_id: str) -> None:
+    old = strict.generate_token("f", call_id)
+    strict.end_session(call_id)
+    assert strict.check_token(call_id, "f", old) == TokenCheck(False, "session_ended")
+    new = strict.generate_token("f", call_id)  # documented: auto-create revives the id
+    assert strict.validate_token(call_id, "f", new)
+
+
+def test_create_tool_token_keeps_the_sdk_argument_order(client: RemoteSessionManager, call_id: str) -> None:
+    token = client.create_tool_token("lookup", call_id)
+    assert client.validate_tool_token("lookup", token, call_id)
+    assert client.validate_token(call_id, "lookup", token)
+    assert not client.validate_tool_token("lookup", token, call_id + "x")
+
+
+def test_create_tool_tokens_mints_a_batch(client: RemoteSessionManager, call_id: str) -> None:
+    names = ["get_weather", "book_table", "transfer"]
+    tokens = client.create_tool_tokens(call_id, names)
+    assert sorted(tokens) == sorted(names) and len(set(tokens.values())) == 3
+    for name, token in tokens.items():
+        for other in names:
+            assert client.validate_token(call_id, other, token) is (other == name)
+
+
+def test_create_tool_tokens_refuses_an_oversized_batch(client: RemoteSessionManager, call_id: str) -> None:
+    client.create_session(call_id)
+    with pytest.raises(SessionServiceError) as error:
+        client.create_tool_tokens(call_id, [f"f{i}" for i in range(65)])
+    assert (error.value.status, error.value.code) == (400, "invalid_function")
+
+
+def test_check_token_gives_the_services_reasons(client: RemoteSessionManager, stack: Stack, call_id: str) -> None:
+    token = client.generate_token("get_weather", call_id)
+    forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
+    expired = SessionManager(token_expiry_secs=-60, secret_key=stack.signing_key).generate_token("get_weather", call_id)
+    assert client.check_token(call_id, "get_weather", token) == TokenCheck(True, None)
+    assert client.validate_token_reason(call_id, "get_weather", token) == (True, None)
+    assert client.check_token(call_id, "get_time", token) == (False, "function_mismatch")
+    assert client.check_token("call-other", "get_weather", token) == (False, "call_id_mismatch")
+    assert client.check_token(call_id, "get_weather", forged) == (False, "bad_signature")
+    assert client.check_token(call_id, "get_weather", expired) == (False, "expired")
+    assert client.check_token(call_id, "get_weather", "bm90IGEgdG9rZW4") == (False, "malformed")
+
+
+@pytest.mark.parametrize(
+    ("call", "function", "token", "code"),
+    [
+        ("", "get_weather", "dG9r", "invalid_call_id"),
+        ("has space", "get_weather", "dG9r", "invalid_call_id"),
+        ("call-1", "get.weather", "dG9r", "invalid_function"),
+        ("call-1", "get_weather", "", "invalid_token"),
+        ("call-1", "get_weather", "A" * 1025, "invalid_token"),
+    ],
+)
+def test_validate_answers_false_to_inputs_the_service_refuses(
+    client: RemoteSessionManager, call: str, function: str, token: str, code: str
+) -> None:
+    # The SDK answers False to anything it cannot check; the service's 400 becomes that False.
+    assert client.check_token(call, function, token) == (False, code)
+    assert client.validate_token(call, function, token) is False
+
+
+def test_debug_token_when_debug_mode_is_on(strict: RemoteSessionManager, call_id: str) -> None:
+    token = strict.generate_token("get_weather", call_id)
+    info = strict.debug_token(token)
+    assert info["valid_format"] is True
+    assert info["components"]["function"] == "get_weather"
+    assert info["components"]["call_id"] == call_id[:8] + "..."
+    assert info["status"]["is_expired"] is False
+    assert strict.debug_token("A" * 2000)["valid_format"] is False  # the service's 400, answered like the SDK
+
+
+def test_debug_token_when_debug_mode_is_off(client: RemoteSessionManager, call_id: str) -> None:
+    assert client.debug_token(client.generate_token("f", call_id)) == {"error": "debug mode not enabled"}
+    assert SessionManager().debug_token("x") == {"error": "debug mode not enabled"}  # the SDK's own answer
+
+
+# -- metadata --------------------------------------------------------------------------------
+
+
+def test_metadata_key_value_and_whole_object_forms(client: RemoteSessionManager, call_id: str) -> None:
+    value = {"n": 1, "x": 1.5, "s": "héllo ☎", "none": None, "ok": True, "list": [1, {"deep": [2]}]}
+    assert client.set_session_metadata(call_id, "profile", value) is True  # creates the session
+    assert client.set_session_metadata(call_id, {"lang": "fr", "count": 3}) is True
+    assert client.set_session_metadata(call_id, "nothing", None) is True  # None is a value, not "absent"
+    assert client.get_session_metadata(call_id) == {"profile": value, "lang": "fr", "count": 3, "nothing": None}
+    assert isinstance(client.get_session_metadata(call_id)["count"], int)
+
+
+def test_set_session_metadata_needs_one_of_the_two_forms(client: RemoteSessionManager, call_id: str) -> None:
+    with pytest.raises(TypeError):
+        client.set_session_metadata(call_id, "key_without_value")
+    with pytest.raises(TypeError):
+        client.set_session_metadata(call_id, {"a": 1}, "and a value")
+
+
+def test_delete_session_metadata(client: RemoteSessionManager, call_id: str) -> None:
+    client.set_session_metadata(call_id, "k", "v")
+    assert client.delete_session_metadata(call_id) is True
+    assert client.delete_session_metadata(call_id) is False
+    assert client.get_session_metadata(call_id) == {}
+
+
+def test_metadata_of_an_unknown_session_is_empty(client: RemoteSessionManager, call_id: str) -> None:
+    assert client.get_session_metadata(call_id) == {}
+
+
+@pytest.mark.parametrize("odd_id", ["root.2", "a/b", "q?x=1", "pct%2Fx", "hash#1", "ünï-ćødé"])
+def test_call_ids_with_path_characters_round_trip(client: RemoteSessionManager, odd_id: str) -> None:
+    client.set_session_metadata(odd_id, "seen", odd_id)
+    assert client.get_session_metadata(odd_id) == {"seen": odd_id}
+    token = client.generate_token("f", odd_id)
+    assert client.validate_token(odd_id, "f", token)
+    assert client.end_session(odd_id) is True
+
+
+def test_errors_carry_status_and_code(client: RemoteSessionManager, call_id: str) -> None:
+    with pytest.raises(SessionServiceError) as bad:
+        client.get_session_metadata("has space")
+    assert (bad.value.status, bad.value.code) == (400, "invalid_call_id")
+    with pytest.raises(SessionServiceError) as large:
+        client.set_session_metadata(call_id, "blob", "x" * 70_000)
+    assert (large.value.status, large.value.code) == (413, "metadata_too_large")
+    assert "413" in str(large.value) and large.value.message
