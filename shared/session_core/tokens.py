@@ -7,6 +7,9 @@ signature = hex(HMAC-SHA256(secret.encode(), "{call_id}:{function}:{expiry}:{non
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
+import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -15,6 +18,11 @@ from datetime import datetime
 from typing import Any
 
 MAX_TOKEN_LENGTH = 1024
+
+_IPAD = bytes(b ^ 0x36 for b in range(256))  # byte -> byte XOR 0x36, for bytes.translate
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 # Reasons, in the order the SDK checks them.
 MALFORMED = "malformed"
@@ -34,9 +42,26 @@ class Verdict:
 VALID = Verdict(True)
 
 
+@functools.lru_cache(maxsize=8)
+def _keyed(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after absorbing key XOR ipad / key XOR opad (RFC 2104), computed once per key.
+
+    hmac.digest and hmac.new both redo the key schedule and OpenSSL's digest lookup on
+    every call (~2 us); copying two ready states makes a signature ~0.8 us.
+    """
+    block = key if len(key) <= 64 else hashlib.sha256(key).digest()
+    block = block.ljust(64, b"\0")
+    return hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
+
+
 def sign(key: bytes, call_id: str, function: str, expiry: str, nonce: str) -> str:
-    message = f"{call_id}:{function}:{expiry}:{nonce}".encode()
-    return hmac.digest(key, message, "sha256").hex()
+    """hex(HMAC-SHA256(key, message)), identical to hmac.new(key, message, sha256).hexdigest()."""
+    inner, outer = _keyed(key)
+    inner = inner.copy()
+    inner.update(f"{call_id}:{function}:{expiry}:{nonce}".encode())
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return str(outer.hexdigest())
 
 
 def mint(key: bytes, call_id: str, function: str, expiry: int) -> str:
@@ -55,13 +80,16 @@ def decode(token: object) -> list[str] | None:
     """
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         return None
-    body = token.rstrip("=")
-    padding = "=" * (-len(body) % 4)
-    if token != body and token != body + padding:
-        return None
     try:
-        raw = base64.urlsafe_b64decode(body + padding)
-        if base64.urlsafe_b64encode(raw).rstrip(b"=") != body.encode("ascii"):
+        data = token.encode("ascii")
+        body = data.rstrip(b"=")
+        padded = body + b"=" * (-len(body) % 4)
+        if data != body and data != padded:
+            return None
+        # binascii directly (base64's wrappers cost more than the work); re-encoding must give
+        # the same text back, which rejects other characters, '+', '/' and non-zero spare bits.
+        raw = binascii.a2b_base64(padded.translate(_FROM_URLSAFE))
+        if binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE) != padded:
             return None
         fields = raw.decode("utf-8").rsplit(".", 4)
     except ValueError:  # binascii.Error, UnicodeError: not base64url text
@@ -83,7 +111,10 @@ def verify(keys: Sequence[bytes], call_id: str, function: str, token: object, no
         return Verdict(False, FUNCTION_MISMATCH)
     if int(expiry) < now:
         return Verdict(False, EXPIRED)
-    if not any(hmac.compare_digest(signature, sign(key, token_call_id, token_function, expiry, nonce)) for key in keys):
+    for key in keys:  # a plain loop: any() over a generator costs a third of a microsecond more
+        if hmac.compare_digest(signature, sign(key, token_call_id, token_function, expiry, nonce)):
+            break
+    else:
         return Verdict(False, BAD_SIGNATURE)
     if token_call_id != call_id:
         return Verdict(False, CALL_ID_MISMATCH)
