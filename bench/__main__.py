@@ -1,0 +1,106 @@
+"""`python -m bench [--quick] [--only CASE ...]`: run the cases, print the table, then `BENCH {json}`.
+
+Ratios are what matter: this machine is noisy and absolute times mean little. Compared
+variants run interleaved in rounds, so noise hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import cleanup, handlers, processes, verify
+from .report import CaseResult, bench_line, table
+from .stack import MotoServer, Stack
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each case repeats: the full run, or the smoke test's `--quick`."""
+
+    verify_rounds: int
+    verify_batch: int
+    validate_rounds: int
+    validate_batch: int
+    sdk_batch: int
+    mint_rounds: int
+    cold_runs: int
+    memory_runs: int
+    memory_events: int
+    sessions: int
+    expired: int
+
+
+FULL = Sizes(
+    verify_rounds=200,
+    verify_batch=500,
+    validate_rounds=150,
+    validate_batch=20,
+    sdk_batch=500,
+    mint_rounds=100,
+    cold_runs=15,
+    memory_runs=3,
+    memory_events=1000,
+    sessions=10_000,
+    expired=1_000,
+)
+QUICK = Sizes(
+    verify_rounds=10,
+    verify_batch=200,
+    validate_rounds=8,
+    validate_batch=10,
+    sdk_batch=200,
+    mint_rounds=4,
+    cold_runs=1,
+    memory_runs=1,
+    memory_events=200,
+    sessions=2_000,
+    expired=200,
+)
+
+CASES = ("verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory")
+
+
+def _cases(sizes: Sizes) -> dict[str, Callable[[Stack], CaseResult]]:
+    s = sizes
+    return {
+        "verify": lambda _: verify.run(rounds=s.verify_rounds, batch=s.verify_batch),
+        "validate_handler": lambda st: handlers.validate_handler(
+            st, rounds=s.validate_rounds, handler_batch=s.validate_batch, sdk_batch=s.sdk_batch
+        ),
+        "mint_batch": lambda st: handlers.mint_batch(st, rounds=s.mint_rounds, sdk_batch=s.sdk_batch),
+        "cold_start": lambda st: processes.cold_start(st, runs=s.cold_runs),
+        "cleanup": lambda st: cleanup.cleanup(st, sessions=s.sessions, expired=s.expired),
+        "memory": lambda st: processes.memory(st, runs=s.memory_runs, events=s.memory_events),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke test: 2,000 sessions, few repetitions")
+    parser.add_argument("--only", nargs="+", choices=CASES, metavar="CASE", help=f"run only these: {', '.join(CASES)}")
+    args = parser.parse_args(argv)
+    cases = _cases(QUICK if args.quick else FULL)
+    selected = [name for name in CASES if not args.only or name in args.only]
+    results: list[CaseResult] = []
+    with MotoServer() as moto:
+        stack = Stack(moto.endpoint)
+        try:
+            for name in selected:
+                started = time.perf_counter()
+                print(f"running {name} ...", file=sys.stderr, flush=True)
+                result = cases[name](stack)
+                result.data["case_secs"] = round(time.perf_counter() - started, 1)
+                results.append(result)
+        finally:
+            stack.close()
+    print(table([row for result in results for row in result.rows]))
+    print(bench_line(results, quick=args.quick), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

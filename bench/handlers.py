@@ -1,0 +1,174 @@
+"""Cases `validate_handler` and `mint_batch`: the real Lambda handlers, warm, against moto's server."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from signalwire.core.security.session_manager import SessionManager
+
+from .report import CaseResult, Row
+from .stack import Handler, Stack
+from .timing import Sample, interleave, ratio, timed
+
+CALL_ID = "bench-call-0001"
+FUNCTION = "get_weather"
+BATCH_FUNCTIONS = [f"function_{i:02d}" for i in range(20)]
+
+
+def _invocations(handler: Handler, make_event: Callable[[], dict[str, Any]], n: int) -> list[Callable[[], Any]]:
+    """`n` ready calls, each with its own event and context, as the Lambda runtime hands them over."""
+    from local.lambda_runtime import LambdaContext
+
+    return [functools.partial(handler, make_event(), LambdaContext()) for _ in range(n)]
+
+
+def _expect(response: dict[str, Any], status: int) -> dict[str, Any]:
+    if response.get("statusCode") != status:
+        raise RuntimeError(f"expected {status}, got {response!r}")
+    body: dict[str, Any] = json.loads(response["body"])
+    return body
+
+
+def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch: int) -> CaseResult:
+    """functions/validate answering a real HTTP API v2 event (Logger, Metrics on) vs the SDK's validate_token."""
+    from local.lambda_runtime import LambdaContext, http_event
+
+    provisioned = stack.provision("bench-validate")
+    stack.use("validate", provisioned)
+    handler = stack.handler("validate")
+    sdk = SessionManager(secret_key=provisioned.signing_key)
+    token = sdk.create_tool_token(FUNCTION, CALL_ID)
+    body = {"call_id": CALL_ID, "function": FUNCTION, "token": token}
+
+    def event() -> dict[str, Any]:
+        return http_event("POST", "/tokens/validate", body)
+
+    with stack.quiet():
+        first = _expect(handler(event(), LambdaContext()), 200)  # the container's first call reads the key
+    if first != {"valid": True} or not sdk.validate_token(CALL_ID, FUNCTION, token):
+        raise RuntimeError(f"validate answered {first!r}")
+
+    def ours(n: int) -> Sample:
+        calls = _invocations(handler, event, n)
+        with stack.quiet():
+            return timed(calls, n)
+
+    before, _ = stack.calls.snapshot()
+    measured = interleave(
+        {"ours": ours, "sdk": lambda n: timed(lambda: sdk.validate_token(CALL_ID, FUNCTION, token), n)},
+        rounds=rounds,
+        batch={"ours": handler_batch, "sdk": sdk_batch},
+    )
+    aws_calls = stack.calls.snapshot()[0] - before
+    invocations = (rounds + 2) * handler_batch  # the two warm-up rounds included
+    handler_t, sdk_t = measured["ours"].wall, measured["sdk"].wall
+    return CaseResult(
+        "validate_handler",
+        {
+            "unit": "us",
+            "ours": handler_t.scaled(1e6),
+            "sdk": sdk_t.scaled(1e6),
+            "ratio": round(ratio(handler_t.median, sdk_t.median), 4),
+            "aws_calls": aws_calls,
+            "warm_invocations": invocations,
+            "revocation_check": stack.function_env("validate", provisioned)["REVOCATION_CHECK"],
+        },
+        [
+            Row("validate_handler", round(handler_t.median * 1e6, 1), round(sdk_t.median * 1e6, 3), "us", 10.0),
+            Row("validate_handler_aws_calls", aws_calls, None, "calls", 0, "exactly"),
+        ],
+    )
+
+
+def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
+    """One token call minting 20 tokens vs 20 single-token calls of the same handler (each reads the session)."""
+    from local.lambda_runtime import LambdaContext, http_event
+
+    provisioned = stack.provision("bench-mint")
+    stack.use("token", provisioned)
+    create, handler = stack.handler("create"), stack.handler("token")
+    path = f"/sessions/{CALL_ID}/tokens"
+    route = "POST /sessions/{call_id}/tokens"
+    sdk = SessionManager(secret_key=provisioned.signing_key)
+
+    def event(request: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+        def make() -> dict[str, Any]:
+            built = http_event("POST", path, request, route_key=route)
+            built["pathParameters"] = {"call_id": CALL_ID}  # as API Gateway fills it for this route
+            return built
+
+        return make
+
+    batch_event = event({"functions": BATCH_FUNCTIONS})
+    single_events = [event({"function": name}) for name in BATCH_FUNCTIONS]
+
+    with stack.quiet():
+        _expect(create(http_event("POST", "/sessions", {"call_id": CALL_ID}), LambdaContext()), 201)
+        minted = _expect(handler(batch_event(), LambdaContext()), 201)["tokens"]
+    if sorted(minted) != sorted(BATCH_FUNCTIONS) or not all(
+        sdk.validate_token(CALL_ID, name, tok) for name, tok in minted.items()
+    ):
+        raise RuntimeError("the batch's tokens do not validate with the SDK")
+
+    per_batch: list[int] = []  # AWS calls of each timed batch call
+
+    def batch(n: int) -> Sample:
+        calls = _invocations(handler, batch_event, n)
+        before, _ = stack.calls.snapshot()
+        with stack.quiet():
+            sample = timed(calls, n)
+        per_batch.append(stack.calls.snapshot()[0] - before)
+        return sample
+
+    def singles(n: int) -> Sample:
+        # One sample unit is the 20 calls a client without the batch route makes.
+        calls = [c for _ in range(n) for make in single_events for c in _invocations(handler, make, 1)]
+        with stack.quiet():
+            sample = timed(calls, len(calls))
+        return Sample(sample.wall * len(BATCH_FUNCTIONS), sample.cpu * len(BATCH_FUNCTIONS), n)
+
+    measured = interleave(
+        {
+            "batch": batch,
+            "singles": singles,
+            "sdk_mint": lambda n: timed(lambda: sdk.create_tool_token(FUNCTION, CALL_ID), n),
+        },
+        rounds=rounds,
+        batch={"batch": 1, "singles": 1, "sdk_mint": sdk_batch},
+    )
+    batch_t, singles_t = measured["batch"].wall, measured["singles"].wall
+    # Every batch made the same number of calls, or the row shows their mean (and misses).
+    calls_per_batch = max(per_batch) if min(per_batch) == max(per_batch) else sum(per_batch) / len(per_batch)
+    cpu_per_token = measured["batch"].cpu.median / len(BATCH_FUNCTIONS)
+    sdk_cpu = measured["sdk_mint"].cpu.median
+    # What one more name in a batch costs: (batch of 20 - a single-token call) / 19.
+    single_cpu = measured["singles"].cpu.median / len(BATCH_FUNCTIONS)
+    marginal_cpu = (measured["batch"].cpu.median - single_cpu) / (len(BATCH_FUNCTIONS) - 1)
+    return CaseResult(
+        "mint_batch",
+        {
+            "tokens_per_batch": len(BATCH_FUNCTIONS),
+            "unit": "ms",
+            "batch": batch_t.scaled(1e3),
+            "singles": singles_t.scaled(1e3),
+            "ratio": round(ratio(batch_t.median, singles_t.median), 4),
+            "aws_calls_per_batch": max(per_batch),
+            "aws_calls_per_batch_min": min(per_batch),
+            "batches": len(per_batch),
+            "aws_calls_total": sum(per_batch),
+            "cpu_per_token_us": round(cpu_per_token * 1e6, 3),
+            "sdk_create_tool_token_cpu_us": round(sdk_cpu * 1e6, 3),
+            "cpu_ratio": round(ratio(cpu_per_token, sdk_cpu), 4),
+            "single_call_cpu_us": round(single_cpu * 1e6, 3),
+            "marginal_cpu_per_token_us": round(marginal_cpu * 1e6, 3),
+            "marginal_cpu_ratio": round(ratio(marginal_cpu, sdk_cpu), 4),
+        },
+        [
+            Row("mint_batch", round(batch_t.median * 1e3, 3), round(singles_t.median * 1e3, 3), "ms", 0.1),
+            Row("mint_batch_aws_calls_per_batch", calls_per_batch, None, "calls", 1, "exactly"),
+            Row("mint_batch_cpu_per_token", round(cpu_per_token * 1e6, 2), round(sdk_cpu * 1e6, 3), "us", 2.0),
+        ],
+    )

@@ -1,0 +1,109 @@
+"""Cases `cold_start` and `memory`: fresh processes (`python -m bench.child`), alternating with a boto3-only one."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from signalwire.core.security.session_manager import SessionManager
+
+from .report import CaseResult, Row
+from .stack import ROOT, Stack
+
+CALL_ID = "bench-call-0001"
+FUNCTION = "get_weather"
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float  # seconds from spawn to exit
+    maxrss_kb: int
+
+
+def _child(args: list[str], env: dict[str, str]) -> Run:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.child", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.child {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH_CHILD ")]
+    if not lines:
+        raise RuntimeError(f"bench.child {' '.join(args)} reported nothing: {done.stdout[-500:]}")
+    return Run(wall, int(json.loads(lines[-1].removeprefix("BENCH_CHILD "))["maxrss_kb"]))
+
+
+def _alternate(
+    ours: list[str], baseline: list[str], env: dict[str, str], runs: int, *, discard: bool
+) -> tuple[list[Run], list[Run]]:
+    """`runs` of each, alternating which goes first; `discard`: after one unrecorded run of each
+    (bytecode written, files in the page cache): the steady state, not a first-ever run."""
+    if discard:
+        _child(ours, env), _child(baseline, env)
+    mine: list[Run] = []
+    theirs: list[Run] = []
+    for i in range(runs):
+        if i % 2 == 0:
+            mine.append(_child(ours, env))
+            theirs.append(_child(baseline, env))
+        else:
+            theirs.append(_child(baseline, env))
+            mine.append(_child(ours, env))
+    return mine, theirs
+
+
+def _validate_env(stack: Stack, stage: str) -> dict[str, str]:
+    """The validate function's environment from template.yaml, with an event for its first request."""
+    from local.lambda_runtime import http_event
+
+    provisioned = stack.provision(stage)
+    token = SessionManager(secret_key=provisioned.signing_key).create_tool_token(FUNCTION, CALL_ID)
+    event = http_event("POST", "/tokens/validate", {"call_id": CALL_ID, "function": FUNCTION, "token": token})
+    return {**os.environ, **stack.function_env("validate", provisioned), "BENCH_EVENT": json.dumps(event)}
+
+
+def cold_start(stack: Stack, *, runs: int) -> CaseResult:
+    """A fresh process importing functions/validate and answering its first event vs one running `import boto3`."""
+    mine, theirs = _alternate(["validate", "1"], ["boto3"], _validate_env(stack, "bench-cold"), runs, discard=True)
+    ours = statistics.median(r.wall for r in mine)
+    boto3_only = statistics.median(r.wall for r in theirs)
+    return CaseResult(
+        "cold_start",
+        {
+            "unit": "ms",
+            "ours": round(ours * 1e3, 1),
+            "boto3_import": round(boto3_only * 1e3, 1),
+            "ratio": round(ours / boto3_only, 4),
+            "runs": runs,
+            "ours_runs": [round(r.wall * 1e3, 1) for r in mine],
+            "boto3_runs": [round(r.wall * 1e3, 1) for r in theirs],
+        },
+        [Row("cold_start", round(ours * 1e3, 1), round(boto3_only * 1e3, 1), "ms", 1.3)],
+    )
+
+
+def memory(stack: Stack, *, runs: int, events: int) -> CaseResult:
+    """Peak RSS of a warm validate container after `events` requests vs a process that only imported boto3."""
+    mine, theirs = _alternate(
+        ["validate", str(events)], ["boto3"], _validate_env(stack, "bench-memory"), runs, discard=False
+    )
+    ours = statistics.median(r.maxrss_kb for r in mine) / 1024
+    boto3_only = statistics.median(r.maxrss_kb for r in theirs) / 1024
+    return CaseResult(
+        "memory",
+        {
+            "unit": "MB",
+            "ours": round(ours, 1),
+            "boto3_import": round(boto3_only, 1),
+            "ratio": round(ours / boto3_only, 4),
+            "events": events,
+            "runs": runs,
+        },
+        [Row("memory", round(ours, 1), round(boto3_only, 1), "MB", 1.5)],
+    )

@@ -1,0 +1,192 @@
+"""The AWS side of the benchmark: moto's server, the template's resources, the real handlers.
+
+Handlers are loaded from `functions/<name>/app.py` with the environment `template.yaml`
+gives them, and run with their stdout (Logger lines, EMF metrics) written to /dev/null:
+the writes still happen, as they do into Lambda's log pipe, but stay off the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT / "shared"
+FUNCTIONS = ROOT / "functions"
+
+# What every benchmark process (this one and its children) runs with.
+FAKE_AWS = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+}
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def use_shared() -> None:
+    """Put the core layer on the import path, where Lambda's /opt/python would put it."""
+    if str(SHARED) not in sys.path:
+        sys.path.insert(0, str(SHARED))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+class MotoServer:
+    """`python -m bench.moto_server` as a child process; stops when the context exits."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self.endpoint = ""
+
+    def __enter__(self) -> MotoServer:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.moto_server"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # werkzeug's request log
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        port = self._proc.stdout.readline().strip()
+        if not port.isdigit():
+            self._proc.kill()
+            raise RuntimeError("moto server did not start")
+        self.endpoint = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is None:
+            return
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+class AwsCalls:
+    """Counts, through botocore's event hooks, the HTTP requests clients send and the DynamoDB items they read.
+
+    `before-send` fires once per HTTP attempt (a retry counts again). Items read are a
+    Query's or Scan's ScannedCount (what DynamoDB reads and bills, before any filter),
+    else its Count, plus one per GetItem that found an item.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # cleanup deletes from a thread pool
+        self.requests = 0
+        self.items_read = 0
+        self.operations: dict[str, int] = {}
+
+    def attach(self, client: Any) -> None:
+        events = client.meta.events
+        events.register("before-send", self._sent)
+        if client.meta.service_model.service_name == "dynamodb":
+            events.register("after-call.dynamodb.*", self._read)
+
+    def _sent(self, request: Any = None, **_: Any) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def _read(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if "ScannedCount" in parsed:
+            read = int(parsed["ScannedCount"])
+        elif "Count" in parsed:
+            read = int(parsed["Count"])
+        elif model.name == "GetItem":
+            read = 1 if "Item" in parsed else 0
+        elif model.name == "BatchGetItem":
+            read = sum(len(items) for items in parsed.get("Responses", {}).values())
+        else:
+            read = 0
+        with self._lock:
+            self.items_read += read
+            self.operations[model.name] = self.operations.get(model.name, 0) + 1
+
+    def snapshot(self) -> tuple[int, int]:
+        with self._lock:
+            return self.requests, self.items_read
+
+
+class Stack:
+    """One moto server and the clients, handlers and environment of the service against it."""
+
+    def __init__(self, endpoint: str) -> None:
+        use_shared()
+        self.endpoint = endpoint
+        self.base_env = {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint}
+        os.environ.update(self.base_env)
+        os.environ.pop("AWS_PROFILE", None)  # the fake credentials above, never a real account's
+        # The create handler adds no metric of its own; Powertools warns on every such flush.
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+        self.calls = AwsCalls()
+        self._devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the stack
+        self._modules: dict[str, ModuleType] = {}
+        from session_core import config
+
+        # The handlers' own clients: config.client is cached per service, so hooking the
+        # cached instances counts every call the handlers make.
+        for service in ("dynamodb", "secretsmanager"):
+            self.calls.attach(config.client(service))
+
+    def close(self) -> None:
+        self._devnull.close()
+
+    def client(self, service: str) -> Any:
+        from session_core import config
+
+        return config.client(service)
+
+    def provision(self, stage: str) -> Any:
+        """A fresh table and signing-key secret, as template.yaml defines them (local.aws)."""
+        from local import aws
+
+        return aws.provision(self.client("dynamodb"), self.client("secretsmanager"), stage=stage)
+
+    def function_env(self, function: str, provisioned: Any) -> dict[str, str]:
+        """The function's environment from template.yaml, against this stack's resources."""
+        from local import template
+
+        return {**self.base_env, **template.functions(provisioned.refs())[function].environment}
+
+    def use(self, function: str, provisioned: Any) -> None:
+        """Give this process the function's environment; the core's per-container caches start over."""
+        os.environ.update(self.function_env(function, provisioned))
+        from session_core import config, service
+
+        config.settings.cache_clear()
+        service.default_service.cache_clear()
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Handler output (EMF metrics are printed) goes to /dev/null, as into Lambda's log pipe."""
+        with contextlib.redirect_stdout(self._devnull):
+            yield
+
+    def handler(self, function: str) -> Handler:
+        """`functions/<function>/app.py`'s lambda_handler, imported once (a warm container's module)."""
+        if function not in self._modules:
+            path = FUNCTIONS / function / "app.py"
+            spec = importlib.util.spec_from_file_location(f"bench_fn_{function}", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            with self.quiet():  # Logger binds its stream to the stdout of import time
+                spec.loader.exec_module(module)
+            self._modules[function] = module
+        handler: Handler = self._modules[function].lambda_handler
+        return handler

@@ -1,0 +1,133 @@
+"""`python -m bench --quick` runs end to end and ends with a well-formed `BENCH {json}` line.
+
+No timing assertions: times and ratios are reported, never checked. What is checked is the
+report's shape and the behaviour the benchmark counts (AWS calls, DynamoDB items read).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = {"verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory"}
+ROWS = {
+    "verify",
+    "validate_handler",
+    "validate_handler_aws_calls",
+    "mint_batch",
+    "mint_batch_aws_calls_per_batch",
+    "mint_batch_cpu_per_token",
+    "cold_start",
+    "cleanup",
+    "memory",
+}
+
+
+@pytest.fixture(scope="module")
+def run() -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=280, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def bench(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    last = run.stdout.rstrip("\n").splitlines()[-1]
+    assert last.startswith("BENCH {"), "the BENCH line must be the last line of stdout"
+    assert sum(line.startswith("BENCH ") for line in run.stdout.splitlines()) == 1
+    payload: dict[str, Any] = json.loads(last.removeprefix("BENCH "))
+    return payload
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _stats(stats: dict[str, Any]) -> None:
+    assert _positive(stats["median"]) and _positive(stats["p99"]), stats
+    assert stats["p99"] >= stats["median"]
+    assert isinstance(stats["n"], int) and stats["n"] > 0
+
+
+def test_every_case_and_row_is_reported(bench: dict[str, Any]) -> None:
+    assert bench["quick"] is True
+    assert set(bench["cases"]) == CASES
+    assert {row["metric"] for row in bench["rows"]} == ROWS
+
+
+def test_the_table_comes_before_the_json(run: subprocess.CompletedProcess[str]) -> None:
+    lines = run.stdout.splitlines()
+    header = next(
+        i
+        for i, line in enumerate(lines)
+        if line.split()[:6] == ["metric", "ours", "baseline", "ratio", "target", "met?"]
+    )
+    table = lines[header + 2 : -1]
+    assert sorted(line.split()[0] for line in table) == sorted(ROWS)
+
+
+def test_rows_are_consistent(bench: dict[str, Any]) -> None:
+    for row in bench["rows"]:
+        assert set(row) == {"metric", "ours", "baseline", "unit", "ratio", "target", "check", "met"}, row
+        assert isinstance(row["met"], bool)
+        assert row["check"] in {"ratio", "at_most", "exactly"}
+        if row["baseline"] is None:
+            assert row["ratio"] is None and row["check"] == "exactly"
+        else:
+            assert _positive(row["ours"]) and _positive(row["baseline"]), row
+            assert row["ratio"] == pytest.approx(row["ours"] / row["baseline"], rel=1e-3)
+        expected = {
+            "ratio": row["ratio"] is not None and row["ratio"] <= row["target"],
+            "at_most": row["ours"] <= row["target"],
+            "exactly": row["ours"] == row["target"],
+        }[row["check"]]
+        assert row["met"] is expected, row
+
+
+def test_timed_cases_report_positive_stats(bench: dict[str, Any]) -> None:
+    cases = bench["cases"]
+    for name in ("ours", "sdk", "floor"):
+        _stats(cases["verify"][name])
+    for name in ("ours", "sdk"):
+        _stats(cases["validate_handler"][name])
+    for name in ("batch", "singles"):
+        _stats(cases["mint_batch"][name])
+    for key in ("cpu_per_token_us", "sdk_create_tool_token_cpu_us", "single_call_cpu_us"):
+        assert _positive(cases["mint_batch"][key]), key
+    for case in ("cold_start", "memory"):
+        assert _positive(cases[case]["ours"]) and _positive(cases[case]["boto3_import"])
+        assert _positive(cases[case]["ratio"])
+
+
+def test_warm_validate_makes_no_aws_call(bench: dict[str, Any]) -> None:
+    validate = bench["cases"]["validate_handler"]
+    assert isinstance(validate["aws_calls"], int) and isinstance(validate["warm_invocations"], int)
+    assert validate["warm_invocations"] > 0
+    assert validate["aws_calls"] == 0
+
+
+def test_a_batch_mint_makes_exactly_one_aws_call(bench: dict[str, Any]) -> None:
+    mint = bench["cases"]["mint_batch"]
+    for key in ("aws_calls_per_batch", "aws_calls_per_batch_min", "aws_calls_total", "batches"):
+        assert isinstance(mint[key], int), key
+    assert mint["aws_calls_per_batch"] == mint["aws_calls_per_batch_min"] == 1
+    assert mint["aws_calls_total"] == mint["batches"] > 0
+
+
+def test_cleanup_reads_only_expired_items(bench: dict[str, Any]) -> None:
+    cleanup = bench["cases"]["cleanup"]
+    for key in ("sessions", "expired", "deleted", "examined", "items_read", "scan_items_read", "aws_calls"):
+        assert isinstance(cleanup[key], int), key
+    assert cleanup["deleted"] == cleanup["expired"] > 0
+    assert cleanup["scan_items_read"] == cleanup["sessions"]  # the baseline really read the whole table
+    assert cleanup["items_read"] <= 1.2 * cleanup["deleted"]
+    assert cleanup["operations"].get("Scan", 0) == 0  # the index is queried, the table never scanned
