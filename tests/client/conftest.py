@@ -1,13 +1,15 @@
 """The client's tests run against the real local stack (`local.stack.running_stack`): one per session here.
 
-Fixtures: `stack` (template defaults: debug off, revocation check off), `client` (an unsigned
-RemoteSessionManager on it, remote validation), `call_id` (fresh per test).
+Fixtures: `stack` (template defaults: debug off, revocation check off), `connect(url, **options)`
+(a RemoteSessionManager with a read timeout long enough for a cold handler on a loaded machine),
+`client` (an unsigned one on `stack`, remote validation), `call_id` (fresh per test).
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from session_client import RemoteSessionManager
@@ -21,9 +23,19 @@ def stack() -> Iterator[Stack]:
         yield running
 
 
+# The client's default read timeout (10 s) suits Lambda; the local stack's first call to each
+# handler imports it in a fresh worker, which on a busy CI machine can take longer.
+STACK_TIMEOUT = (3.05, 60.0)
+
+
 @pytest.fixture(scope="session")
-def client(stack: Stack) -> Iterator[RemoteSessionManager]:
-    with RemoteSessionManager(stack.base_url) as remote:
+def connect() -> Callable[..., RemoteSessionManager]:
+    return functools.partial(RemoteSessionManager, timeout=STACK_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def client(stack: Stack, connect: Callable[..., RemoteSessionManager]) -> Iterator[RemoteSessionManager]:
+    with connect(stack.base_url) as remote:
         assert not remote.signed and not remote.validates_locally
         yield remote
 

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
@@ -198,10 +198,12 @@ def rotating_stack() -> Iterator[Stack]:
         yield running
 
 
-def test_arn_mode_follows_a_rotation_like_the_service(rotating_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arn_mode_follows_a_rotation_like_the_service(
+    rotating_stack: Stack, connect: Callable[..., RemoteSessionManager], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", rotating_stack.aws_endpoint)
-    remote = RemoteSessionManager(rotating_stack.base_url)
-    held = RemoteSessionManager(rotating_stack.base_url, secret_arn=rotating_stack.secret_arn, key_cache_secs=3600)
+    remote = connect(rotating_stack.base_url)
+    held = connect(rotating_stack.base_url, secret_arn=rotating_stack.secret_arn, key_cache_secs=3600)
     before = remote.generate_token("get_weather", CALL)
     assert held.check_token(CALL, "get_weather", before) == (True, None)  # keys read and cached here
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
@@ -20,8 +20,8 @@ def strict_stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def strict(strict_stack: Stack) -> Iterator[RemoteSessionManager]:
-    with RemoteSessionManager(strict_stack.base_url) as remote:
+def strict(strict_stack: Stack, connect: Callable[..., RemoteSessionManager]) -> Iterator[RemoteSessionManager]:
+    with connect(strict_stack.base_url) as remote:
         yield remote
 
 
@@ -40,8 +40,10 @@ def test_create_session_keeps_a_given_id_and_merges_metadata(client: RemoteSessi
     assert client.get_session_metadata(call_id) == {"lang": "en", "tier": 2}
 
 
-def test_activate_session_makes_the_session_mintable(client: RemoteSessionManager, call_id: str) -> None:
-    no_auto = RemoteSessionManager(client.base_url, auto_create=False)
+def test_activate_session_makes_the_session_mintable(
+    client: RemoteSessionManager, connect: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
+    no_auto = connect(client.base_url, auto_create=False)
     with pytest.raises(SessionServiceError) as missing:
         no_auto.generate_token("get_weather", call_id)
     assert (missing.value.status, missing.value.code) == (404, "session_not_found")
@@ -49,13 +51,15 @@ def test_activate_session_makes_the_session_mintable(client: RemoteSessionManage
     assert no_auto.validate_token(call_id, "get_weather", no_auto.generate_token("get_weather", call_id))
 
 
-def test_end_session_reports_what_it_ended(client: RemoteSessionManager, call_id: str) -> None:
+def test_end_session_reports_what_it_ended(
+    client: RemoteSessionManager, connect: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
     client.create_session(call_id, metadata={"a": 1})
     assert client.end_session(call_id) is True
     assert client.end_session(call_id) is False  # already ended
     assert client.get_session_metadata(call_id) == {}
     with pytest.raises(SessionServiceError) as ended:
-        RemoteSessionManager(client.base_url, auto_create=False).generate_token("f", call_id)
+        connect(client.base_url, auto_create=False).generate_token("f", call_id)
     assert ended.value.code == "session_not_found"
 
 

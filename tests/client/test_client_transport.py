@@ -1,0 +1,133 @@
+"""Transport: retries on 502/503/504 and connection errors, timeouts, errors without a JSON code, reuse.
+
+A scripted HTTP endpoint plays a failing gateway (the local stack cannot be made to answer 503
+or hang on demand); what the client does with each answer is the subject here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from session_client import RemoteSessionManager, SessionServiceError
+
+from local.invoke import free_port
+
+# One body that satisfies every route's reader.
+OK = {"valid": True, "ended": True, "deleted": True, "metadata": {}, "call_id": "c", "token": "t", "tokens": {}}
+UNAVAILABLE = (503, {"error": "service_unavailable", "message": "retry shortly"})
+
+
+@dataclass
+class Scripted:
+    url: str
+    script: list[tuple[int, Any]]  # answers in order (status, JSON body or raw bytes); then 200 OK
+    seen: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, client port
+    delay: float = 0.0
+
+
+@pytest.fixture
+def gateway() -> Iterator[Scripted]:
+    state = Scripted("", [])
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is visible
+
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.seen.append((self.command, self.path, self.client_address[1]))
+            if state.delay:
+                time.sleep(state.delay)
+            status, body = state.script.pop(0) if state.script else (200, OK)
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def fast(url: str, **options: Any) -> RemoteSessionManager:
+    return RemoteSessionManager(url, backoff_factor=0, **options)
+
+
+CALLS: dict[str, Callable[[RemoteSessionManager], Any]] = {
+    "POST": lambda c: c.validate_token("c", "f", "dG9r"),
+    "GET": lambda c: c.get_session_metadata("c"),
+    "PATCH": lambda c: c.set_session_metadata("c", "k", 1),
+    "DELETE": lambda c: c.end_session("c"),
+}
+
+
+@pytest.mark.parametrize("method", sorted(CALLS))
+def test_every_method_is_retried_on_503(gateway: Scripted, method: str) -> None:
+    gateway.script = [UNAVAILABLE, (502, b"Bad Gateway")]
+    CALLS[method](fast(gateway.url, retries=2))
+    assert [m for m, _, _ in gateway.seen] == [method] * 3
+
+
+def test_retries_are_bounded(gateway: Scripted) -> None:
+    gateway.script = [UNAVAILABLE] * 5
+    with pytest.raises(SessionServiceError) as error:
+        fast(gateway.url, retries=1).validate_token("c", "f", "dG9r")
+    assert (error.value.status, error.value.code) == (503, "service_unavailable")
+    assert len(gateway.seen) == 2
+
+
+def test_other_errors_are_not_retried(gateway: Scripted) -> None:
+    gateway.script = [(500, {"error": "internal_error", "message": "logged"})]
+    with pytest.raises(SessionServiceError) as error:
+        fast(gateway.url).get_session_metadata("c")
+    assert (error.value.status, error.value.code, error.value.message) == (500, "internal_error", "logged")
+    assert len(gateway.seen) == 1
+
+
+def test_an_error_without_a_code_gets_one_from_its_status(gateway: Scripted) -> None:
+    gateway.script = [(403, {"message": "Forbidden"})]  # API Gateway's answer to a bad signature
+    with pytest.raises(SessionServiceError) as error:
+        fast(gateway.url).generate_token("f", "c")
+    assert (error.value.status, error.value.code, error.value.message) == (403, "http_403", "Forbidden")
+
+
+def test_a_hung_service_times_out_and_is_retried(gateway: Scripted) -> None:
+    gateway.delay = 1.0
+    with pytest.raises(SessionServiceError) as error:
+        fast(gateway.url, retries=1, timeout=(2.0, 0.1)).validate_token("c", "f", "dG9r")
+    assert error.value.status is None and error.value.code == "unreachable"
+    assert len(gateway.seen) == 2
+
+
+def test_an_unreachable_service_raises() -> None:
+    with pytest.raises(SessionServiceError) as error:
+        fast(f"http://127.0.0.1:{free_port()}", retries=1).create_session()
+    assert error.value.status is None and error.value.code == "unreachable"
+
+
+def test_one_connection_serves_many_calls(gateway: Scripted) -> None:
+    client = fast(gateway.url)
+    for _ in range(5):
+        client.validate_token("c", "f", "dG9r")
+    assert len({port for _, _, port in gateway.seen}) == 1
