@@ -78,6 +78,22 @@ class Stack:
 
     account: Any
     functions: dict[str, template.Function]
+    # (function, "service:Operation") of every AWS call the handlers made, in order.
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    _current: str = ""
+
+    def reset(self) -> None:
+        """A cold start: settings, clients and service are built again from the environment.
+
+        The clients are made here, through the core's own factory, so that every AWS
+        call a handler makes is recorded.
+        """
+        clear_caches()
+        for name in ("dynamodb", "secretsmanager"):
+            config.client(name).meta.events.register("before-call", self._record)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.calls.append((self._current, f"{model.service_model.signing_name}:{model.name}"))
 
     def route(self, method: str, path: str) -> tuple[str, template.Route, dict[str, str]]:
         """The function serving `method path`, as API Gateway would pick it."""
@@ -99,7 +115,11 @@ class Stack:
         """Call function `name`'s handler as Lambda would."""
         fn = self.functions[name]
         handler = load_handler(fn.code_dir, fn.handler)
-        return handler(event, LambdaContext(function_name=fn.logical_id))
+        self._current = name
+        try:
+            return handler(event, LambdaContext(function_name=fn.logical_id))
+        finally:
+            self._current = ""
 
     def http(self, name: str, event: dict[str, Any]) -> Reply:
         """Invoke an API handler; every answer must be a JSON object with a JSON content type."""
@@ -141,12 +161,13 @@ def make_stack(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Stack
     def make(**env: str) -> Stack:
         for var, value in env.items():
             monkeypatch.setenv(var, value)
-        clear_caches()
         functions = template.functions({aws_local.TABLE_ID: aws.table_name, aws_local.SECRET_ID: aws.secret_id})
         for fn in functions.values():
             for var, value in fn.environment.items():
                 assert os.environ.get(var) == value, f"{fn.name}: {var} is not as the template sets it"
-        return Stack(aws, functions)
+        stack = Stack(aws, functions)
+        stack.reset()
+        return stack
 
     return make
 

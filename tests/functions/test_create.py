@@ -1,0 +1,76 @@
+"""POST /sessions: 201 for a new session, 200 (metadata merged) for an active one."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from session_core.store import MAX_METADATA_BYTES, metadata_size
+
+
+def test_new_session_is_201_with_its_expiry(stack: Any) -> None:
+    ttl = int(stack.account.environment["SESSION_TTL_SECS"])
+    before = int(time.time())
+    reply = stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"a": 1}})
+    after = int(time.time())
+    assert reply.status == 201
+    assert set(reply.body) == {"call_id", "expires_at"}
+    assert reply.body["call_id"] == "call-1"
+    assert before + ttl <= reply.body["expires_at"] <= after + ttl
+
+
+def test_without_call_id_one_is_generated_like_the_sdk(stack: Any) -> None:
+    first = stack.request("POST", "/sessions", {})
+    second = stack.request("POST", "/sessions", {"metadata": {"k": "v"}})
+    assert (first.status, second.status) == (201, 201)
+    for reply in (first, second):
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", reply.body["call_id"]), reply.body  # 16 bytes, base64url
+    assert first.body["call_id"] != second.body["call_id"]
+
+
+def test_repeat_on_active_session_is_200_and_merges_metadata(stack: Any) -> None:
+    stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"a": 1, "b": 2}})
+    again = stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"b": 3, "c": 4}})
+    bare = stack.request("POST", "/sessions", {"call_id": "call-1"})
+    assert (again.status, bare.status) == (200, 200)
+    assert again.body["call_id"] == bare.body["call_id"] == "call-1"
+    got = stack.request("GET", "/sessions/call-1/metadata")
+    assert got.body["metadata"] == {"a": 1, "b": 3, "c": 4}
+
+
+def test_create_after_end_starts_a_fresh_session(stack: Any) -> None:
+    stack.create("call-1", {"old": True})
+    assert stack.request("DELETE", "/sessions/call-1").body == {"ended": True}
+    reply = stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"new": True}})
+    assert reply.status == 201
+    assert stack.request("GET", "/sessions/call-1/metadata").body["metadata"] == {"new": True}
+
+
+def test_call_id_edge_values_accepted(stack: Any) -> None:
+    for call_id in ["root.2", "a/b", "x" * 128, "ünïcødé", "+1-555-0100", "!"]:
+        reply = stack.request("POST", "/sessions", {"call_id": call_id})
+        assert (reply.status, reply.body["call_id"]) == (201, call_id)
+
+
+def test_invalid_call_ids_are_400(stack: Any) -> None:
+    for call_id in ["", "x" * 129, "has space", "tab\there", "new\nline", 42, ["a"], {"a": 1}, True]:
+        reply = stack.request("POST", "/sessions", {"call_id": call_id})
+        assert (reply.status, reply.body["error"]) == (400, "invalid_call_id"), call_id
+
+
+def test_invalid_metadata_is_400(stack: Any) -> None:
+    for metadata in [[], "text", 1, {"": 1}, {"k" * 129: 1}]:
+        reply = stack.request("POST", "/sessions", {"call_id": "c", "metadata": metadata})
+        assert (reply.status, reply.body["error"]) == (400, "invalid_metadata"), metadata
+
+
+def test_metadata_up_to_64_kib(stack: Any) -> None:
+    # {"k":"xxx..."}: 8 bytes of JSON around the value
+    at_limit = {"k": "x" * (MAX_METADATA_BYTES - 8)}
+    assert metadata_size(at_limit) == MAX_METADATA_BYTES
+    assert stack.request("POST", "/sessions", {"call_id": "fits", "metadata": at_limit}).status == 201
+    over = {"k": "x" * (MAX_METADATA_BYTES - 7)}
+    reply = stack.request("POST", "/sessions", {"call_id": "too-big", "metadata": over})
+    assert (reply.status, reply.body["error"]) == (413, "metadata_too_large")
+    assert stack.request("POST", "/sessions/too-big/tokens", {"function": "f"}).status == 404  # nothing stored

@@ -1,0 +1,151 @@
+"""What every API handler shares: JSON errors for bad input, routing, base64 bodies, 503s, logs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from local.lambda_runtime import http_event
+
+# Each route that reads a body, with a body it accepts (call id c-1 exists when it runs).
+BODY_ROUTES = [
+    ("POST", "/sessions", {"call_id": "c-1"}),
+    ("POST", "/sessions/c-1/tokens", {"function": "f"}),
+    ("POST", "/tokens/validate", {"call_id": "c-1", "function": "f", "token": "dG9rZW4="}),
+    ("PATCH", "/sessions/c-1/metadata", {"key": "k", "value": 1}),
+]
+BAD_BODIES = [
+    ("{", "invalid_json"),
+    ('{"call_id": NaN}', "invalid_json"),
+    ("[]", "invalid_body"),
+    ('"text"', "invalid_body"),
+    ("", "invalid_body"),
+]
+
+
+def with_body(event: dict[str, Any], text: str, *, base64_encoded: bool = False) -> dict[str, Any]:
+    event = dict(event, body=text, isBase64Encoded=base64_encoded)
+    event["headers"] = dict(event["headers"], **{"content-type": "application/json"})
+    return event
+
+
+def test_bad_body_is_a_400(stack: Any) -> None:
+    stack.create("c-1")
+    for method, path, good in BODY_ROUTES:
+        name, _, _ = stack.route(method, path)
+        for text, code in BAD_BODIES:
+            reply = stack.http(name, with_body(stack.event(method, path, good), text))
+            assert (reply.status, reply.body["error"]) == (400, code), (path, text)
+            assert reply.body["message"]
+
+
+def test_bad_body_to_debug_is_a_400(make_stack: Any) -> None:
+    stack = make_stack(DEBUG_MODE="true")
+    for text, code in BAD_BODIES:
+        reply = stack.http("debug", with_body(stack.event("POST", "/tokens/debug", {"token": "x"}), text))
+        assert (reply.status, reply.body["error"]) == (400, code), text
+
+
+def test_base64_body_is_decoded(stack: Any) -> None:
+    stack.create("c-1")
+    for method, path, good in BODY_ROUTES:
+        name, _, _ = stack.route(method, path)
+        encoded = base64.b64encode(json.dumps(good).encode()).decode()
+        reply = stack.http(name, with_body(stack.event(method, path, good), encoded, base64_encoded=True))
+        assert reply.status in (200, 201), (path, reply)
+
+
+def test_base64_body_that_does_not_decode(stack: Any) -> None:
+    reply = stack.http("create", with_body(stack.event("POST", "/sessions", {}), "%%%not base64", base64_encoded=True))
+    assert (reply.status, reply.body["error"]) == (400, "invalid_body")
+
+
+def test_body_that_is_not_utf8(stack: Any) -> None:
+    event = stack.event("POST", "/sessions", raw_body=b'{"call_id": "\xff"}')
+    assert event["isBase64Encoded"] is True  # as API Gateway sends a binary body
+    reply = stack.http("create", event)
+    assert (reply.status, reply.body["error"]) == (400, "invalid_json")
+
+
+def test_unknown_route_is_a_json_404(stack: Any) -> None:
+    for name, fn in stack.functions.items():
+        if fn.routes:
+            reply = stack.http(name, http_event("GET", "/no/such/route"))
+            assert (reply.status, reply.body["error"]) == (404, "not_found"), name
+
+
+def test_known_path_with_another_method_is_a_json_404(stack: Any) -> None:
+    reply = stack.http("create", http_event("PUT", "/sessions", {}))
+    assert (reply.status, reply.body["error"]) == (404, "not_found")
+
+
+def test_named_stage_prefix_is_stripped(stack: Any) -> None:
+    """A deployed stage ("dev") prefixes rawPath; the handlers route on the path without it."""
+    event = stack.event("POST", "/sessions", {"call_id": "staged"})
+    event["rawPath"] = "/dev/sessions"
+    event["requestContext"]["stage"] = "dev"
+    reply = stack.http("create", event)
+    assert (reply.status, reply.body["call_id"]) == (201, "staged")
+
+
+def _assert_unavailable(reply: Any) -> None:
+    assert (reply.status, reply.body["error"]) == (503, "service_unavailable"), reply
+    assert "Traceback" not in reply.raw["body"]
+    assert set(reply.body) == {"error", "message"}
+
+
+def test_missing_table_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any) -> None:
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    stack.reset()
+    for method, path, body in [
+        ("POST", "/sessions", {"call_id": "c-1"}),
+        ("POST", "/sessions/c-1/tokens", {"function": "f"}),
+        ("GET", "/sessions/c-1/metadata", None),
+        ("PATCH", "/sessions/c-1/metadata", {"key": "k", "value": 1}),
+        ("DELETE", "/sessions/c-1/metadata", None),
+        ("DELETE", "/sessions/c-1", None),
+    ]:
+        _assert_unavailable(stack.request(method, path, body))
+    assert any(r["message"] == "dependency failed" for r in logs.records())
+
+
+def test_missing_secret_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.create("c-1")
+    monkeypatch.setenv("SIGNING_SECRET_ID", "no-such-secret")
+    stack.reset()
+    _assert_unavailable(stack.request("POST", "/sessions/c-1/tokens", {"function": "f"}))
+    _assert_unavailable(stack.validate("c-1", "f", "dG9rZW4="))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_endpoint_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS itself stopped answering: connection refused on every call."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    stack.reset()
+    _assert_unavailable(stack.request("POST", "/sessions", {"call_id": "c-1"}))
+    _assert_unavailable(stack.validate("c-1", "f", "dG9rZW4="))
+
+
+def test_logs_carry_call_id_and_correlation_id(stack: Any, logs: Any) -> None:
+    requests = [
+        stack.event("POST", "/sessions", {"call_id": "logged-1"}),
+        stack.event("POST", "/tokens/validate", {"call_id": "logged-1", "function": "f", "token": "dG9rZW4="}),
+        stack.event("DELETE", "/sessions/logged-1"),
+    ]
+    for event in requests:
+        name, _, _ = stack.route(event["requestContext"]["http"]["method"], event["rawPath"])
+        stack.http(name, event)
+    records = logs.records()
+    for event in requests:
+        mine = [r for r in records if r.get("correlation_id") == event["requestContext"]["requestId"]]
+        assert mine, event["routeKey"]
+        assert all(r["call_id"] == "logged-1" for r in mine), mine

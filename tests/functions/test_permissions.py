@@ -1,0 +1,70 @@
+"""Every AWS call a handler makes is one its function's role allows in template.yaml.
+
+Runs each function through its paths (successes, refusals, the over-limit undo, a key
+refresh, a whole rotation, a cleanup that deletes) and compares the operations recorded
+with botocore's event hooks to the role's actions: a call missing from the template
+would be AccessDenied (a 503) only once deployed.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from session_core.store import MAX_METADATA_BYTES, DynamoSessionStore
+from signalwire.core.security.session_manager import SessionManager
+
+from local import template
+
+
+def allowed_actions(fn: template.Function) -> set[str]:
+    actions: set[str] = set()
+    for policy in template.resource(fn.logical_id)["Properties"].get("Policies", []):
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            action = statement["Action"]
+            actions.update([action] if isinstance(action, str) else action)
+    return actions
+
+
+def exercise(stack: Any) -> None:
+    """Each route's paths, including the ones that write twice or read keys again."""
+    half = "x" * (MAX_METADATA_BYTES // 2)
+    stack.create("call-1", {"a": 1})
+    stack.create("call-1", {"b": 2})
+    stack.create("call-1")
+    token = stack.mint("call-1", "f")
+    stack.request("POST", "/sessions/call-1/tokens", {"functions": ["f", "g"]})
+    stack.request("POST", "/sessions/nobody/tokens", {"function": "f"})
+    stack.validate("call-1", "f", token)
+    stack.validate("call-1", "f", SessionManager(secret_key="another key").generate_token("f", "call-1"))
+    stack.request("POST", "/tokens/debug", {"token": token})
+    stack.request("GET", "/sessions/call-1/metadata")
+    stack.request("PATCH", "/sessions/call-1/metadata", {"metadata": {"c": half}})
+    stack.request("PATCH", "/sessions/call-1/metadata", {"key": "d", "value": half})  # 413: undone
+    stack.request("PATCH", "/sessions/new-call/metadata", {"key": "k", "value": 1})
+    stack.request("DELETE", "/sessions/call-1/metadata")
+    stack.request("DELETE", "/sessions/call-1")
+    stack.request("DELETE", "/sessions/call-1")
+    stack.request("PATCH", "/sessions/call-1/metadata", {"key": "k", "value": 1})  # ended: refused
+    stack.create("call-1")  # replaces the ended session
+    past = DynamoSessionStore(stack.account.table_name, stack.account.dynamodb, clock=lambda: time.time() - 7200)
+    past.create("expired", {}, 3600)
+    stack.invoke("cleanup", {})
+    version = str(uuid.uuid4())
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        stack.invoke("rotate", {"SecretId": stack.account.secret_id, "ClientRequestToken": version, "Step": step})
+
+
+def test_handlers_call_only_what_their_role_allows(make_stack: Any) -> None:
+    stack = make_stack(REVOCATION_CHECK="true", DEBUG_MODE="true")
+    exercise(stack)
+    made: dict[str, set[str]] = {}
+    for name, operation in stack.calls:
+        made.setdefault(name, set()).add(operation)
+    assert "" not in made, "calls made outside a handler were recorded"
+    for name, fn in stack.functions.items():
+        assert made.get(name, set()) <= allowed_actions(fn), name
+    # the exercise reached every function that talks to AWS (debug makes no call)
+    assert set(made) == {name for name, fn in stack.functions.items() if allowed_actions(fn)}
