@@ -16,6 +16,8 @@ from .tokens import MAX_TOKEN_LENGTH
 
 MAX_BATCH = 64
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Where a lone surrogate can hide in decoded text: raw, or as a \\uD800-\\uDFFF escape.
+_SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:
@@ -26,13 +28,29 @@ def json_object(body: str | bytes | None) -> dict[str, Any]:
     """The request body as a JSON object (strict: no NaN/Infinity, valid UTF-8)."""
     if body is None or body == "" or body == b"":
         raise BadRequest("the request needs a JSON object body", "invalid_body")
+    if isinstance(body, bytes):
+        try:  # json.loads alone would also take UTF-16/32 and UTF-8-encoded surrogates
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest("the body is not valid UTF-8", "invalid_json") from exc
     try:
         value = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BadRequest(f"the body is not valid JSON: {exc}", "invalid_json") from exc
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object", "invalid_body")
+    if _SURROGATE.search(body) and not _is_unicode(value):
+        # A lone "\ud800" parses, but no UTF-8 writer (DynamoDB, the response) can encode it.
+        raise BadRequest("the body escapes a lone surrogate, which is not a Unicode character", "invalid_json")
     return value
+
+
+def _is_unicode(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def require(body: Mapping[str, Any], name: str) -> Any:

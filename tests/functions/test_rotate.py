@@ -11,19 +11,12 @@ import uuid
 from typing import Any
 
 import pytest
-from session_core import config, service, tokens
+from session_core import tokens
 from session_core.keys import CURRENT, PREVIOUS
 from session_core.rotation import STEPS, RotationError
 
-Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftest is not importable)
+Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftests are not imported)
 LogCapture = Any
-
-
-def clear_caches() -> None:
-    """What a new container starts without: cached settings, clients, service and keys."""
-    config.settings.cache_clear()
-    config.client.cache_clear()
-    service.default_service.cache_clear()
 
 
 def rotate(stack: Stack, aws: Any) -> str:
@@ -56,7 +49,7 @@ def test_rotation_keeps_old_tokens_valid_and_new_tokens_use_the_new_key(
 
     for name, token in old.items():  # the warm validate container
         assert stack.validate("call-r1", name, token).body == {"valid": True}, name
-    clear_caches()  # new containers
+    stack.reset()  # new containers
     for name, token in old.items():
         assert stack.validate("call-r1", name, token).body == {"valid": True}, name
     new = stack.mint("call-r1", "lookup")
@@ -66,7 +59,7 @@ def test_rotation_keeps_old_tokens_valid_and_new_tokens_use_the_new_key(
     assert stack.validate("call-r1", "lookup", new).body == {"valid": True}
 
     rotate(stack, aws)
-    clear_caches()
+    stack.reset()
     for name, token in old.items():
         assert stack.validate("call-r1", name, token).body == {"valid": False, "reason": "bad_signature"}, name
     assert stack.validate("call-r1", "lookup", new).body == {"valid": True}
