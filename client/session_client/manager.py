@@ -64,7 +64,8 @@ class RemoteSessionManager:
     see ended sessions, so with the stack's RevocationCheck on, leave both
     unset to keep revocation.
 
-    Thread-safe for concurrent calls (one pooled `requests.Session`).
+    One pooled `requests.Session` serves all calls, from any thread (no per-call state: the
+    service sets no cookies).
     """
 
     def __init__(
