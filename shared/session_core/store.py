@@ -36,6 +36,7 @@ EXPIRY_INDEX = "by-expiry"
 BUCKET_SECS = 3600  # an expiry bucket spans one hour of expiry times
 BUCKET_SHARDS = 8  # spreads one hour's writes over 8 index partitions
 LOOKBACK_BUCKETS = 72  # cleanup looks back three days, past DynamoDB's own TTL lag
+MERGE_BATCH = 50  # metadata keys per UpdateItem (each expression stays far below 4 KB)
 
 
 def expiry_bucket(call_id: str, expires_at: int) -> str:
@@ -182,39 +183,48 @@ class DynamoSessionStore:
         return Session(call_id, expires_at, False, dict(metadata))
 
     def _merge(self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool) -> Session | None:
-        """Merge into an active session; None when there is none to merge into."""
+        """Merge into an active session; None when there is none to merge into.
+
+        Keys go MERGE_BATCH to a conditional UpdateItem (the first also refreshes the expiry),
+        so no expression nears DynamoDB's 4 KB limit however many keys one request has.
+        """
         now = self._now()
         expires_at = now + ttl
-        names = {"#exp": Attr.EXPIRES_AT, "#bucket": Attr.BUCKET, "#ended": Attr.ENDED}
-        if metadata:  # DynamoDB rejects an expression attribute name the expressions do not use
-            names["#md"] = Attr.METADATA
-        values: dict[str, Any] = {
-            ":exp": _n(expires_at),
-            ":now": _n(now),
-            ":bucket": _s(expiry_bucket(call_id, expires_at)),
-            ":false": {"BOOL": False},
-        }
-        sets = ["#exp = :exp", "#bucket = :bucket"]
-        for i, (k, v) in enumerate(metadata.items()):
-            names[f"#k{i}"] = k
-            values[f":v{i}"] = _dump(v)
-            sets.append(f"#md.#k{i} = :v{i}")
-        try:
-            old = self.client.update_item(
-                TableName=self.table,
-                Key=self._key(call_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#exp > :now AND #ended = :false",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )["Attributes"]
-        except self._conditional_failure as exc:
-            item = exc.response.get("Item")
-            if not creating and self._live(item, now):
-                raise SessionEnded() from exc  # only an ended session fails the condition while live
-            return None
+        pairs = list(metadata.items())
+        old: dict[str, Any] = {}
+        for start in range(0, max(len(pairs), 1), MERGE_BATCH):
+            batch = pairs[start : start + MERGE_BATCH]
+            names = {"#exp": Attr.EXPIRES_AT, "#ended": Attr.ENDED}
+            values: dict[str, Any] = {":now": _n(now), ":false": {"BOOL": False}}
+            sets = []
+            if start == 0:
+                names["#bucket"] = Attr.BUCKET
+                values[":exp"] = _n(expires_at)
+                values[":bucket"] = _s(expiry_bucket(call_id, expires_at))
+                sets += ["#exp = :exp", "#bucket = :bucket"]
+            if batch:  # DynamoDB rejects an expression attribute name the expressions do not use
+                names["#md"] = Attr.METADATA
+            for i, (k, v) in enumerate(batch):
+                names[f"#k{i}"] = k
+                values[f":v{i}"] = _dump(v)
+                sets.append(f"#md.#k{i} = :v{i}")
+            try:
+                written = self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(call_id),
+                    UpdateExpression="SET " + ", ".join(sets),
+                    ConditionExpression="#exp > :now AND #ended = :false",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_OLD" if start == 0 else "NONE",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except self._conditional_failure as exc:
+                item = exc.response.get("Item")
+                if not creating and self._live(item, now):
+                    raise SessionEnded() from exc  # only an ended session fails the condition while live
+                return None
+            old = written.get("Attributes", old)
         before = self._session(old)
         merged = {**before.metadata, **metadata}
         if metadata_size(merged) > MAX_METADATA_BYTES:
@@ -223,26 +233,45 @@ class DynamoSessionStore:
         return Session(call_id, expires_at, False, merged)
 
     def _undo_merge(self, call_id: str, before: Mapping[str, Any], written: Mapping[str, Any]) -> None:
-        """Put back what an over-limit merge replaced, unless another writer changed it since."""
-        for k, v in written.items():
-            names = {"#md": Attr.METADATA, "#k": k}
-            values: dict[str, Any] = {":mine": _dump(v)}
+        """Put back what an over-limit merge replaced, unless another writer changed it since.
+
+        A batch per write while none of its keys changed (so a merge of many keys is undone
+        within the function's timeout), key by key in a batch where one did.
+        """
+        pairs = list(written.items())
+        for start in range(0, len(pairs), MERGE_BATCH):
+            batch = pairs[start : start + MERGE_BATCH]
+            if not self._undo_keys(call_id, before, batch):
+                for pair in batch:
+                    self._undo_keys(call_id, before, [pair])  # False: a later writer owns this key now
+
+    def _undo_keys(self, call_id: str, before: Mapping[str, Any], pairs: list[tuple[str, Any]]) -> bool:
+        """Restore these keys to `before` in one write if each still holds what was written."""
+        names = {"#md": Attr.METADATA}
+        values: dict[str, Any] = {}
+        sets, removes, unchanged = [], [], []
+        for i, (k, v) in enumerate(pairs):
+            names[f"#k{i}"] = k
+            values[f":mine{i}"] = _dump(v)
+            unchanged.append(f"#md.#k{i} = :mine{i}")
             if k in before:
-                update = "SET #md.#k = :old"
-                values[":old"] = _dump(before[k])
+                values[f":old{i}"] = _dump(before[k])
+                sets.append(f"#md.#k{i} = :old{i}")
             else:
-                update = "REMOVE #md.#k"
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=self._key(call_id),
-                    UpdateExpression=update,
-                    ConditionExpression="#md.#k = :mine",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
-            except self._conditional_failure:
-                continue  # a later writer owns this key now
+                removes.append(f"#md.#k{i}")
+        update = " ".join(f"{verb} {', '.join(paths)}" for verb, paths in (("SET", sets), ("REMOVE", removes)) if paths)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(call_id),
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(unchanged),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._conditional_failure:
+            return False
+        return True
 
     def _update_active(self, call_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         """Apply an update to an active session; False when there is none or `condition` fails."""

@@ -132,7 +132,7 @@ def debug(token: object, now: float) -> dict[str, Any]:
     if fields is None:
         if isinstance(token, str) and len(token) <= MAX_TOKEN_LENGTH:
             parts = _loose_parts(token)
-            if parts is not None:
+            if parts is not None and parts != 5:  # five loose parts: a non-canonical token, not a short one
                 return {"valid_format": False, "parts_count": parts, "token_length": length}
         return {"valid_format": False, "error": "token is not base64url text", "token_length": length}
     call_id, function, expiry, nonce, signature = fields

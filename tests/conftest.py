@@ -1,0 +1,155 @@
+"""Shared fixtures: an emulated AWS account (moto) provisioned from template.yaml, and the service over it.
+
+Fixtures:
+- `clock`: a settable clock for the store's and the service's `clock` parameter.
+- `aws`: mock_aws with the template's table and secret created by local.aws.provision; the
+  template's function environment (TABLE_NAME, SIGNING_SECRET_ID, ...) is set and the core's
+  per-process caches are cleared, so handlers calling default_service() use this account.
+- `store`, `keyring`: the core's DynamoSessionStore and KeyRing over that account.
+- `make_service(**settings)`: a SessionService over them (settings overridable); `service`: the default one.
+
+Hypothesis: profile "ci" (default, bounded) or "full" (SOAK=full).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Fake credentials, forced before anything builds a client, so no test can reach a real account.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    POWERTOOLS_TRACE_DISABLED="true",
+)
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "swaig-sessions")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SwaigSessions")
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,  # moto calls vary in duration; a deadline would only add flakiness
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "full",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("full" if os.environ.get("SOAK") == "full" else "ci")
+
+
+class Clock:
+    """A settable clock (epoch seconds): pass it as `clock=` and move time with advance()."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = float(time.time() if start is None else start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class AwsAccount:
+    """The emulated account: clients (with the core's client config) and what was provisioned."""
+
+    dynamodb: Any
+    secretsmanager: Any
+    table_name: str
+    secret_id: str
+    signing_key: str
+    environment: dict[str, str]  # the template's function environment, resolved to these resources
+
+
+def clear_core_caches() -> None:
+    """Forget the per-process settings, boto3 clients and service (they read the environment once)."""
+    from session_core import config, service
+
+    config.settings.cache_clear()
+    config.client.cache_clear()
+    service.default_service.cache_clear()
+
+
+def core_client(service: str) -> Any:
+    """A boto3 client configured as session_core.config builds them (retries, timeouts)."""
+    import boto3
+    from botocore.config import Config
+    from session_core.config import CLIENT_CONFIG
+
+    return boto3.session.Session().client(service, config=Config(**CLIENT_CONFIG))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
+    from moto import mock_aws
+
+    from local import template
+    from local.aws import provision
+
+    with mock_aws():
+        dynamodb, secretsmanager = core_client("dynamodb"), core_client("secretsmanager")
+        made = provision(dynamodb, secretsmanager, stage="test")
+        environment = next(iter(template.functions(made.refs()).values())).environment
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        clear_core_caches()
+        yield AwsAccount(dynamodb, secretsmanager, made.table_name, made.secret_id, made.signing_key, environment)
+    clear_core_caches()
+
+
+@pytest.fixture
+def store(aws: AwsAccount, clock: Clock) -> Any:
+    from session_core.store import DynamoSessionStore
+
+    return DynamoSessionStore(aws.table_name, aws.dynamodb, clock=clock)
+
+
+@pytest.fixture
+def keyring(aws: AwsAccount) -> Any:
+    from session_core.config import Settings
+    from session_core.keys import KeyRing
+
+    return KeyRing(aws.secret_id, aws.secretsmanager, Settings("", "").key_cache_secs)
+
+
+@pytest.fixture
+def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., Any]:
+    """Build a SessionService over the account; keyword arguments override Settings fields."""
+    from session_core.config import Settings
+    from session_core.keys import KeyRing
+    from session_core.service import SessionService
+    from session_core.store import DynamoSessionStore
+
+    def build(**overrides: Any) -> SessionService:
+        config = replace(Settings(table_name=aws.table_name, signing_secret_id=aws.secret_id), **overrides)
+        return SessionService(
+            config,
+            store=DynamoSessionStore(config.table_name, aws.dynamodb, clock=clock),
+            keys=KeyRing(config.signing_secret_id, aws.secretsmanager, config.key_cache_secs),
+            clock=clock,
+        )
+
+    return build
+
+
+@pytest.fixture
+def service(make_service: Callable[..., Any]) -> Any:
+    return make_service()

@@ -1,0 +1,195 @@
+"""session_core.inputs: each request rule at its boundaries, each violation a 400 with its code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from session_core import inputs
+from session_core.errors import BadRequest
+from session_core.tokens import MAX_TOKEN_LENGTH
+
+
+def rejects(code: str, rule: Any, *args: Any) -> None:
+    with pytest.raises(BadRequest) as caught:
+        rule(*args)
+    assert (caught.value.status, caught.value.code) == (400, code)
+    assert caught.value.message
+
+
+# -- call_id: 1-128 printable characters, no whitespace, dots allowed ---------------------------
+
+
+@pytest.mark.parametrize("value", ["a", "x" * 128, "root.2", "...", "通話-1", "📞", "a/b", "CA1234abcd-ef.2", "#:=?&%"])
+def test_call_id_accepts(value: str) -> None:
+    assert inputs.call_id(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "x" * 129,
+        "a b",
+        " a",
+        "a\t",
+        "a\n",
+        "a\u00a0b",  # no-break space
+        "a\u2003b",  # em space
+        "a\u200bb",  # zero-width space: not printable
+        "a\x00b",
+        "a\x7fb",
+        "\ud800",  # a lone surrogate
+        None,
+        12,
+        ["a"],
+    ],
+)
+def test_call_id_rejects(value: Any) -> None:
+    rejects("invalid_call_id", inputs.call_id, value)
+
+
+def test_path_call_id_is_percent_decoded_once() -> None:
+    assert inputs.path_call_id("root%2E2") == "root.2"
+    assert inputs.path_call_id("%E9%80%9A%E8%A9%B1") == "通話"
+    assert inputs.path_call_id("a%2525") == "a%25"  # once, not twice
+    assert inputs.path_call_id("x" * 128) == "x" * 128
+    rejects("invalid_call_id", inputs.path_call_id, "%FF%FE")  # not UTF-8
+    rejects("invalid_call_id", inputs.path_call_id, "a%20b")
+    rejects("invalid_call_id", inputs.path_call_id, "%78" * 129)  # 129 characters once decoded
+
+
+# -- function names: 1-64 of A-Z a-z 0-9 _ - ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["f", "F" * 64, "get_weather", "a-b_C9", "-", "_", "0"])
+def test_function_name_accepts(value: str) -> None:
+    assert inputs.function_name(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", "f" * 65, "a.b", "a b", "é", "\uff46", "a\n", "get:weather", "a/b", None, 1, ["f"]]
+)
+def test_function_name_rejects(value: Any) -> None:
+    rejects("invalid_function", inputs.function_name, value)
+
+
+def test_function_names_one_or_a_batch() -> None:
+    assert inputs.function_names({"function": "f"}) == ["f"]
+    assert inputs.function_names({"functions": ["f"]}) == ["f"]
+    batch = [f"fn_{i}" for i in range(inputs.MAX_BATCH)]
+    assert inputs.function_names({"functions": batch}) == batch
+    assert inputs.function_names({"functions": ["b", "a", "b"]}) == ["b", "a"]  # deduplicated, in order
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "missing_field"),
+        ({"function": "f", "functions": ["g"]}, "missing_field"),
+        ({"functions": []}, "invalid_function"),
+        ({"functions": [f"fn_{i}" for i in range(inputs.MAX_BATCH + 1)]}, "invalid_function"),
+        ({"functions": "f"}, "invalid_function"),
+        ({"functions": {"f": 1}}, "invalid_function"),
+        ({"functions": ["ok", "not ok"]}, "invalid_function"),
+        ({"functions": ["ok", 3]}, "invalid_function"),
+        ({"function": ["f"]}, "invalid_function"),
+    ],
+)
+def test_function_names_reject(body: dict[str, Any], code: str) -> None:
+    rejects(code, inputs.function_names, body)
+
+
+# -- token: at most 1,024 characters -----------------------------------------------------------
+
+
+def test_token_length_bounds() -> None:
+    assert MAX_TOKEN_LENGTH == 1024
+    assert inputs.token("t") == "t"
+    assert inputs.token("t" * 1024) == "t" * 1024
+    rejects("invalid_token", inputs.token, "t" * 1025)
+    rejects("invalid_token", inputs.token, "")
+    rejects("invalid_token", inputs.token, None)
+    rejects("invalid_token", inputs.token, 1234)
+
+
+# -- metadata: an object, keys 1-128 characters ------------------------------------------------
+
+
+def test_metadata_keys() -> None:
+    ok = {"k": 1, "x" * 128: None, "ключ": {"nested": [1, 2]}, "a.b": True}
+    assert inputs.metadata(ok) == ok
+    assert inputs.metadata({}) == {}
+    rejects("invalid_metadata", inputs.metadata, {"": 1})
+    rejects("invalid_metadata", inputs.metadata, {"x" * 129: 1})
+    for not_object in ([], "s", 1, None, [["k", 1]]):
+        rejects("invalid_metadata", inputs.metadata, not_object)
+
+
+def test_metadata_patch_forms() -> None:
+    assert inputs.metadata_patch({"metadata": {"a": 1}}) == {"a": 1}
+    assert inputs.metadata_patch({"key": "a", "value": None}) == {"a": None}
+    assert inputs.metadata_patch({"key": "x" * 128, "value": [1]}) == {"x" * 128: [1]}
+    rejects("missing_field", inputs.metadata_patch, {"key": "a"})
+    rejects("missing_field", inputs.metadata_patch, {"value": 1})
+    rejects("invalid_metadata", inputs.metadata_patch, {"key": "", "value": 1})
+    rejects("invalid_metadata", inputs.metadata_patch, {"key": "x" * 129, "value": 1})
+    rejects("invalid_metadata", inputs.metadata_patch, {"key": 5, "value": 1})
+    rejects("invalid_metadata", inputs.metadata_patch, {"metadata": [1]})
+
+
+def test_require() -> None:
+    assert inputs.require({"a": None}, "a") is None
+    rejects("missing_field", inputs.require, {"b": 1}, "a")
+
+
+# -- the JSON body -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        (b'{"a": 1.0}', {"a": 1.0}),
+        ('{"a": "\\ud83d\\ude00"}', {"a": "😀"}),  # an escaped surrogate pair is one character
+        ('{"ключ": "значение"}'.encode(), {"ключ": "значение"}),
+        ('{"big": 123456789012345678901234567890}', {"big": 123456789012345678901234567890}),
+        ("  {}  ", {}),
+    ],
+)
+def test_json_object_accepts(body: str | bytes, expected: dict[str, Any]) -> None:
+    assert inputs.json_object(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (None, "invalid_body"),
+        ("", "invalid_body"),
+        (b"", "invalid_body"),
+        ("[]", "invalid_body"),
+        ("[1, 2]", "invalid_body"),
+        ('"text"', "invalid_body"),
+        ("1", "invalid_body"),
+        ("null", "invalid_body"),
+        ("true", "invalid_body"),
+        ('{"a": NaN}', "invalid_json"),
+        ('{"a": Infinity}', "invalid_json"),
+        ('{"a": -Infinity}', "invalid_json"),
+        ("NaN", "invalid_json"),
+        ('{"a": 1', "invalid_json"),
+        ("{'a': 1}", "invalid_json"),
+        ('{"a": 1,}', "invalid_json"),
+        ("   ", "invalid_json"),
+        (b'{"a": "\xff"}', "invalid_json"),  # not UTF-8
+        (b'{"a": "\xc3"}', "invalid_json"),  # a truncated sequence
+        (b'{"a": "\xed\xa0\x80"}', "invalid_json"),  # an encoded surrogate (CESU-8): not UTF-8
+        ('{"a": "\\ud800"}', "invalid_json"),  # an escaped lone surrogate is no character at all
+        ('{"\\udc00": 1}', "invalid_json"),
+        ('{"a": ["\\udbff"]}', "invalid_json"),
+        ('{"a": "\ud800"}', "invalid_json"),  # a raw lone surrogate in the (already decoded) text
+        ("[" * 100_000 + "]" * 100_000, "invalid_json"),  # nesting deeper than the parser goes
+    ],
+)
+def test_json_object_rejects(body: str | bytes | None, code: str) -> None:
+    rejects(code, inputs.json_object, body)

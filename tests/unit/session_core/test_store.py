@@ -1,0 +1,320 @@
+"""DynamoSessionStore on moto, the table created from template.yaml: TTL, expiry, create/merge/end semantics, size."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from session_core.errors import MetadataTooLarge, SessionEnded
+from session_core.store import (
+    MAX_METADATA_BYTES,
+    MERGE_BATCH,
+    Attr,
+    Session,
+    expiry_bucket,
+    metadata_size,
+)
+
+from local import template
+
+TTL = 3600
+
+
+def items(aws: Any) -> list[dict[str, Any]]:
+    """Every item in the table, read around the store."""
+    pages = aws.dynamodb.get_paginator("scan").paginate(TableName=aws.table_name, ConsistentRead=True)
+    return [item for page in pages for item in page.get("Items", [])]
+
+
+def raw(aws: Any, call_id: str) -> dict[str, Any] | None:
+    return aws.dynamodb.get_item(TableName=aws.table_name, Key={Attr.KEY: {"S": call_id}}, ConsistentRead=True).get(
+        "Item"
+    )
+
+
+class Requests:
+    """The parameters of every DynamoDB request the client sends (botocore's before-parameter-build event)."""
+
+    def __init__(self, client: Any) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        client.meta.events.register("before-parameter-build.dynamodb", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.sent.append((model.name, dict(params)))
+
+    def writes(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(name, params) for name, params in self.sent if name in {"PutItem", "UpdateItem", "DeleteItem"}]
+
+
+# -- the TTL attribute ---------------------------------------------------------------------------
+
+
+def test_the_template_ttl_attribute_is_the_stores_expiry() -> None:
+    assert template.ttl_attribute() == Attr.EXPIRES_AT
+
+
+def test_every_write_path_leaves_the_ttl_attribute_on_every_item(store: Any, aws: Any, clock: Any) -> None:
+    ttl_name = template.ttl_attribute()
+    steps = [
+        ("create new", lambda: store.create("a", {"k": 1}, TTL)),
+        ("create again (merge)", lambda: store.create("a", {"k2": 2}, TTL)),
+        ("merge into active", lambda: store.merge_metadata("a", {"k3": 3}, TTL)),
+        ("merge creates absent", lambda: store.merge_metadata("b", {"k": 1}, TTL)),
+        ("create with no metadata", lambda: store.create("c", {}, TTL)),
+        ("create again with no metadata", lambda: store.create("c", {}, TTL)),
+        ("delete metadata", lambda: store.delete_metadata("a")),
+        ("end", lambda: store.end("b")),
+        ("create over ended", lambda: store.create("b", {"fresh": True}, TTL)),
+        ("merge before an over-limit one", lambda: store.merge_metadata("a", {"pad": 1}, TTL)),
+        ("over-limit merge, undone", lambda: over_limit(store, "a")),
+        ("expire, then merge creates", lambda: (clock.advance(TTL + 1), store.merge_metadata("c", {"x": 1}, TTL))),
+        ("create over expired", lambda: store.create("a", {}, TTL)),
+    ]
+    for name, step in steps:
+        step()
+        for item in items(aws):
+            assert ttl_name in item and "N" in item[ttl_name], (name, item)
+            expires_at = int(item[ttl_name]["N"])
+            # The expiry index must file the item under the bucket of its current expiry.
+            assert item[Attr.BUCKET]["S"] == expiry_bucket(item[Attr.KEY]["S"], expires_at), (name, item)
+
+
+def over_limit(store: Any, call_id: str) -> None:
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata(call_id, big(), TTL)
+
+
+def big(size: int = MAX_METADATA_BYTES) -> dict[str, str]:
+    """Metadata of exactly `size` bytes serialized."""
+    overhead = metadata_size({"big": ""})
+    return {"big": "x" * (size - overhead)}
+
+
+def test_expiry_is_set_and_refreshed(store: Any, aws: Any, clock: Any) -> None:
+    session, _ = store.create("a", {}, TTL)
+    assert session.expires_at == int(clock()) + TTL == int(raw(aws, "a")[Attr.EXPIRES_AT]["N"])  # type: ignore[index]
+    clock.advance(100)
+    refreshed = store.merge_metadata("a", {"k": 1}, TTL)
+    assert refreshed.expires_at == int(clock()) + TTL == store.get("a").expires_at
+    clock.advance(100)
+    assert store.create("a", {}, TTL)[0].expires_at == int(clock()) + TTL
+
+
+# -- expired items are invisible -----------------------------------------------------------------
+
+
+def test_an_item_past_its_expiry_is_absent_to_every_read(store: Any, aws: Any, clock: Any) -> None:
+    session, _ = store.create("a", {"old": 1}, 60)
+    clock.advance(59)
+    assert store.get("a") == Session("a", session.expires_at, False, {"old": 1})
+    clock.advance(1)  # now == expires_at: past it
+    assert store.get("a") is None
+    assert raw(aws, "a") is not None  # still in the table (TTL deletion lags), yet treated as absent
+    assert store.delete_metadata("a") is False
+    assert store.end("a") is False
+
+
+def test_an_expired_session_is_replaced_not_merged(store: Any, clock: Any) -> None:
+    store.create("a", {"old": 1}, 60)
+    clock.advance(61)
+    session, created = store.create("a", {"new": 2}, TTL)
+    assert created and session.metadata == {"new": 2} == store.get("a").metadata
+
+    store.create("b", {"old": 1}, 60)
+    clock.advance(61)
+    assert store.merge_metadata("b", {"new": 2}, TTL).metadata == {"new": 2}
+    assert store.get("b").metadata == {"new": 2}
+
+
+def test_an_ended_session_expires_like_any_other(store: Any, clock: Any) -> None:
+    store.create("a", {}, 60)
+    store.end("a")
+    clock.advance(61)
+    assert store.get("a") is None
+    assert store.merge_metadata("a", {"k": 1}, TTL).metadata == {"k": 1}  # not SessionEnded: it has expired
+
+
+# -- create, merge, delete, end ------------------------------------------------------------------
+
+
+def test_create_new_then_repeat_merges(store: Any) -> None:
+    first, created = store.create("a", {"x": 1, "y": 2}, TTL)
+    assert created and first.metadata == {"x": 1, "y": 2} and not first.ended
+    again, created = store.create("a", {"y": 3, "z": 4}, TTL)
+    assert not created
+    assert again.metadata == {"x": 1, "y": 3, "z": 4} == store.get("a").metadata
+
+
+def test_create_over_an_ended_session_starts_fresh(store: Any) -> None:
+    store.create("a", {"x": 1}, TTL)
+    assert store.end("a") is True
+    session, created = store.create("a", {"y": 2}, TTL)
+    assert created and session.metadata == {"y": 2}
+    assert store.get("a") == Session("a", session.expires_at, False, {"y": 2})
+
+
+def test_merge_on_an_absent_session_creates_it(store: Any) -> None:
+    assert store.get("a") is None
+    session = store.merge_metadata("a", {"k": "v"}, TTL)
+    assert session.metadata == {"k": "v"} and not session.ended
+    assert store.get("a").metadata == {"k": "v"}
+
+
+def test_merge_on_an_ended_session_is_refused(store: Any) -> None:
+    store.create("a", {"x": 1}, TTL)
+    store.end("a")
+    with pytest.raises(SessionEnded) as caught:
+        store.merge_metadata("a", {"k": "v"}, TTL)
+    assert caught.value.status == 409
+    assert store.get("a").metadata == {} and store.get("a").ended
+
+
+def test_merge_replaces_whole_values_key_by_key(store: Any) -> None:
+    store.create("a", {"nested": {"x": 1, "y": 2}, "keep": True}, TTL)
+    merged = store.merge_metadata("a", {"nested": {"z": 3}}, TTL)
+    assert merged.metadata == {"nested": {"z": 3}, "keep": True}
+
+
+def test_delete_metadata_return_values(store: Any) -> None:
+    assert store.delete_metadata("absent") is False
+    store.create("a", {"x": 1}, TTL)
+    assert store.delete_metadata("a") is True
+    assert store.get("a").metadata == {} and not store.get("a").ended
+    assert store.delete_metadata("a") is False  # had none
+    store.create("b", {}, TTL)
+    assert store.delete_metadata("b") is False
+    store.merge_metadata("b", {"k": 1}, TTL)
+    store.end("b")
+    assert store.delete_metadata("b") is False  # ended
+
+
+def test_end_return_values_and_state(store: Any, clock: Any) -> None:
+    assert store.end("absent") is False
+    session, _ = store.create("a", {"x": 1}, TTL)
+    clock.advance(10)
+    assert store.end("a") is True
+    ended = store.get("a")
+    assert ended == Session("a", session.expires_at, True, {})  # visible as ended until it would expire
+    assert store.end("a") is False
+
+
+# -- the 64 KiB limit ----------------------------------------------------------------------------
+
+
+def test_size_is_compact_utf8_json() -> None:
+    assert metadata_size({"k": "é"}) == len('{"k":"é"}'.encode())
+    assert metadata_size({"a": [1, {"b": None}]}) == len('{"a":[1,{"b":null}]}')
+
+
+def test_exactly_64_kib_is_accepted_one_byte_more_is_413(store: Any) -> None:
+    assert metadata_size(big()) == MAX_METADATA_BYTES
+    assert store.create("a", big(), TTL)[0].metadata == big()
+    assert store.merge_metadata("b", big(), TTL).metadata == big()
+    with pytest.raises(MetadataTooLarge) as caught:
+        store.create("c", big(MAX_METADATA_BYTES + 1), TTL)
+    assert caught.value.status == 413
+    assert store.get("c") is None
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("c", big(MAX_METADATA_BYTES + 1), TTL)
+    assert store.get("c") is None
+
+
+def test_multibyte_characters_count_as_their_utf8_bytes(store: Any) -> None:
+    overhead = metadata_size({"k": ""})
+    fits = {"k": "é" * ((MAX_METADATA_BYTES - overhead) // 2)}
+    assert store.create("a", fits, TTL)[0].metadata == fits
+    with pytest.raises(MetadataTooLarge):
+        store.create("b", {"k": "é" * ((MAX_METADATA_BYTES - overhead) // 2 + 1)}, TTL)
+
+
+def test_accumulated_merges_past_the_limit_are_413_and_change_nothing(store: Any) -> None:
+    first = {"a": "x" * 40_000}
+    store.create("s", first, TTL)
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("s", {"b": "y" * 30_000}, TTL)
+    assert store.get("s").metadata == first
+    with pytest.raises(MetadataTooLarge):
+        store.create("s", {"b": "y" * 30_000}, TTL)  # create on an active session merges: same limit
+    assert store.get("s").metadata == first
+    # Growing an existing key past the limit restores its earlier value.
+    store.merge_metadata("s", {"b": "small"}, TTL)
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("s", {"b": "z" * 30_000, "c": 1}, TTL)
+    assert store.get("s").metadata == {**first, "b": "small"}
+    # Replacing a big value with a smaller one is fine even when the sum of both would not be.
+    assert store.merge_metadata("s", {"a": "tiny", "b": "w" * 60_000}, TTL).metadata == {"a": "tiny", "b": "w" * 60_000}
+
+
+def test_many_small_merges_reach_the_limit(store: Any) -> None:
+    chunk = "x" * 1000
+    accepted = 0
+    with pytest.raises(MetadataTooLarge):
+        for i in range(100):
+            store.merge_metadata("s", {f"k{i:03}": chunk}, TTL)
+            accepted += 1
+    metadata = store.get("s").metadata
+    assert len(metadata) == accepted and metadata_size(metadata) <= MAX_METADATA_BYTES
+    assert metadata_size({**metadata, f"k{accepted:03}": chunk}) > MAX_METADATA_BYTES
+
+
+# -- what is sent to DynamoDB --------------------------------------------------------------------
+
+# DynamoDB's documented limits that moto does not enforce: any expression string at most 4 KB.
+MAX_EXPRESSION_BYTES = 4096
+
+
+@pytest.mark.parametrize("keys", [1, 60, 250])
+def test_expressions_stay_within_dynamodb_limits(store: Any, aws: Any, keys: int) -> None:
+    requests = Requests(aws.dynamodb)
+    metadata = {f"key-{i}": i for i in range(keys)}
+    store.create("a", {"base": "b" * 10_000}, TTL)
+    assert store.merge_metadata("a", metadata, TTL).metadata == {"base": "b" * 10_000, **metadata}
+    expected = {"base": "b" * 10_000, **metadata, "one": 1}
+    assert store.create("a", {"one": 1}, TTL)[0].metadata == expected
+    assert store.get("a").metadata == expected
+    # An over-limit merge of as many keys (under the limit alone, over it with "base"), then its undo.
+    changed: dict[str, Any] = {f"key-{i}": "v" for i in range(keys)}
+    changed["pad"] = "p" * (MAX_METADATA_BYTES - metadata_size(changed) - 100)
+    sent = len(requests.writes())
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("a", changed, TTL)
+    assert store.get("a").metadata == expected
+    batches = -(-len(changed) // MERGE_BATCH)
+    assert len(requests.writes()) - sent == 2 * batches  # written and undone a batch per write, not key by key
+    for name, params in requests.writes():
+        for field in ("UpdateExpression", "ConditionExpression"):
+            assert len(params.get(field, "").encode()) <= MAX_EXPRESSION_BYTES, (name, field, len(params[field]))
+
+
+def test_values_are_stored_as_json_text(store: Any, aws: Any) -> None:
+    """Why values survive exactly: DynamoDB numbers would turn 1.0 into 1."""
+    store.create("a", {"f": 1.0, "i": 1}, TTL)
+    stored = raw(aws, "a")[Attr.METADATA]["M"]  # type: ignore[index]
+    assert {k: json.loads(v["S"]) for k, v in stored.items()} == {"f": 1.0, "i": 1}
+    assert stored["f"] == {"S": "1.0"}
+
+
+def test_undo_spares_a_key_another_writer_changed_meanwhile(store: Any, aws: Any) -> None:
+    """Between an over-limit merge and its undo, another writer's UpdateItem sets one of the same keys."""
+    store.create("a", {"base": "b" * 40_000, "x": "old-x", "y": "old-y"}, TTL)
+    other_client = boto3.client("dynamodb")
+    raced: list[bool] = []
+
+    def race(params: dict[str, Any], **_: Any) -> None:
+        if not raced and ":mine0" in params.get("ExpressionAttributeValues", {}):  # the undo is about to go
+            raced.append(True)
+            other_client.update_item(
+                TableName=aws.table_name,
+                Key={Attr.KEY: {"S": "a"}},
+                UpdateExpression="SET #md.#y = :v",
+                ExpressionAttributeNames={"#md": Attr.METADATA, "#y": "y"},
+                ExpressionAttributeValues={":v": {"S": json.dumps("concurrent-y")}},
+            )
+
+    aws.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", race)
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("a", {"x": "new-x", "y": "new-y", "z": "z" * 30_000}, TTL)
+    assert raced
+    assert store.get("a").metadata == {"base": "b" * 40_000, "x": "old-x", "y": "concurrent-y"}

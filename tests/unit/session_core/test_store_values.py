@@ -1,0 +1,172 @@
+"""DynamoSessionStore on moto: values come back exactly as sent; concurrent writers lose nothing."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from session_core.config import CLIENT_CONFIG
+from session_core.store import DynamoSessionStore
+
+from local.aws import provision
+
+TTL = 3600
+EXACT = {
+    "int": 1,
+    "float": 1.0,
+    "huge_float": 1e300,
+    "tiny_float": 5e-324,
+    "negative_zero": -0.0,
+    "big_int": 2**64 + 1,
+    "big_negative": -(2**70),
+    "unicode": "通話 ✓ ü 📞",
+    "ключ": "значение",
+    "escapes": 'quote " backslash \\ newline \n tab \t nul \x00',
+    "nested": {"a": [1, 2.5, {"b": None, "c": [True, False]}], "d": {"e": {}}},
+    "null": None,
+    "true": True,
+    "false": False,
+    "empty_list": [],
+    "empty_object": {},
+    "empty_string": "",
+    "k.with.dots": "dots in keys are fine",
+    "#md.k": ":v",
+}
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal and of the same JSON type all the way down (1 is not 1.0, -0.0 is not 0.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def test_same_is_strict() -> None:
+    assert same(EXACT, dict(EXACT))
+    assert not same(1, 1.0) and not same(0.0, -0.0) and not same(True, 1) and not same([1], [1.0])
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=["Cs"])),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=10), children, max_size=5)
+    ),
+    max_leaves=15,
+)
+metadata_objects = st.dictionaries(
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=128), json_values, max_size=6
+)
+call_ids = (f"call-{i}" for i in itertools.count())
+
+
+@settings(
+    max_examples=max(settings.default.max_examples // 2, 1),  # four moto calls per example
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # each example uses a new call id
+)
+@given(first=metadata_objects, second=metadata_objects)
+@example(first=EXACT, second={"int": 1.0, "float": 1, "negative_zero": 0.0})
+def test_values_round_trip_exactly(store: Any, first: dict[str, Any], second: dict[str, Any]) -> None:
+    call_id = next(call_ids)
+    created, _ = store.create(call_id, first, TTL)  # PutItem
+    assert same(created.metadata, first)
+    assert same(store.get(call_id).metadata, first)
+    merged = store.merge_metadata(call_id, second, TTL)  # UpdateItem, key by key
+    assert same(merged.metadata, {**first, **second})
+    assert same(store.get(call_id).metadata, {**first, **second})
+
+
+# -- concurrency -------------------------------------------------------------------------------
+#
+# moto's in-process backend (and its ThreadedMotoServer) applies concurrent requests at the same
+# time, without DynamoDB's per-item atomicity ("dictionary changed size during iteration"). So
+# these tests run moto's server with one request at a time: each conditional write is then atomic,
+# as DynamoDB makes it, while the store's threads still interleave between their requests.
+
+THREADS = 8
+# moto re-serializes the whole (growing) item for every merge's ALL_OLD, so the count stays modest.
+KEYS_PER_THREAD = 50 if os.environ.get("SOAK") == "full" else 15
+
+
+@pytest.fixture
+def serial_store(clock: Any) -> Iterator[Any]:
+    """A DynamoSessionStore on a moto server that serves one request at a time, on a free local port."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=False,
+        request_handler=MotoRequestHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, config=Config(**CLIENT_CONFIG))
+        secrets = boto3.client("secretsmanager", endpoint_url=endpoint)
+        made = provision(dynamodb, secrets, stage=f"serial-{uuid.uuid4().hex[:8]}")
+        yield DynamoSessionStore(made.table_name, dynamodb, clock=clock)
+        requests.post(f"{endpoint}/moto-api/reset", timeout=5)  # moto's backends are per process
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_concurrent_merges_into_one_session_lose_nothing(serial_store: Any) -> None:
+    store = serial_store
+    store.create("shared", {"seed": 0}, TTL)
+    start = threading.Barrier(THREADS)
+
+    def writer(t: int) -> None:
+        start.wait()
+        for i in range(KEYS_PER_THREAD):
+            store.merge_metadata("shared", {f"t{t}-k{i}": [t, i]}, TTL)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(writer, range(THREADS)))
+    expected = {"seed": 0} | {f"t{t}-k{i}": [t, i] for t in range(THREADS) for i in range(KEYS_PER_THREAD)}
+    assert store.get("shared").metadata == expected
+
+
+def test_concurrent_first_writes_start_one_session(serial_store: Any) -> None:
+    """Many creates and PATCHes of a session that does not exist yet: one starts it, all keys land."""
+    store = serial_store
+    start = threading.Barrier(THREADS)
+
+    def writer(t: int) -> bool:
+        start.wait()
+        if t % 2:
+            store.merge_metadata("new", {f"patch-{t}": t}, TTL)
+            return False
+        return bool(store.create("new", {f"create-{t}": t}, TTL)[1])
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        created = list(pool.map(writer, range(THREADS)))
+    metadata = store.get("new").metadata
+    assert sum(created) <= 1  # a PATCH may have started it; never two creates
+    assert metadata == {f"create-{t}" if t % 2 == 0 else f"patch-{t}": t for t in range(THREADS)}

@@ -1,0 +1,203 @@
+"""session_core.tokens: the SDK's wire format, verify's reasons in the SDK's order, strict decoding, debug."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import itertools
+import time
+
+import pytest
+from session_core import tokens
+from session_core.tokens import (
+    BAD_SIGNATURE,
+    CALL_ID_MISMATCH,
+    EXPIRED,
+    FUNCTION_MISMATCH,
+    MALFORMED,
+    VALID,
+    Verdict,
+)
+
+KEY = b"k" * 64
+OTHER_KEY = b"o" * 64
+NOW = 1_750_000_000.0
+
+
+def fields_of(token: str) -> list[str]:
+    """The five fields, decoded independently of tokens.decode (padding restored)."""
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    return raw.rsplit(".", 4)
+
+
+def encode(text: str, *, pad: bool = True) -> str:
+    token = base64.urlsafe_b64encode(text.encode()).decode()
+    return token if pad else token.rstrip("=")
+
+
+def test_mint_is_the_sdk_wire_format() -> None:
+    token = tokens.mint(KEY, "root.2", "get_weather", 1_750_000_900)
+    call_id, function, expiry, nonce, signature = fields_of(token)
+    assert (call_id, function, expiry) == ("root.2", "get_weather", "1750000900")
+    assert len(nonce) == 16 and int(nonce, 16) >= 0  # 8 random bytes as hex, as the Python SDK
+    message = f"root.2:get_weather:1750000900:{nonce}".encode()
+    assert signature == hmac.new(KEY, message, "sha256").hexdigest()
+    assert len(token) % 4 == 0  # padded like the Python SDK
+
+
+def test_nonces_differ_between_tokens() -> None:
+    minted = {tokens.mint(KEY, "c", "f", 1) for _ in range(50)}
+    assert len(minted) == 50
+
+
+def test_a_fresh_token_is_valid_padded_and_unpadded() -> None:
+    token = tokens.mint(KEY, "call", "fn", int(NOW) + 900)
+    assert tokens.verify([KEY], "call", "fn", token, NOW) == VALID
+    assert tokens.verify([KEY], "call", "fn", token.rstrip("="), NOW) == VALID
+
+
+def test_expiry_equal_to_now_is_still_valid() -> None:
+    """The SDK rejects only when expiry < now."""
+    token = tokens.mint(KEY, "call", "fn", int(NOW))
+    assert tokens.verify([KEY], "call", "fn", token, NOW).valid
+    assert tokens.verify([KEY], "call", "fn", token, NOW + 0.5).reason == EXPIRED
+
+
+def test_any_of_several_keys_may_have_signed() -> None:
+    token = tokens.mint(OTHER_KEY, "call", "fn", int(NOW) + 900)
+    assert tokens.verify([KEY, OTHER_KEY], "call", "fn", token, NOW).valid
+    assert tokens.verify([KEY], "call", "fn", token, NOW).reason == BAD_SIGNATURE
+    assert tokens.verify([], "call", "fn", token, NOW).reason == BAD_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        ("", "empty"),
+        ("not a token", "space is not base64url"),
+        ("abc", "length 3 mod 4 decodes to junk"),
+        ("A", "a single character cannot be base64"),
+        (encode("a.b.c.d"), "four parts"),
+        (encode("no dots at all"), "one part"),
+        (encode("a.f.12x3.n.s"), "expiry not digits"),
+        (encode("a.f.-123.n.s"), "signed expiry"),
+        (encode("a.f. 123.n.s"), "int() would accept the space"),
+        (encode("a.f.١٢٣.n.s"), "int() would accept Arabic-Indic digits"),
+        (encode("a.f.123.n.sïg"), "signature not ASCII"),
+        (base64.b64encode(b"\xff\xfe.f.1.n.s").decode(), "standard alphabet and not UTF-8"),
+        (base64.urlsafe_b64encode(b"\xff\xfe.f.1.n.s").decode(), "not UTF-8"),
+        (encode("a.f.1.n.s") + "==", "too much padding"),
+        ("=" + encode("a.f.1.n.s"), "padding first"),
+        ("a" * (tokens.MAX_TOKEN_LENGTH + 1), "over the length limit"),
+    ],
+)
+def test_malformed(token: str, why: str) -> None:
+    assert tokens.verify([KEY], "a", "f", token, NOW) == Verdict(False, MALFORMED), why
+
+
+@pytest.mark.parametrize("junk", [None, 123, b"dG9rZW4=", ["x"], object()])
+def test_non_strings_are_malformed(junk: object) -> None:
+    assert tokens.verify([KEY], "a", "f", junk, NOW) == Verdict(False, MALFORMED)
+
+
+def test_non_canonical_base64_is_malformed() -> None:
+    """Changing the unused low bits of the last character would decode to the same bytes."""
+    token = tokens.mint(KEY, "call", "fn", int(NOW) + 900).rstrip("=")
+    assert len(token) % 4 != 0, "needs a final character with unused bits"
+    last = token[-1]
+    index = tokens_alphabet().index(last)
+    twin = token[:-1] + tokens_alphabet()[index ^ 1]  # differs only in a dropped bit
+    assert base64.urlsafe_b64decode(twin + "=" * (-len(twin) % 4)) == base64.urlsafe_b64decode(
+        token + "=" * (-len(token) % 4)
+    )
+    assert tokens.verify([KEY], "call", "fn", twin, NOW).reason == MALFORMED
+
+
+def tokens_alphabet() -> str:
+    return "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def test_empty_call_id_is_rejected() -> None:
+    token = tokens.mint(KEY, "", "fn", int(NOW) + 900)
+    assert not tokens.verify([KEY], "", "fn", token, NOW).valid
+
+
+# The SDK's order: function, expiry, signature, call id. A token breaking several rules gets
+# the reason of the first one it breaks.
+ORDER = [FUNCTION_MISMATCH, EXPIRED, BAD_SIGNATURE, CALL_ID_MISMATCH]
+
+
+@pytest.mark.parametrize(
+    "broken", [set(c) for n in range(len(ORDER) + 1) for c in itertools.combinations(ORDER, n)], ids=str
+)
+def test_reasons_follow_the_sdk_order(broken: set[str]) -> None:
+    expiry = int(NOW) - 10 if EXPIRED in broken else int(NOW) + 900
+    key = OTHER_KEY if BAD_SIGNATURE in broken else KEY
+    token = tokens.mint(key, "call-1", "fn", expiry)
+    call_id = "call-2" if CALL_ID_MISMATCH in broken else "call-1"
+    function = "other_fn" if FUNCTION_MISMATCH in broken else "fn"
+    expected = next((reason for reason in ORDER if reason in broken), None)
+    verdict = tokens.verify([KEY], call_id, function, token, NOW)
+    assert verdict == (VALID if expected is None else Verdict(False, expected))
+
+
+def test_call_ids_with_dots_and_unicode() -> None:
+    for call_id in ["root.2", "a.b.c.d.e.f", "...", "通話-1.2", "emoji-📞", "x" * 128]:
+        token = tokens.mint(KEY, call_id, "fn", int(NOW) + 900)
+        assert tokens.verify([KEY], call_id, "fn", token, NOW).valid, call_id
+        assert tokens.verify([KEY], call_id + "x", "fn", token, NOW).reason == CALL_ID_MISMATCH
+
+
+def test_decode_returns_fields_or_none() -> None:
+    token = tokens.mint(KEY, "a.b", "fn", 123)
+    assert tokens.decode(token)[:3] == ["a.b", "fn", "123"]  # type: ignore[index]
+    assert tokens.decode(token.rstrip("=")) == tokens.decode(token)
+    assert tokens.decode("!!!!") is None
+    assert tokens.decode(encode("a.b.c")) is None
+
+
+# -- debug ---------------------------------------------------------------------------------
+
+
+def test_debug_of_a_valid_token() -> None:
+    token = tokens.mint(KEY, "call-123456789", "get_weather", int(NOW) + 900)
+    _, _, expiry, nonce, signature = fields_of(token)
+    out = tokens.debug(token, NOW)
+    assert out["valid_format"] is True
+    assert out["components"] == {
+        "call_id": "call-123...",
+        "function": "get_weather",
+        "expiry": expiry,
+        "expiry_date": out["components"]["expiry_date"],
+        "nonce": nonce,
+        "signature": signature[:8] + "...",
+    }
+    assert out["components"]["expiry_date"].startswith(time.strftime("%Y-", time.localtime(NOW + 900)))
+    assert out["status"] == {"current_time": int(NOW), "is_expired": False, "expires_in_seconds": 900}
+
+
+def test_debug_of_an_expired_token_and_a_short_call_id() -> None:
+    out = tokens.debug(tokens.mint(KEY, "c8chars!", "fn", int(NOW) - 5), NOW)
+    assert out["components"]["call_id"] == "c8chars!"  # 8 characters: not shortened
+    assert out["status"] == {"current_time": int(NOW), "is_expired": True, "expires_in_seconds": 0}
+
+
+def test_debug_never_checks_the_signature() -> None:
+    assert tokens.debug(tokens.mint(OTHER_KEY, "c", "f", int(NOW) + 1), NOW)["valid_format"] is True
+
+
+def test_debug_of_a_non_numeric_expiry_reports_it_unknown() -> None:
+    out = tokens.debug(encode("c.f.soon.n.sig"), NOW)
+    assert out["components"]["expiry"] == "soon"
+    assert out["components"]["expiry_date"] is None
+    assert out["status"] == {"current_time": int(NOW), "is_expired": None, "expires_in_seconds": None}
+
+
+def test_debug_of_wrong_part_counts_and_junk() -> None:
+    three = encode("a.b.c")
+    assert tokens.debug(three, NOW) == {"valid_format": False, "parts_count": 3, "token_length": len(three)}
+    assert tokens.debug("%%%%", NOW) == {"valid_format": False, "parts_count": 1, "token_length": 4}  # as the SDK
+    not_utf8 = base64.urlsafe_b64encode(b"\xff\xfe\xfd").decode()
+    junk = tokens.debug(not_utf8, NOW)
+    assert junk["valid_format"] is False and junk["token_length"] == 4 and junk["error"]
+    assert tokens.debug("", NOW)["token_length"] == 0
