@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from .keys import KeyUnavailable
 
 logger = Logger()  # service name, level: POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL
 metrics = Metrics()  # namespace: POWERTOOLS_METRICS_NAMESPACE
+# Reads, ends and most errors record no metric; an empty flush is normal here, not news.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def error(status: int, code: str, message: str) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -39,8 +39,13 @@ LOOKBACK_BUCKETS = 72  # cleanup looks back three days, past DynamoDB's own TTL 
 MERGE_BATCH = 50  # metadata keys per UpdateItem (each expression stays far below 4 KB)
 
 
+def bucket_name(period: int, shard: int) -> str:
+    """Partition key of the expiry index: which hour of expiry times, which shard."""
+    return f"{period}#{shard}"
+
+
 def expiry_bucket(call_id: str, expires_at: int) -> str:
-    return f"{expires_at // BUCKET_SECS}#{zlib.crc32(call_id.encode()) % BUCKET_SHARDS}"
+    return bucket_name(expires_at // BUCKET_SECS, zlib.crc32(call_id.encode()) % BUCKET_SHARDS)
 
 
 def metadata_size(metadata: Mapping[str, Any]) -> int:
@@ -298,21 +303,16 @@ class DynamoSessionStore:
             call_id, "SET #ended = :true, #md = :empty", "", {":true": {"BOOL": True}, ":empty": {"M": {}}}
         )
 
-    def _expired_keys(self, now: int) -> Iterator[str]:
-        """Call ids whose expiry has passed, read from the expiry index bucket by bucket."""
-        newest = now // BUCKET_SECS
-        for bucket in range(newest - LOOKBACK_BUCKETS, newest + 1):
-            for shard in range(BUCKET_SHARDS):
-                pages = self.client.get_paginator("query").paginate(
-                    TableName=self.table,
-                    IndexName=EXPIRY_INDEX,
-                    KeyConditionExpression="#bucket = :bucket AND #exp <= :now",
-                    ExpressionAttributeNames={"#bucket": Attr.BUCKET, "#exp": Attr.EXPIRES_AT},
-                    ExpressionAttributeValues={":bucket": _s(f"{bucket}#{shard}"), ":now": _n(now)},
-                )
-                for page in pages:
-                    for item in page.get("Items", []):
-                        yield item[Attr.KEY]["S"]
+    def _expired_in(self, bucket: str, now: int) -> list[str]:
+        """Call ids in one expiry bucket whose expiry has passed (only those are read)."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=EXPIRY_INDEX,
+            KeyConditionExpression="#bucket = :bucket AND #exp <= :now",
+            ExpressionAttributeNames={"#bucket": Attr.BUCKET, "#exp": Attr.EXPIRES_AT},
+            ExpressionAttributeValues={":bucket": _s(bucket), ":now": _n(now)},
+        )
+        return [item[Attr.KEY]["S"] for page in pages for item in page.get("Items", [])]
 
     def _delete_if_expired(self, call_id: str, now: int) -> bool:
         # Conditional, because the index lags the table: the session may have been refreshed.
@@ -329,7 +329,11 @@ class DynamoSessionStore:
         return True
 
     def delete_expired(self, now: int) -> CleanupResult:
-        keys = list(self._expired_keys(now))
+        newest = now // BUCKET_SECS
+        periods = range(newest - LOOKBACK_BUCKETS, newest + 1)
+        buckets = [bucket_name(period, shard) for period in periods for shard in range(BUCKET_SHARDS)]
+        # Hundreds of small queries, mostly empty: run them side by side, like the deletes.
         with ThreadPoolExecutor(max_workers=8) as pool:
+            keys = [key for found in pool.map(lambda bucket: self._expired_in(bucket, now), buckets) for key in found]
             deleted = sum(pool.map(lambda call_id: self._delete_if_expired(call_id, now), keys))
         return CleanupResult(examined=len(keys), deleted=deleted)
