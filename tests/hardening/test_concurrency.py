@@ -1,0 +1,85 @@
+"""Concurrent writers through the local stack (real HTTP, real worker processes, moto's DynamoDB).
+
+- 16 threads x 100 merges of distinct keys into one session: no key is lost. moto's UpdateItem
+  slows down as the item grows (about 0.1 s per merge at 1,000 keys), so the default run does
+  16 x 10 (160 racing writes) and SOAK=full the whole 16 x 100.
+- 16 threads creating the same session at once: exactly one 201, the rest 200, one item.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from hardening_client import TIMEOUT, new_call_id, start
+
+from local.stack import Stack
+
+THREADS = 16
+FULL = os.environ.get("SOAK") == "full"
+MERGES_PER_THREAD = 100 if FULL else 10
+MERGE_TIMEOUT = 120 if FULL else TIMEOUT  # a queue of 16 writers on a slow emulator, not a hang
+
+
+def run_together(count: int, work: Any) -> list[Any]:
+    """Call work(i) from `count` threads released at the same moment."""
+    barrier = threading.Barrier(count)
+
+    def task(i: int) -> Any:
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(task, range(count)))
+
+
+@pytest.mark.slow
+def test_concurrent_merges_of_distinct_keys_lose_nothing(default_stack: Stack) -> None:
+    call_id = start(requests.Session(), default_stack)
+    url = f"{default_stack.base_url}/sessions/{call_id}/metadata"
+
+    def merge_many(thread: int) -> list[int]:
+        statuses = []
+        with requests.Session() as http:  # one keep-alive connection per thread, as a client pool has
+            for i in range(MERGES_PER_THREAD):
+                body = {"key": f"t{thread:02d}-k{i:03d}", "value": {"thread": thread, "i": i}}
+                statuses.append(http.patch(url, json=body, timeout=MERGE_TIMEOUT).status_code)
+        return statuses
+
+    statuses = [s for per_thread in run_together(THREADS, merge_many) for s in per_thread]
+    assert statuses == [200] * THREADS * MERGES_PER_THREAD
+
+    metadata = requests.get(url, timeout=TIMEOUT).json()["metadata"]
+    expected = {f"t{t:02d}-k{i:03d}": {"thread": t, "i": i} for t in range(THREADS) for i in range(MERGES_PER_THREAD)}
+    assert len(metadata) == THREADS * MERGES_PER_THREAD
+    assert metadata == expected
+
+
+def test_concurrent_creates_of_one_session_start_it_once(default_stack: Stack) -> None:
+    call_id = new_call_id("race")
+    url = f"{default_stack.base_url}/sessions"
+
+    def create(thread: int) -> tuple[int, Any]:
+        reply = requests.post(url, json={"call_id": call_id, "metadata": {f"t{thread}": thread}}, timeout=TIMEOUT)
+        return reply.status_code, reply.json()
+
+    replies = run_together(THREADS, create)
+    statuses = sorted(status for status, _ in replies)
+    assert statuses == [200] * (THREADS - 1) + [201]
+    assert {body["call_id"] for _, body in replies} == {call_id}
+
+    table = default_stack.client("dynamodb")
+    items = table.query(
+        TableName=default_stack.table_name,
+        KeyConditionExpression="call_id = :id",
+        ExpressionAttributeValues={":id": {"S": call_id}},
+        ConsistentRead=True,
+    )["Items"]
+    assert len(items) == 1
+    # every creator's metadata was merged into that one session
+    metadata = requests.get(f"{url}/{call_id}/metadata", timeout=TIMEOUT).json()["metadata"]
+    assert metadata == {f"t{t}": t for t in range(THREADS)}
