@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 
 @dataclass
@@ -36,10 +37,13 @@ def http_event(
     headers: dict[str, str] | None = None,
     query: str = "",
     raw_body: bytes | None = None,
+    path_parameters: dict[str, str] | None = None,
+    cookies: list[str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event, as API Gateway builds it.
 
     `body` is JSON-encoded; `raw_body` is sent as is (base64 when it is not UTF-8 text).
+    `query` is the raw query string; repeated names are joined with commas, as API Gateway does.
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     is_base64 = False
@@ -82,6 +86,15 @@ def http_event(
     }
     if text is not None:
         event["body"] = text
+    if query:
+        params: dict[str, list[str]] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            params.setdefault(name, []).append(value)
+        event["queryStringParameters"] = {name: ",".join(values) for name, values in params.items()}
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if cookies:
+        event["cookies"] = list(cookies)
     return event
 
 

@@ -1,0 +1,557 @@
+"""`make serve`: the whole stack on this machine, no Docker.
+
+moto's server plays the AWS account (table and secret created from `template.yaml`), an HTTP
+front routes each request, as an API Gateway HTTP API v2 event, to the real handler the
+template names for the route, and the scheduled function runs on the template's schedule.
+
+    python -m local.serve      # PORT (3000), AWS_PORT (5000), LOCAL_SIGNING_KEY, CLEANUP_INTERVAL_SECS
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import importlib
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any
+from urllib.parse import unquote
+
+from . import aws, template
+from .lambda_pool import FAKE_CREDENTIALS, REGION, InvokeError, LambdaPool, PoolBusy, PoolClosed
+from .lambda_runtime import http_event, scheduled_event
+from .template import Function, Route
+
+HOST = "127.0.0.1"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+OPENAPI_PATH = "/openapi.json"
+OPENAPI_TARGET = "<openapi>"
+CRON_FALLBACK_SECS = 15 * 60
+# Headers that belong to one HTTP connection, never forwarded from a handler's response.
+HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "date", "server"}
+
+_print_lock = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One line on stdout, flushed (the request log and the banner)."""
+    with _print_lock:
+        print(line, flush=True)
+
+
+def complain(line: str) -> None:
+    with _print_lock:
+        print(line, file=sys.stderr, flush=True)
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    target: str  # the function's short name
+    route: Route
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    allow: list[str]
+
+
+def _compile(path: str) -> tuple[re.Pattern[str], list[str]]:
+    """A route path as a regex over the raw request path; `{name}` is one segment, `{name+}` the rest."""
+    names: list[str] = []
+    regex = ""
+    for i, part in enumerate(re.split(r"\{([^}]+)\}", path)):  # literal, name, literal, ...
+        if i % 2 == 0:
+            regex += re.escape(part)
+        else:
+            names.append(part.rstrip("+"))
+            regex += "(.+)" if part.endswith("+") else "([^/]+)"
+    return re.compile(f"^{regex}$"), names
+
+
+class Router:
+    """API Gateway's route selection: the most specific matching path, then the method."""
+
+    def __init__(self, routes: list[tuple[Route, str]]) -> None:
+        compiled = [(route, target, *_compile(route.path)) for route, target in routes]
+        # Literal paths win over parameters, and greedy parameters come last.
+        compiled.sort(key=lambda r: ("+}" in r[0].path, len(r[3])))
+        self._routes = compiled
+
+    @property
+    def routes(self) -> list[tuple[Route, str]]:
+        return [(route, target) for route, target, _, _ in self._routes]
+
+    def match(self, method: str, path: str) -> Match | NotAllowed | None:
+        allowed: list[str] = []
+        for route, target, regex, names in self._routes:
+            found = regex.match(path)
+            if not found:
+                continue
+            if route.method in (method, "ANY"):
+                params = {name: unquote(value) for name, value in zip(names, found.groups(), strict=True)}
+                return Match(target, route, params)
+            allowed.append(route.method)
+        return NotAllowed(sorted(set(allowed))) if allowed else None
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def json_reply(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Reply:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Reply(status, [("Content-Type", "application/json"), *(headers or [])], body)
+
+
+def error_reply(status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None) -> Reply:
+    return json_reply(status, {"error": code, "message": message}, headers)
+
+
+def lambda_reply(result: Any) -> Reply:
+    """An HTTP API payload 2.0 response, as API Gateway turns it into HTTP.
+
+    A result without `statusCode` is the body itself: 200, JSON.
+    """
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return json_reply(200, result)
+    status = int(result["statusCode"])
+    if not 100 <= status <= 599:
+        raise ValueError(f"statusCode {status} out of range")
+    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers += [(str(name), str(v)) for v in values]
+    headers += [("Set-Cookie", str(c)) for c in result.get("cookies") or []]
+    headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+    raw = result.get("body")
+    if raw is None:
+        body = b""
+    elif result.get("isBase64Encoded"):
+        body = base64.b64decode(raw, validate=True)
+    else:
+        body = str(raw).encode()
+    return Reply(status, headers, body)
+
+
+# --- the HTTP front ------------------------------------------------------------------------------
+
+
+class Front:
+    """What the HTTP front answers: template routes through the pool, the OpenAPI document if any."""
+
+    def __init__(
+        self, functions: dict[str, Function], pool: LambdaPool, openapi: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
+        routes = [(route, name) for name, fn in functions.items() for route in fn.routes]
+        if openapi is not None:
+            routes.append((Route("GET", OPENAPI_PATH), OPENAPI_TARGET))
+        self.router = Router(routes)
+        self.pool = pool
+        self.openapi = openapi
+
+    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[Reply, str]:
+        """The reply to one request, and the name of what answered it (for the log)."""
+        path, _, query = target.partition("?")
+        found = self.router.match(method, path)
+        if found is None:
+            return error_reply(404, "not_found", "Not Found"), "-"
+        if isinstance(found, NotAllowed):
+            allow = ", ".join(found.allow)
+            return error_reply(405, "method_not_allowed", "Method Not Allowed", [("Allow", allow)]), "-"
+        if found.target == OPENAPI_TARGET:
+            assert self.openapi is not None
+            return json_reply(200, self.openapi()), "openapi"
+        event = self.event(method, path, query, headers, body, found)
+        request_id = event["requestContext"]["requestId"]
+        try:
+            reply = lambda_reply(self.pool.invoke(found.target, event))
+        except InvokeError as exc:
+            complain(f"[{found.target}] invocation failed: {exc.error['errorType']}: {exc.error['errorMessage']}")
+            reply = error_reply(502, "function_error", f"Internal Server Error: the {found.target} function failed")
+        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+            complain(f"[{found.target}] malformed Lambda response: {exc}")
+            reply = error_reply(502, "function_error", f"Internal Server Error: bad response from {found.target}")
+        except (PoolBusy, PoolClosed):
+            reply = error_reply(503, "service_unavailable", f"every {found.target} worker is busy; retry shortly")
+        reply.headers.append(("Apigw-Requestid", request_id))
+        return reply, found.target
+
+    @staticmethod
+    def event(
+        method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, found: Match
+    ) -> dict[str, Any]:
+        """The HTTP API v2 event: repeated headers comma-joined, cookies split out of their header."""
+        joined: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in headers:
+            key = name.lower()
+            if key == "cookie":
+                cookies += [c.strip() for c in value.split(";") if c.strip()]
+            else:
+                joined[key] = f"{joined[key]},{value}" if key in joined else value
+        return http_event(
+            method,
+            path,
+            route_key=f"{found.route.method} {found.route.path}",
+            headers=joined,
+            query=query,
+            raw_body=body or None,
+            path_parameters=found.params,
+            cookies=cookies,
+        )
+
+
+class FrontServer(ThreadingHTTPServer):
+    request_queue_size = 128
+    front: Front
+
+
+class FrontHandler(BaseHTTPRequestHandler):
+    """stdlib HTTP plumbing; every method goes to `Front.handle`."""
+
+    server: FrontServer
+    server_version = "swaig-local"
+    protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway
+    disable_nagle_algorithm = True
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD>; routing (and 404/405) is the router's job, for any method.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        try:
+            body = self._read_body()
+        except _BadBody as exc:
+            reply, answered_by = exc.reply, "-"
+            self.close_connection = True
+        else:
+            reply, answered_by = self.server.front.handle(self.command, self.path, list(self.headers.items()), body)
+        try:
+            self._write(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting; nothing to answer
+            answered_by += " (client gone)"
+        millis = (time.perf_counter() - started) * 1000
+        say(f"{self.command} {self.path.partition('?')[0]} {reply.status} {millis:.0f}ms {answered_by}")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        if not raw_length.strip().isdigit():
+            raise _BadBody(error_reply(400, "bad_request", "invalid Content-Length"))
+        length = int(raw_length)
+        if length > MAX_BODY_BYTES:
+            raise _BadBody(error_reply(413, "request_too_large", "Request Entity Too Large"))
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        body = b""
+        while True:
+            size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise _BadBody(error_reply(400, "bad_request", "invalid chunked body")) from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return body
+            if len(body) + size > MAX_BODY_BYTES:
+                raise _BadBody(error_reply(413, "request_too_large", "Request Entity Too Large"))
+            body += self.rfile.read(size)
+            self.rfile.readline(8)
+
+    def _write(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and reply.status not in (204, 304):
+            self.wfile.write(reply.body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, unsupported version, ...) as JSON too."""
+        phrase = HTTPStatus(code).phrase
+        self.close_connection = True
+        self._write(error_reply(code, re.sub(r"\W+", "_", phrase.lower()).strip("_"), message or phrase))
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _dispatch logs one line per request, with the function and the time taken
+
+    def log_message(self, format: str, *args: Any) -> None:
+        complain(f"http: {format % args}")
+
+
+class _BadBody(Exception):
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
+
+
+def openapi_hook() -> Callable[[], dict[str, Any]] | None:
+    """`local/openapi.py`'s document(), when that module exists."""
+    try:
+        module = importlib.import_module("local.openapi")
+    except ModuleNotFoundError as exc:
+        if exc.name != "local.openapi":
+            raise
+        return None
+    document: Callable[[], dict[str, Any]] = module.document
+    return document
+
+
+# --- the schedule --------------------------------------------------------------------------------
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|minute|hour|day)s?\s*\)$")
+_UNIT_SECS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def schedule_interval(expression: str | None, override: str | None = None) -> tuple[float | None, str]:
+    """Seconds between runs (None: never) and a sentence saying why.
+
+    `rate(N unit)` is honoured; cron() and at() run at a fixed interval locally.
+    CLEANUP_INTERVAL_SECS (`override`) wins: 0 turns the schedule off.
+    """
+    if override is not None and override.strip():
+        secs = float(override)
+        if secs <= 0:
+            return None, "off (CLEANUP_INTERVAL_SECS=0)"
+        return secs, f"every {secs:g}s (CLEANUP_INTERVAL_SECS)"
+    if not expression:
+        return None, "no schedule"
+    rate = _RATE.match(expression.strip())
+    if rate:
+        secs = int(rate.group(1)) * _UNIT_SECS[rate.group(2)]
+        return float(secs), f"every {secs}s ({expression})"
+    return float(CRON_FALLBACK_SECS), (
+        f"every {CRON_FALLBACK_SECS}s: local runs use a fixed interval for {expression}; "
+        "set CLEANUP_INTERVAL_SECS to change it"
+    )
+
+
+class Scheduler:
+    """Runs each scheduled function every interval, as EventBridge Scheduler would."""
+
+    def __init__(self, pool: LambdaPool, jobs: dict[str, float]) -> None:
+        self.pool = pool
+        self.jobs = jobs
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(n, s), daemon=True) for n, s in jobs.items()]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, name: str, interval: float) -> None:
+        while not self._stop.wait(interval):
+            started = time.perf_counter()
+            try:
+                result = self.pool.invoke(name, scheduled_event())
+            except InvokeError as exc:
+                complain(f"[{name}] scheduled run failed: {exc.error['errorType']}: {exc.error['errorMessage']}")
+                continue
+            except (PoolBusy, PoolClosed):
+                continue
+            say(f"SCHEDULE {name} {json.dumps(result)} {(time.perf_counter() - started) * 1000:.0f}ms")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+class PortTaken(Exception):
+    def __init__(self, port: int, variable: str, reason: str) -> None:
+        super().__init__(
+            f"error: port {port} ({variable}) {reason}; set {variable} to a free port, e.g. {variable}={port + 1}"
+        )
+
+
+def env_port(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, "").strip() or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SystemExit(f"error: {variable}={raw!r} is not a port number")
+    return int(raw)
+
+
+def _reason(exc: OSError) -> str:
+    return "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror}"
+
+
+def bind_front(port: int) -> FrontServer:
+    """Claim the port now; the server listens (server_activate) only once the stack is ready,
+    so a client sees "connection refused" until then rather than a request that hangs."""
+    server = FrontServer((HOST, port), FrontHandler, bind_and_activate=False)
+    try:
+        server.server_bind()
+    except OSError as exc:
+        server.server_close()
+        raise PortTaken(port, "PORT", _reason(exc)) from None
+    return server
+
+
+def check_free(port: int, variable: str) -> None:
+    """Fail early and clearly: moto's server thread would otherwise hang on a taken port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise PortTaken(port, variable, _reason(exc)) from None
+
+
+def aws_clients(endpoint: str) -> tuple[Any, Any]:
+    """DynamoDB and Secrets Manager clients for the emulated account (never real AWS)."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+    return session.client("dynamodb", endpoint_url=endpoint), session.client("secretsmanager", endpoint_url=endpoint)
+
+
+def banner(
+    base_url: str,
+    endpoint: str,
+    provisioned: aws.Provisioned,
+    router: Router,
+    key_source: str,
+    schedules: list[str],
+) -> str:
+    aws_cli = f"aws --endpoint-url {endpoint} --region {REGION}"
+    lines = [
+        f"SWAIG session service, local stack: {base_url}",
+        f"  emulated AWS (moto)  {endpoint}",
+        f"  table                {provisioned.table_name}",
+        f"  signing key secret   {provisioned.secret_id}",
+        f"  signing key          {key_source}",
+        *[f"  schedule             {s}" for s in schedules],
+        "  routes:",
+        *[f"    {route.method:<7}{route.path:<36}{target}" for route, target in router.routes],
+        "  inspect it with the AWS CLI (any credentials do, e.g. AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):",
+        f"    {aws_cli} dynamodb scan --table-name {provisioned.table_name}",
+        f"    {aws_cli} secretsmanager get-secret-value --secret-id {provisioned.secret_id}",
+        f"  try: curl -s -X POST {base_url}/sessions -H 'content-type: application/json' -d '{{}}'",
+        "Ctrl-C stops it.",
+    ]
+    return "\n".join(lines)
+
+
+def scheduled_jobs(functions: dict[str, Function], override: str | None) -> tuple[dict[str, float], list[str]]:
+    """Each scheduled function's interval, and a line per function for the banner."""
+    jobs, lines = {}, []
+    for name, fn in functions.items():
+        if fn.schedule is None:
+            continue
+        interval, why = schedule_interval(fn.schedule, override)
+        lines.append(f"{name} {why}")
+        if interval is not None:
+            jobs[name] = interval
+    return jobs, lines
+
+
+def run(server: FrontServer, aws_port: int, stop: threading.Event) -> None:
+    """Everything after the ports are claimed: moto, provisioning, the pool, serving until `stop`."""
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address=HOST, port=aws_port, verbose=False)
+    moto.start()
+    endpoint = f"http://{HOST}:{aws_port}"
+    try:
+        signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
+        provisioned = aws.provision(*aws_clients(endpoint), signing_key=signing_key)
+        functions = template.functions(provisioned.refs())
+        jobs, schedules = scheduled_jobs(functions, os.environ.get("CLEANUP_INTERVAL_SECS"))
+        pool = LambdaPool(functions, endpoint)
+        scheduler = Scheduler(pool, jobs)
+        try:
+            server.front = Front(functions, pool, openapi_hook())
+            server.server_activate()
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+            scheduler.start()
+            key_source = "LOCAL_SIGNING_KEY" if signing_key else "random (set LOCAL_SIGNING_KEY to choose it)"
+            base_url = f"http://{HOST}:{server.server_address[1]}"
+            say(banner(base_url, endpoint, provisioned, server.front.router, key_source, schedules))
+            while not stop.wait(0.5):  # a timed wait: signal handlers run between waits
+                pass
+            say("stopping...")
+            server.shutdown()
+        finally:
+            pool.close()  # before the scheduler: a run in progress ends with its worker
+            scheduler.stop()
+    finally:
+        server.server_close()
+        moto.stop()
+
+
+def main() -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    port, aws_port = env_port("PORT", 3000), env_port("AWS_PORT", 5000)
+    try:
+        schedule_interval(None, os.environ.get("CLEANUP_INTERVAL_SECS"))
+    except ValueError:
+        complain(f"error: CLEANUP_INTERVAL_SECS={os.environ['CLEANUP_INTERVAL_SECS']!r} is not a number of seconds")
+        return 2
+    try:
+        server = bind_front(port)
+    except PortTaken as exc:
+        complain(str(exc))
+        return 1
+    try:
+        check_free(aws_port, "AWS_PORT")
+    except PortTaken as exc:
+        server.server_close()
+        complain(str(exc))
+        return 1
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    run(server, aws_port, stop)
+    say("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Template parameters overridden through the environment, on a second stack: short token and
+session lifetimes, debug on, revocation on, cleanup every two seconds."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from signalwire.core.security.session_manager import SessionManager
+
+from local.stack import Stack, running_stack
+
+TIMEOUT = 10
+SESSION_TTL_SECS = 3
+
+
+@pytest.fixture(scope="module")
+def short() -> Iterator[Stack]:
+    env = {
+        "TOKEN_EXPIRY_SECS": "1",
+        "SESSION_TTL_SECS": str(SESSION_TTL_SECS),
+        "DEBUG_MODE": "true",
+        "REVOCATION_CHECK": "true",
+        "CLEANUP_INTERVAL_SECS": "2",
+    }
+    with running_stack(**env) as stack:
+        # Warm the workers (in parallel), so the steps below run well within a session's short life.
+        warm = [("POST", p) for p in ("/sessions", "/sessions/w/tokens", "/tokens/validate", "/tokens/debug")]
+        with ThreadPoolExecutor(len(warm) + 1) as pool:
+            calls = [*warm, ("DELETE", "/sessions/w")]
+            list(pool.map(lambda c: requests.request(c[0], stack.base_url + c[1], json={}, timeout=TIMEOUT), calls))
+        yield stack
+
+
+def eventually(check: Callable[[], Any], within: float = 15.0) -> Any:
+    """Poll `check` until it returns something truthy (bounded, so a broken stack fails, not hangs)."""
+    deadline = time.monotonic() + within
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {within}s")
+        time.sleep(0.2)
+    return result
+
+
+def start(http: requests.Session, stack: Stack) -> str:
+    call_id = f"short-{uuid.uuid4().hex[:10]}"
+    assert http.post(f"{stack.base_url}/sessions", json={"call_id": call_id}, timeout=TIMEOUT).status_code == 201
+    return call_id
+
+
+def mint(http: requests.Session, stack: Stack, call_id: str, function: str) -> str:
+    reply = http.post(f"{stack.base_url}/sessions/{call_id}/tokens", json={"function": function}, timeout=TIMEOUT)
+    assert reply.status_code == 201, reply.text
+    token: str = reply.json()["token"]
+    return token
+
+
+def sdk_token(stack: Stack, call_id: str, function: str) -> str:
+    """A token with the SDK's default lifetime, signed with the stack's key."""
+    return SessionManager(secret_key=stack.signing_key).generate_token(function, call_id)
+
+
+def verdict(http: requests.Session, stack: Stack, call_id: str, function: str, token: str) -> dict[str, Any]:
+    body = {"call_id": call_id, "function": function, "token": token}
+    result: dict[str, Any] = http.post(f"{stack.base_url}/tokens/validate", json=body, timeout=TIMEOUT).json()
+    return result
+
+
+def test_a_token_expires_after_token_expiry_secs(http: requests.Session, short: Stack) -> None:
+    call_id = start(http, short)
+    token = mint(http, short, call_id, "f")
+    result = eventually(lambda: (v := verdict(http, short, call_id, "f", token)) != {"valid": True} and v)
+    assert result == {"valid": False, "reason": "expired"}
+
+
+def test_debug_mode_comes_from_the_environment(http: requests.Session, short: Stack) -> None:
+    call_id = start(http, short)
+    token = sdk_token(short, call_id, "lookup")
+    reply = http.post(f"{short.base_url}/tokens/debug", json={"token": token}, timeout=TIMEOUT)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["valid_format"] is True
+    assert reply.json()["components"]["function"] == "lookup"
+
+
+def test_revocation_check_rejects_tokens_of_ended_sessions(http: requests.Session, short: Stack) -> None:
+    call_id = start(http, short)
+    token = sdk_token(short, call_id, "f")  # the stack's 1 s tokens could expire before the check
+    assert verdict(http, short, call_id, "f", token) == {"valid": True}
+    assert http.delete(f"{short.base_url}/sessions/{call_id}", timeout=TIMEOUT).json() == {"ended": True}
+    assert verdict(http, short, call_id, "f", token) == {"valid": False, "reason": "session_ended"}
+
+
+def test_the_schedule_deletes_expired_sessions(http: requests.Session, short: Stack) -> None:
+    call_id = start(http, short)
+    table = short.client("dynamodb")
+    key = {"call_id": {"S": call_id}}
+    assert "Item" in table.get_item(TableName=short.table_name, Key=key)
+    eventually(lambda: "Item" not in table.get_item(TableName=short.table_name, Key=key), within=SESSION_TTL_SECS + 15)
+    scanned = table.scan(TableName=short.table_name)["Items"]
+    assert call_id not in {item["call_id"]["S"] for item in scanned}
+    reply = http.get(f"{short.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
+    assert reply.json() == {"call_id": call_id, "metadata": {}}
+    assert "SCHEDULE cleanup " in short.log()
+
+
+def test_sigterm_stops_it_cleanly(short: Stack) -> None:
+    """Last in this module: it ends the module's stack (as `docker stop` or systemd would)."""
+    short.process.send_signal(signal.SIGTERM)
+    assert short.process.wait(timeout=15) == 0
+    assert short.log().rstrip().endswith("stopped")

@@ -1,0 +1,175 @@
+"""The HTTP front over real HTTP: requests become HTTP API v2 events, results become HTTP responses."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from local.lambda_pool import LambdaPool
+from local.serve import Front, FrontHandler, FrontServer
+from local.template import Function, Route
+
+
+def serve(functions: dict[str, Function], openapi: Callable[[], dict[str, Any]] | None = None) -> Iterator[str]:
+    pool = LambdaPool(functions, "http://127.0.0.1:9", max_workers=2, log=None)
+    server = FrontServer(("127.0.0.1", 0), FrontHandler)
+    server.front = Front(functions, pool, openapi)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        pool.close()
+
+
+@pytest.fixture
+def base_url(make_function: Callable[..., Function]) -> Iterator[str]:
+    echo = make_function(
+        "echo", routes=[Route("GET", "/items/{id}"), Route("POST", "/items/{id}"), Route("DELETE", "/items/{id}/tags")]
+    )
+    yield from serve({"echo": echo})
+
+
+def event_of(reply: requests.Response) -> dict[str, Any]:
+    assert reply.status_code == 200, reply.text
+    event: dict[str, Any] = reply.json()["event"]
+    return event
+
+
+def test_a_request_becomes_an_http_api_v2_event(base_url: str) -> None:
+    conn = http.client.HTTPConnection(base_url.removeprefix("http://"), timeout=10)
+    conn.putrequest("GET", "/items/42?tag=a&tag=b&empty=")
+    for name, value in [("X-Multi", "1"), ("x-multi", "2"), ("Cookie", "a=1; b=2")]:
+        conn.putheader(name, value)
+    conn.endheaders()
+    raw = conn.getresponse()
+    assert raw.status == 200
+    event = json.loads(raw.read())["event"]
+    conn.close()
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /items/{id}"
+    assert event["rawPath"] == "/items/42"
+    assert event["rawQueryString"] == "tag=a&tag=b&empty="
+    assert event["queryStringParameters"] == {"tag": "a,b", "empty": ""}
+    assert event["pathParameters"] == {"id": "42"}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert "cookie" not in event["headers"]
+    assert event["headers"]["x-multi"] == "1,2"  # repeated headers joined, as API Gateway does
+    assert event["requestContext"]["http"]["method"] == "GET"
+    assert raw.headers["Apigw-Requestid"] == event["requestContext"]["requestId"]
+
+
+def test_bodies_text_and_binary(base_url: str) -> None:
+    event = event_of(requests.post(f"{base_url}/items/1", json={"k": "é"}, timeout=10))
+    assert (event["body"], event["isBase64Encoded"]) == ('{"k": "\\u00e9"}', False)
+    binary = bytes(range(256))
+    event = event_of(requests.post(f"{base_url}/items/1", data=binary, timeout=10))
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == binary
+    assert "body" not in event_of(requests.post(f"{base_url}/items/1", timeout=10))
+
+
+def test_a_chunked_body_is_read_whole(base_url: str) -> None:
+    event = event_of(requests.post(f"{base_url}/items/1", data=iter([b'{"a":', b"1}"]), timeout=10))
+    assert event["body"] == '{"a":1}'
+
+
+def test_a_payload_2_response_becomes_http(base_url: str) -> None:
+    response = {
+        "statusCode": 201,
+        "headers": {"X-One": "1", "Content-Type": "text/plain"},
+        "multiValueHeaders": {"X-Many": ["a", "b"]},
+        "cookies": ["s=1; Path=/", "t=2"],
+        "body": base64.b64encode(b"hi").decode(),
+        "isBase64Encoded": True,
+    }
+    reply = requests.post(f"{base_url}/items/1?action=reply", json=response, timeout=10)
+    assert reply.status_code == 201
+    assert reply.content == b"hi"
+    assert reply.headers["X-One"] == "1"
+    assert reply.headers["Content-Type"] == "text/plain"
+    assert reply.headers["X-Many"] == "a, b"
+    assert reply.cookies.get("s") == "1" and reply.cookies.get("t") == "2"
+
+
+def test_a_result_without_status_code_is_a_200_json_body(base_url: str) -> None:
+    reply = requests.post(f"{base_url}/items/1?action=reply", json=["plain", 1], timeout=10)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json() == ["plain", 1]
+
+
+@pytest.mark.parametrize("action", ["raise", "exit"])
+def test_a_failing_handler_is_a_502_json_error_and_the_next_request_works(base_url: str, action: str) -> None:
+    reply = requests.get(f"{base_url}/items/1?action={action}", timeout=10)
+    assert reply.status_code == 502
+    assert reply.json()["error"] == "function_error"
+    assert reply.json()["message"].startswith("Internal Server Error")
+    assert requests.get(f"{base_url}/items/1", timeout=10).status_code == 200
+
+
+def test_a_malformed_lambda_response_is_a_502(base_url: str) -> None:
+    reply = requests.post(f"{base_url}/items/1?action=reply", json={"statusCode": "abc"}, timeout=10)
+    assert reply.status_code == 502
+    assert reply.json()["error"] == "function_error"
+
+
+def test_unknown_routes_and_wrong_methods(base_url: str) -> None:
+    reply = requests.get(f"{base_url}/nowhere", timeout=10)
+    assert (reply.status_code, reply.json()) == (404, {"error": "not_found", "message": "Not Found"})
+    reply = requests.put(f"{base_url}/items/1", timeout=10)
+    assert reply.status_code == 405
+    assert reply.json() == {"error": "method_not_allowed", "message": "Method Not Allowed"}
+    assert reply.headers["Allow"] == "GET, POST"
+    reply = requests.request("PROPFIND", f"{base_url}/items/1/tags", timeout=10)
+    assert (reply.status_code, reply.headers["Allow"]) == (405, "DELETE")
+    reply = requests.head(f"{base_url}/items/1", timeout=10)
+    assert (reply.status_code, reply.content) == (405, b"")
+
+
+def read_until_closed(conn: socket.socket) -> bytes:
+    """The whole answer to a request the server closes the connection after."""
+    raw = b""
+    while chunk := conn.recv(65536):
+        raw += chunk
+    return raw
+
+
+def test_what_http_server_rejects_is_json_too(base_url: str) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"GET /a b HTTP/1.1\r\n\r\n")
+        raw = read_until_closed(conn)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"application/json" in head
+    assert b'"error":"bad_request"' in body
+
+
+def test_an_oversized_body_is_413(base_url: str) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n")
+        raw = read_until_closed(conn)
+    assert raw.startswith(b"HTTP/1.1 413")
+    assert b'"error":"request_too_large"' in raw
+
+
+def test_openapi_json_is_served_only_with_the_hook(make_function: Callable[..., Function]) -> None:
+    functions = {"echo": make_function("echo", routes=[Route("GET", "/items/{id}")])}
+    for url in serve(functions):
+        assert requests.get(f"{url}/openapi.json", timeout=10).status_code == 404
+    for url in serve(functions, openapi=lambda: {"openapi": "3.0.3", "paths": {}}):
+        reply = requests.get(f"{url}/openapi.json", timeout=10)
+        assert (reply.status_code, reply.json()) == (200, {"openapi": "3.0.3", "paths": {}})
+        assert requests.post(f"{url}/openapi.json", timeout=10).status_code == 405

@@ -1,0 +1,81 @@
+"""Route selection over the template's routes: path parameters, 405 (with what is allowed) versus 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from local import aws, template
+from local.serve import Match, NotAllowed, Router
+from local.template import Route
+
+FUNCTIONS = template.functions({aws.TABLE_ID: "t", aws.SECRET_ID: "s"})
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    return Router([(route, name) for name, fn in FUNCTIONS.items() for route in fn.routes])
+
+
+def test_every_template_route_reaches_its_function(router: Router) -> None:
+    routed = [(name, route) for name, fn in FUNCTIONS.items() for route in fn.routes]
+    assert routed, "the template declares HTTP routes"
+    for name, route in routed:
+        path = route.path.replace("{call_id}", "call-1")
+        found = router.match(route.method, path)
+        assert isinstance(found, Match), (route, found)
+        assert (found.target, found.route) == (name, route)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "target", "params"),
+    [
+        ("POST", "/sessions", "create", {}),
+        ("POST", "/sessions/abc/tokens", "token", {"call_id": "abc"}),
+        ("DELETE", "/sessions/root.2", "end", {"call_id": "root.2"}),
+        ("DELETE", "/sessions/abc/metadata", "metadata", {"call_id": "abc"}),
+        ("GET", "/sessions/a%2Fb/metadata", "metadata", {"call_id": "a/b"}),  # matched raw, decoded once
+    ],
+)
+def test_path_parameters(router: Router, method: str, path: str, target: str, params: dict[str, str]) -> None:
+    found = router.match(method, path)
+    assert isinstance(found, Match)
+    assert (found.target, found.params) == (target, params)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/sessions", ["POST"]),
+        ("PUT", "/sessions/abc", ["DELETE"]),
+        ("POST", "/sessions/abc/metadata", ["DELETE", "GET", "PATCH"]),
+        ("GET", "/tokens/validate", ["POST"]),
+    ],
+)
+def test_a_known_path_with_another_method_is_405(router: Router, method: str, path: str, allow: list[str]) -> None:
+    assert router.match(method, path) == NotAllowed(allow)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/sessions/", "/session", "/sessions/a/b/tokens", "/sessions//tokens", "/tokens/validate/x"]
+)
+def test_an_unknown_path_is_404(router: Router, path: str) -> None:
+    assert router.match("POST", path) is None
+    assert router.match("GET", path) is None
+
+
+def test_literal_segments_win_over_parameters_and_greedy_comes_last() -> None:
+    router = Router(
+        [
+            (Route("GET", "/files/{path+}"), "greedy"),
+            (Route("GET", "/files/{name}"), "param"),
+            (Route("GET", "/files/latest"), "literal"),
+            (Route("ANY", "/any/{x}"), "any"),
+        ]
+    )
+    assert router.match("GET", "/files/latest") == Match("literal", Route("GET", "/files/latest"), {})
+    found = router.match("GET", "/files/a.txt")
+    assert isinstance(found, Match) and found.target == "param"
+    found = router.match("GET", "/files/a/b.txt")
+    assert isinstance(found, Match) and (found.target, found.params) == ("greedy", {"path": "a/b.txt"})
+    found = router.match("PATCH", "/any/1")
+    assert isinstance(found, Match) and found.target == "any"
