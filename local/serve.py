@@ -10,7 +10,6 @@ template names for the route, and the scheduled function runs on the template's 
 from __future__ import annotations
 
 import base64
-import binascii
 import errno
 import importlib
 import json
@@ -190,7 +189,7 @@ class Front:
         except InvokeError as exc:
             complain(f"[{found.target}] invocation failed: {exc.error['errorType']}: {exc.error['errorMessage']}")
             reply = error_reply(502, "function_error", f"Internal Server Error: the {found.target} function failed")
-        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        except (ValueError, TypeError) as exc:  # binascii.Error (bad base64) is a ValueError
             complain(f"[{found.target}] malformed Lambda response: {exc}")
             reply = error_reply(502, "function_error", f"Internal Server Error: bad response from {found.target}")
         except (PoolBusy, PoolClosed):

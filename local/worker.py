@@ -7,9 +7,9 @@ once the handler is imported, then for each request line `{"event": ..., "contex
 writes one line `{"result": ...}` or `{"error": {"errorType", "errorMessage"}}`. It exits
 at end of input.
 
-The protocol has a file descriptor of its own: fd 1 is pointed at stderr before the handler
-is imported, so whatever the handler prints (EMF metrics, logs) lands in the log, never in
-the protocol stream.
+The protocol has file descriptors of its own: before the handler is imported, fd 1 is pointed
+at stderr and fd 0 at /dev/null, so whatever the handler prints (EMF metrics, logs) lands in
+the log and nothing it reads can swallow a request.
 """
 
 from __future__ import annotations
@@ -39,12 +39,17 @@ class Context(LambdaContext):
         return max(0, int((self.deadline - time.time()) * 1000))
 
 
-def _protocol_stream() -> TextIO:
-    """Keep the real stdout for the protocol; make fd 1 (and sys.stdout) the log."""
+def _protocol_streams() -> tuple[TextIO, TextIO]:
+    """Keep the real stdin and stdout for the protocol; the handler gets /dev/null and the log."""
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
     os.dup2(2, 1)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as the process
     sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the process
-    return proto
+    return requests, proto
 
 
 def _as_lambda(code_dir: Path) -> None:
@@ -107,7 +112,7 @@ def main(argv: list[str]) -> int:
     # Ctrl-C reaches the whole process group; the pool decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     code_dir, handler_name = Path(argv[0]).resolve(), argv[1]
-    proto = _protocol_stream()
+    requests, proto = _protocol_streams()
     _as_lambda(code_dir)
     try:
         handler = load_handler(handler_name)
@@ -117,7 +122,7 @@ def main(argv: list[str]) -> int:
         _send(proto, {"init_error": _error(exc)})
         return 1
     _send(proto, {"ready": True, "pid": os.getpid()})
-    serve(proto, sys.stdin, handler)
+    serve(proto, requests, handler)
     return 0
 
 

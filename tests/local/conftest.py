@@ -16,7 +16,8 @@ import json, os, sys, time
 
 def lambda_handler(event, context):
     action = event.get("action") or (event.get("queryStringParameters") or {}).get("action", "echo")
-    if action == "print":  # what EMF metrics and loggers do: write to stdout
+    if action == "print":  # what EMF metrics and loggers do: write to stdout (and a stray read)
+        sys.stdin.read()
         print("not a protocol line")
         print(json.dumps({"result": "forged"}))
         sys.stdout.flush()
