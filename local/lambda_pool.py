@@ -151,7 +151,13 @@ class Worker:
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
+        try:
+            message: dict[str, Any] = json.loads(line)
+        except ValueError:
+            self.kill()
+            raise InvokeError(
+                self.name, {"errorType": "Runtime.ProtocolError", "errorMessage": repr(line[:200])}
+            ) from None
         return message
 
     def wait_ready(self) -> None:
@@ -235,12 +241,12 @@ class FunctionPool:
 
     def invoke(self, event: Any) -> Any:
         worker = self._acquire()
+        succeeded = False
         try:
             result = worker.invoke(event, self.limits.timeout)
-        except InvokeError:
-            self._release(worker, keep=False)
-            raise
-        self._release(worker, keep=True)
+            succeeded = True
+        finally:
+            self._release(worker, keep=succeeded)  # any failure: a fresh worker next time
         return result
 
     def _acquire(self) -> Worker:
