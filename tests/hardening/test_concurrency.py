@@ -38,6 +38,7 @@ def run_together(count: int, work: Any) -> list[Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800 if FULL else 300)
 def test_concurrent_merges_of_distinct_keys_lose_nothing(default_stack: Stack) -> None:
     call_id = start(requests.Session(), default_stack)
     url = f"{default_stack.base_url}/sessions/{call_id}/metadata"

@@ -1,0 +1,143 @@
+"""Outages of one dependency, through the local stack: 503 JSON, nothing half-written, recovery without restart.
+
+Each stack's functions reach DynamoDB and Secrets Manager through their own fault proxy
+(AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER), so one service can be
+stopped ("down": connection refused) or stalled ("hang": accepted, never answered) while
+the other keeps serving. Durations are printed (pytest -s) for the README; the bound
+itself is asserted on the client configuration, not on a clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from fault_proxy import FaultProxy, fault_proxy
+from hardening_client import TIMEOUT, mint, new_call_id, start, verdict
+from session_core.config import CLIENT_CONFIG
+from signalwire.core.security.session_manager import SessionManager
+
+from local.lambda_pool import SERVICE_ENDPOINTS
+from local.stack import Stack, running_stack
+
+UNAVAILABLE = "service_unavailable"
+ATTEMPTS = CLIENT_CONFIG["retries"]["total_max_attempts"]  # the first try included
+# botocore's standard retry mode waits random() * 2 ** (retry - 1) seconds before each retry.
+MAX_BACKOFF_SECS = sum(2.0**i for i in range(ATTEMPTS - 1))
+
+
+@contextlib.contextmanager
+def outage_stack(**env: str) -> Iterator[tuple[Stack, FaultProxy, FaultProxy]]:
+    """A local stack whose functions reach each service through its own switchable proxy."""
+    with fault_proxy() as dynamodb, fault_proxy() as secrets:
+        endpoints = dict(zip(SERVICE_ENDPOINTS, (dynamodb.url, secrets.url), strict=True))
+        with running_stack(**endpoints, **env) as stack:
+            # Workers start on the first request, so no function has connected yet.
+            dynamodb.target_port = secrets.target_port = int(stack.aws_endpoint.rsplit(":", 1)[1])
+            yield stack, dynamodb, secrets
+
+
+def call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[requests.Response, float]:
+    started = time.perf_counter()
+    reply = requests.request(method, f"{stack.base_url}{path}", json=body, timeout=TIMEOUT)
+    return reply, time.perf_counter() - started
+
+
+def one_by_one(stack: Stack, calls: list[tuple[str, str, Any]]) -> list[tuple[requests.Response, float]]:
+    """In turn, so each lands on the warm worker and its time is the dependency's, not a cold start's."""
+    return [call(stack, *c) for c in calls]
+
+
+def assert_unavailable(replies: list[tuple[requests.Response, float]], label: str) -> None:
+    for reply, _ in replies:
+        assert reply.status_code == 503, (reply.request.method, reply.request.path_url, reply.text)
+        assert reply.headers["content-type"].startswith("application/json")
+        assert reply.json()["error"] == UNAVAILABLE and reply.json()["message"]
+    print(f"\n{label}: {len(replies)} requests, all 503, slowest {max(s for _, s in replies):.2f}s")
+
+
+def test_the_client_config_bounds_a_dead_dependency_to_three_seconds() -> None:
+    assert set(CLIENT_CONFIG["retries"]) == {"mode", "total_max_attempts"}  # max_attempts would count retries only
+    assert CLIENT_CONFIG["retries"]["mode"] == "standard"
+    assert ATTEMPTS * CLIENT_CONFIG["connect_timeout"] + MAX_BACKOFF_SECS <= 3.0  # refused or unreachable
+    assert ATTEMPTS * CLIENT_CONFIG["read_timeout"] + MAX_BACKOFF_SECS <= 3.0  # accepted, never answered
+
+
+@pytest.mark.parametrize(
+    ("mode", "revocation"),
+    [("down", "false"), ("down", "true"), pytest.param("hang", "true", marks=pytest.mark.slow)],
+)
+def test_dynamodb_outage(mode: str, revocation: str) -> None:
+    with outage_stack(REVOCATION_CHECK=revocation) as (stack, dynamodb, _):
+        http = requests.Session()
+        call_id = start(http, stack, customer="Ada")
+        token = mint(http, stack, call_id, "lookup")["lookup"]
+        assert verdict(http, stack, call_id, "lookup", token) == {"valid": True}  # every worker warm
+        http.delete(f"{stack.base_url}/sessions/{new_call_id()}", timeout=TIMEOUT)
+        http.get(f"{stack.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
+
+        dynamodb.set(mode)
+        fresh = new_call_id("during")
+        affected: list[tuple[str, str, Any]] = [
+            ("POST", "/sessions", {"call_id": fresh, "metadata": {"a": 1}}),
+            ("POST", f"/sessions/{call_id}/tokens", {"function": "lookup"}),
+            ("GET", f"/sessions/{call_id}/metadata", None),
+            ("PATCH", f"/sessions/{call_id}/metadata", {"key": "during", "value": 1}),
+            ("DELETE", f"/sessions/{call_id}/metadata", None),
+            ("DELETE", f"/sessions/{call_id}", None),
+        ]
+        validate = ("POST", "/tokens/validate", {"call_id": call_id, "function": "lookup", "token": token})
+        if revocation == "true":
+            affected.append(validate)  # the revocation check reads the session
+        if mode == "hang":  # each costs the whole timeout budget: one request per function is enough
+            affected = [c for c in affected if c[0] == "PATCH" or not c[1].endswith("/metadata")]
+        assert_unavailable(one_by_one(stack, affected), f"DynamoDB {mode}, revocation {revocation}")
+        if revocation == "false":  # stateless validate never needed DynamoDB
+            reply, _ = call(stack, *validate)
+            assert (reply.status_code, reply.json()) == (200, {"valid": True})
+
+        dynamodb.set("pass")  # the same warm workers carry on
+        table = stack.client("dynamodb")
+        assert "Item" not in table.get_item(TableName=stack.table_name, Key={"call_id": {"S": fresh}})
+        metadata = http.get(f"{stack.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
+        assert metadata.json() == {"call_id": call_id, "metadata": {"customer": "Ada"}}  # no write got through
+        assert verdict(http, stack, call_id, "lookup", mint(http, stack, call_id, "lookup")["lookup"]) == {
+            "valid": True
+        }  # still active: the DELETE during the outage did nothing
+        reply, _ = call(stack, "POST", "/sessions", {"call_id": fresh})
+        assert reply.status_code == 201
+
+
+@pytest.mark.parametrize("mode", ["down", pytest.param("hang", marks=pytest.mark.slow)])
+def test_secrets_manager_outage(mode: str) -> None:
+    with outage_stack() as (stack, _, secrets):
+        http = requests.Session()
+        secrets.set(mode)  # from the start: no worker has read the key yet
+        call_id = start(http, stack)  # DynamoDB alone: unaffected
+        token = SessionManager(secret_key=stack.signing_key).generate_token("lookup", call_id)
+        cold = one_by_one(
+            stack,
+            [
+                ("POST", f"/sessions/{call_id}/tokens", {"function": "lookup"}),
+                ("POST", "/tokens/validate", {"call_id": call_id, "function": "lookup", "token": token}),
+            ],
+        )
+        assert_unavailable(cold, f"Secrets Manager {mode}, cold workers")
+
+        secrets.set("pass")  # back: the same workers read the key now
+        minted = mint(http, stack, call_id, "lookup")["lookup"]
+        assert verdict(http, stack, call_id, "lookup", token) == {"valid": True}
+        forged = SessionManager(secret_key="not the key").generate_token("lookup", call_id)
+        assert verdict(http, stack, call_id, "lookup", forged)["reason"] == "bad_signature"  # AWSPREVIOUS read too
+
+        secrets.set(mode)  # down again: the cached key keeps minting and validating
+        assert verdict(http, stack, call_id, "lookup", minted) == {"valid": True}
+        assert verdict(http, stack, call_id, "lookup", mint(http, stack, call_id, "other")["other"])["valid"] is False
+        started = time.perf_counter()
+        assert verdict(http, stack, call_id, "lookup", forged) == {"valid": False, "reason": "bad_signature"}
+        print(f"Secrets Manager {mode}, warm: bad signature answered in {time.perf_counter() - started:.2f}s")
+        secrets.set("pass")
