@@ -88,16 +88,12 @@ def emulated_aws() -> Iterator[tuple[str, aws.Provisioned]]:
         print(f"using the emulated AWS of the running stack at {endpoint}", file=sys.stderr)
         yield endpoint, discover(*aws_clients(endpoint))
         return
-    from moto.server import ThreadedMotoServer
+    from .moto_server import MotoServer
 
-    moto = ThreadedMotoServer(ip_address=HOST, port=free_port(), verbose=False)
-    moto.start()
-    try:
-        endpoint = "http://{}:{}".format(*moto.get_host_and_port())
+    with MotoServer(HOST) as moto:
+        endpoint = moto.endpoint
         signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
         yield endpoint, aws.provision(*aws_clients(endpoint), signing_key=signing_key)
-    finally:
-        moto.stop()
 
 
 def read_event(source: str) -> Any:

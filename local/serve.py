@@ -488,9 +488,9 @@ def scheduled_jobs(functions: dict[str, Function], override: str | None) -> tupl
 
 def run(server: FrontServer, aws_port: int, stop: threading.Event) -> None:
     """Everything after the ports are claimed: moto, provisioning, the pool, serving until `stop`."""
-    from moto.server import ThreadedMotoServer
+    from .moto_server import MotoServer
 
-    moto = ThreadedMotoServer(ip_address=HOST, port=aws_port, verbose=False)
+    moto = MotoServer(HOST, aws_port)
     moto.start()
     endpoint = f"http://{HOST}:{aws_port}"
     try:

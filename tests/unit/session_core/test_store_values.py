@@ -21,6 +21,7 @@ from session_core.config import CLIENT_CONFIG
 from session_core.store import DynamoSessionStore
 
 from local.aws import provision
+from local.moto_server import MotoServer
 
 TTL = 3600
 EXACT = {
@@ -113,28 +114,14 @@ KEYS_PER_THREAD = 50 if os.environ.get("SOAK") == "full" else 15
 @pytest.fixture
 def serial_store(clock: Any) -> Iterator[Any]:
     """A DynamoSessionStore on a moto server that serves one request at a time, on a free local port."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
-
-    server = make_server(
-        "127.0.0.1",
-        0,
-        DomainDispatcherApplication(create_backend_app),
-        threaded=False,
-        request_handler=MotoRequestHandler,
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        endpoint = f"http://127.0.0.1:{server.server_port}"
-        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, config=Config(**CLIENT_CONFIG))
-        secrets = boto3.client("secretsmanager", endpoint_url=endpoint)
+    with MotoServer() as moto:
+        # The service's retries, but a test-machine read timeout: 8 threads queue at one serial server.
+        config = Config(**{**CLIENT_CONFIG, "read_timeout": 10})
+        dynamodb = boto3.client("dynamodb", endpoint_url=moto.endpoint, config=config)
+        secrets = boto3.client("secretsmanager", endpoint_url=moto.endpoint)
         made = provision(dynamodb, secrets, stage=f"serial-{uuid.uuid4().hex[:8]}")
         yield DynamoSessionStore(made.table_name, dynamodb, clock=clock)
-        requests.post(f"{endpoint}/moto-api/reset", timeout=5)  # moto's backends are per process
-    finally:
-        server.shutdown()
-        thread.join()
+        requests.post(f"{moto.endpoint}/moto-api/reset", timeout=5)  # moto's backends are per process
 
 
 def test_concurrent_merges_into_one_session_lose_nothing(serial_store: Any) -> None:

@@ -1,0 +1,48 @@
+"""moto's server on loopback, serving one request at a time: the emulated AWS account.
+
+moto's backends are not thread-safe (concurrent UpdateItems on one item fail with
+"dictionary changed size during iteration"), while DynamoDB applies the writes to an
+item one at a time. Serving requests one by one gives moto that atomicity; clients'
+threads still interleave between their requests, so concurrency is still exercised.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class MotoServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self.host, self.port, app, threaded=False, request_handler=MotoRequestHandler)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> MotoServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
