@@ -2,14 +2,14 @@
 
 from typing import Any
 
-from session_core import inputs
+from session_core import contract, inputs
 from session_core.http import body, entry, logger, resolver
 from session_core.service import default_service
 
 app = resolver()
 
 
-@app.post("/sessions")
+@app.post("/sessions", **contract.CREATE)
 def create_session() -> tuple[dict[str, Any], int]:
     request = body(app)
     call_id = inputs.call_id(request["call_id"]) if request.get("call_id") is not None else None

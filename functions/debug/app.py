@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from session_core import inputs
+from session_core import contract, inputs
 from session_core.errors import DebugDisabled
 from session_core.http import body, entry, resolver
 from session_core.service import default_service
@@ -10,7 +10,7 @@ from session_core.service import default_service
 app = resolver()
 
 
-@app.post("/tokens/debug")
+@app.post("/tokens/debug", **contract.DEBUG)
 def debug_token() -> dict[str, Any]:
     service = default_service()
     if not service.config.debug_mode:  # 403 whatever the body holds

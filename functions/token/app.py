@@ -3,14 +3,14 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core import inputs
+from session_core import contract, inputs
 from session_core.http import body, entry, metrics, path_call_id, resolver
 from session_core.service import default_service
 
 app = resolver()
 
 
-@app.post("/sessions/<call_id>/tokens")
+@app.post("/sessions/<call_id>/tokens", **contract.MINT)
 def mint_tokens(call_id: str) -> tuple[dict[str, Any], int]:
     call_id = path_call_id(app, call_id)
     request = body(app)

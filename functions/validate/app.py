@@ -3,14 +3,14 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core import inputs
+from session_core import contract, inputs
 from session_core.http import body, entry, logger, metrics, resolver
 from session_core.service import default_service
 
 app = resolver()
 
 
-@app.post("/tokens/validate")
+@app.post("/tokens/validate", **contract.VALIDATE)
 def validate_token() -> dict[str, Any]:
     request = body(app)
     call_id = inputs.call_id(inputs.require(request, "call_id"))

@@ -14,8 +14,12 @@ from urllib.parse import unquote
 from .errors import BadRequest
 from .tokens import MAX_TOKEN_LENGTH
 
+# The limits, named once: session_core.contract publishes them in the OpenAPI document.
 MAX_BATCH = 64
-_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_CALL_ID_LENGTH = 128
+MAX_METADATA_KEY_LENGTH = 128
+FUNCTION_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+_FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)
 # Where a lone surrogate can hide in decoded text: raw, or as a \\uD800-\\uDFFF escape.
 _SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
 
@@ -62,11 +66,13 @@ def require(body: Mapping[str, Any], name: str) -> Any:
 def call_id(value: Any) -> str:
     if (
         not isinstance(value, str)
-        or not 1 <= len(value) <= 128
+        or not 1 <= len(value) <= MAX_CALL_ID_LENGTH
         or not value.isprintable()
         or any(c.isspace() for c in value)
     ):
-        raise BadRequest("call_id must be 1-128 printable characters without whitespace", "invalid_call_id")
+        raise BadRequest(
+            f"call_id must be 1-{MAX_CALL_ID_LENGTH} printable characters without whitespace", "invalid_call_id"
+        )
     return value
 
 
@@ -112,8 +118,8 @@ def metadata(value: Any) -> dict[str, Any]:
 
 
 def metadata_key(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 128:
-        raise BadRequest("metadata keys are 1-128 characters", "invalid_metadata")
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_METADATA_KEY_LENGTH:
+        raise BadRequest(f"metadata keys are 1-{MAX_METADATA_KEY_LENGTH} characters", "invalid_metadata")
     return value
 
 

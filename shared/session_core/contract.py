@@ -1,0 +1,240 @@
+"""The HTTP contract's bodies as OpenAPI fragments, for the routes' decorators.
+
+The handlers parse requests with inputs.py (no pydantic on the hot path), so Powertools
+derives no request or response schema by itself. Each route passes its entry here as
+decorator arguments: `responses=` and, for the body, `openapi_extensions={"requestBody": ...}`
+(Powertools merges that into the operation as is). The limits come from inputs.py, tokens.py
+and store.py, so the document and the checks cannot drift apart; plain dicts, cheap to import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import inputs, tokens
+from .store import MAX_METADATA_BYTES
+
+JSON = "application/json"
+
+CALL_ID: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": inputs.MAX_CALL_ID_LENGTH,
+    "pattern": r"^[^\s\x00-\x1f\x7f-\x9f]+$",  # printable, no whitespace (the full rule: str.isprintable)
+    "description": f"1-{inputs.MAX_CALL_ID_LENGTH} printable characters without whitespace; dots allowed",
+}
+FUNCTION: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^{inputs.FUNCTION_NAME_PATTERN}$",
+    "description": "a SWAIG function name",
+}
+TOKEN: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": tokens.MAX_TOKEN_LENGTH,
+    "description": "base64url, padded or not",
+}
+METADATA_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": inputs.MAX_METADATA_KEY_LENGTH}
+METADATA: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": METADATA_KEY,
+    "description": f"any JSON values; the session's whole metadata at most {MAX_METADATA_BYTES} bytes serialized",
+}
+EXPIRES_AT: dict[str, Any] = {"type": "integer", "description": "epoch seconds"}
+REASONS = [
+    tokens.MALFORMED,
+    tokens.FUNCTION_MISMATCH,
+    tokens.EXPIRED,
+    tokens.BAD_SIGNATURE,
+    tokens.CALL_ID_MISMATCH,
+    tokens.SESSION_ENDED,
+]
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    "additionalProperties": False,
+}
+ERROR_MEANINGS = {
+    400: "bad input: malformed JSON, a missing field or a value outside its rules",
+    403: "debug mode is not enabled",
+    404: "the session does not exist, has expired or was ended (or no such route)",
+    409: "the session was ended",
+    413: "the session's metadata would exceed its limit",
+    503: "a dependency (DynamoDB or Secrets Manager) is unavailable; retry shortly",
+}
+
+
+def _object(required: list[str], properties: dict[str, Any], *, closed: bool = True) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def operation(
+    summary: str,
+    ok: dict[int, tuple[str, dict[str, Any]]],
+    errors: tuple[int, ...],
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for a route decorator: summary, responses and request body."""
+    responses: dict[int, Any] = {
+        status: {"description": text, "content": {JSON: {"schema": schema}}} for status, (text, schema) in ok.items()
+    }
+    for status in (*errors, 503):
+        responses[status] = {"description": ERROR_MEANINGS[status], "content": {JSON: {"schema": ERROR}}}
+    kwargs: dict[str, Any] = {"summary": summary, "responses": responses}
+    if body is not None:
+        kwargs["openapi_extensions"] = {"requestBody": {"required": True, "content": {JSON: {"schema": body}}}}
+    return kwargs
+
+
+_SESSION = _object(["call_id", "expires_at"], {"call_id": CALL_ID, "expires_at": EXPIRES_AT})
+_METADATA_REPLY = _object(["call_id", "metadata"], {"call_id": {"type": "string"}, "metadata": {"type": "object"}})
+
+CREATE = operation(
+    "Start a call's session, or merge metadata into the active one",
+    {201: ("session started", _SESSION), 200: ("the session was already active; metadata merged", _SESSION)},
+    (400, 413),
+    body=_object(
+        [],
+        {"call_id": {"anyOf": [CALL_ID, {"type": "null"}]}, "metadata": METADATA},
+        closed=False,
+    ),
+)
+
+MINT = operation(
+    "Mint a function token, or a batch, for an active session",
+    {
+        201: (
+            "minted",
+            {
+                "oneOf": [
+                    _object(
+                        ["call_id", "token", "expires_at"],
+                        {"call_id": CALL_ID, "token": TOKEN, "expires_at": EXPIRES_AT},
+                    ),
+                    _object(
+                        ["call_id", "tokens", "expires_at"],
+                        {
+                            "call_id": CALL_ID,
+                            "tokens": {"type": "object", "propertyNames": FUNCTION, "additionalProperties": TOKEN},
+                            "expires_at": EXPIRES_AT,
+                        },
+                    ),
+                ]
+            },
+        )
+    },
+    (400, 404),
+    body={
+        "type": "object",
+        "oneOf": [
+            {"required": ["function"], "properties": {"function": FUNCTION}},
+            {
+                "required": ["functions"],
+                "properties": {
+                    "functions": {"type": "array", "items": FUNCTION, "minItems": 1, "maxItems": inputs.MAX_BATCH}
+                },
+            },
+        ],
+    },
+)
+
+VALIDATE = operation(
+    "Check a SWAIG function token (an invalid token is 200 with valid=false)",
+    {200: ("the verdict", _object(["valid"], {"valid": {"type": "boolean"}, "reason": {"enum": REASONS}}))},
+    (400,),
+    body=_object(
+        ["call_id", "function", "token"], {"call_id": CALL_ID, "function": FUNCTION, "token": TOKEN}, closed=False
+    ),
+)
+
+_NULLABLE_INT = {"type": ["integer", "null"]}
+DEBUG = operation(
+    "The SDK's debug_token view of a token (403 unless the stack runs with DebugMode=true)",
+    {
+        200: (
+            "what the token holds; the signature is never checked",
+            {
+                "oneOf": [
+                    _object(
+                        ["valid_format", "components", "status"],
+                        {
+                            "valid_format": {"const": True},
+                            "components": _object(
+                                ["call_id", "function", "expiry", "expiry_date", "nonce", "signature"],
+                                {
+                                    "call_id": {"type": "string"},
+                                    "function": {"type": "string"},
+                                    "expiry": {"type": "string"},
+                                    "expiry_date": {"type": ["string", "null"]},
+                                    "nonce": {"type": "string"},
+                                    "signature": {"type": "string"},
+                                },
+                            ),
+                            "status": _object(
+                                ["current_time", "is_expired", "expires_in_seconds"],
+                                {
+                                    "current_time": {"type": "integer"},
+                                    "is_expired": {"type": ["boolean", "null"]},
+                                    "expires_in_seconds": _NULLABLE_INT,
+                                },
+                            ),
+                        },
+                    ),
+                    _object(
+                        ["valid_format", "parts_count", "token_length"],
+                        {
+                            "valid_format": {"const": False},
+                            "parts_count": {"type": "integer"},
+                            "token_length": {"type": "integer"},
+                        },
+                    ),
+                    _object(
+                        ["valid_format", "error", "token_length"],
+                        {
+                            "valid_format": {"const": False},
+                            "error": {"type": "string"},
+                            "token_length": {"type": "integer"},
+                        },
+                    ),
+                ]
+            },
+        )
+    },
+    (400, 403),
+    body=_object(["token"], {"token": TOKEN}, closed=False),
+)
+
+GET_METADATA = operation(
+    "A session's metadata ({} when there is none)", {200: ("the metadata", _METADATA_REPLY)}, (400, 404)
+)
+
+MERGE_METADATA = operation(
+    "Merge keys into a session's metadata (starting the session if there is none); refreshes its expiry",
+    {200: ("the merged metadata", _METADATA_REPLY)},
+    (400, 404, 409, 413),
+    body={
+        "type": "object",
+        "anyOf": [
+            {"required": ["metadata"], "properties": {"metadata": METADATA}},
+            {"required": ["key", "value"], "not": {"required": ["metadata"]}, "properties": {"key": METADATA_KEY}},
+        ],
+    },
+)
+
+DELETE_METADATA = operation(
+    "Empty a session's metadata",
+    {200: ("whether there was any", _object(["deleted"], {"deleted": {"type": "boolean"}}))},
+    (400, 404),
+)
+
+END = operation(
+    "End a session: its metadata is removed; with RevocationCheck=true its tokens stop validating",
+    {200: ("whether it was active", _object(["ended"], {"ended": {"type": "boolean"}}))},
+    (400, 404),
+)
