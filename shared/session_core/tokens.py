@@ -82,14 +82,13 @@ def decode(token: object) -> list[str] | None:
         return None
     try:
         data = token.encode("ascii")
-        body = data.rstrip(b"=")
-        padded = body + b"=" * (-len(body) % 4)
-        if data != body and data != padded:
-            return None
-        # binascii directly (base64's wrappers cost more than the work); re-encoding must give
-        # the same text back, which rejects other characters, '+', '/' and non-zero spare bits.
-        raw = binascii.a2b_base64(padded.translate(_FROM_URLSAFE))
-        if binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE) != padded:
+        # binascii directly (base64's wrappers cost more than the work). Lenient decode (extra
+        # padding appended, so an unpadded token decodes too), then re-encode: only the canonical
+        # text, padded or not, comes back the same, which rejects other characters, '+', '/',
+        # partial padding and non-zero spare bits.
+        raw = binascii.a2b_base64(data.translate(_FROM_URLSAFE) + b"==")
+        canonical = binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE)
+        if data != canonical and data != canonical.rstrip(b"="):
             return None
         fields = raw.decode("utf-8").rsplit(".", 4)
     except ValueError:  # binascii.Error, UnicodeError: not base64url text
