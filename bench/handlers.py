@@ -128,6 +128,14 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
         per_batch.append(stack.calls.snapshot()[0] - before)
         return sample
 
+    created = iter(range(10**9))
+
+    def create_new(n: int) -> Sample:
+        # Not compared: the warm duration of a create (one conditional PutItem), for the cost estimate.
+        calls = _invocations(create, lambda: http_event("POST", "/sessions", {"call_id": f"new-{next(created)}"}), n)
+        with stack.quiet():
+            return timed(calls, n)
+
     def singles(n: int) -> Sample:
         # One sample unit is the 20 calls a client without the batch route makes.
         calls = [c for _ in range(n) for make in single_events for c in _invocations(handler, make, 1)]
@@ -141,9 +149,10 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
             "singles": singles,
             "sdk_mint": lambda n: timed(lambda: sdk.create_tool_token(FUNCTION, CALL_ID), n),
             "core_mint": lambda n: timed(lambda: mint(key, CALL_ID, FUNCTION, int(time.time()) + expiry_secs), n),
+            "create": create_new,
         },
         rounds=rounds,
-        batch={"batch": 1, "singles": 1, "sdk_mint": sdk_batch, "core_mint": sdk_batch},
+        batch={"batch": 1, "singles": 1, "sdk_mint": sdk_batch, "core_mint": sdk_batch, "create": 1},
     )
     batch_t, singles_t = measured["batch"].wall, measured["singles"].wall
     # Every batch made the same number of calls, or the row shows their mean (and misses).
@@ -158,6 +167,7 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
             "unit": "ms",
             "batch": batch_t.scaled(1e3),
             "singles": singles_t.scaled(1e3),
+            "create": measured["create"].wall.scaled(1e3),
             "ratio": round(ratio(batch_t.median, singles_t.median), 4),
             "aws_calls_per_batch": max(per_batch),
             "aws_calls_per_batch_min": min(per_batch),

@@ -101,7 +101,7 @@ def test_timed_cases_report_positive_stats(bench: dict[str, Any]) -> None:
         _stats(cases["verify"][name])
     for name in ("ours", "sdk"):
         _stats(cases["validate_handler"][name])
-    for name in ("batch", "singles"):
+    for name in ("batch", "singles", "create"):
         _stats(cases["mint_batch"][name])
     for key in ("cpu_per_token_us", "sdk_create_tool_token_cpu_us", "core_mint_cpu_us"):
         assert _positive(cases["mint_batch"][key]), key
