@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import itertools
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from session_core import tokens
 from session_core.tokens import (
     BAD_SIGNATURE,
@@ -201,3 +204,14 @@ def test_debug_of_wrong_part_counts_and_junk() -> None:
     junk = tokens.debug(not_utf8, NOW)
     assert junk["valid_format"] is False and junk["token_length"] == 4 and junk["error"]
     assert tokens.debug("", NOW)["token_length"] == 0
+
+
+@given(key=st.binary(max_size=200), call_id=st.text(), function=st.text(), expiry=st.text(), nonce=st.text())
+def test_sign_is_hmac_sha256_for_any_key(key: bytes, call_id: str, function: str, expiry: str, nonce: str) -> None:
+    """sign() keeps precomputed pad states per key; it must equal the standard HMAC, short or long keys."""
+    try:
+        message = f"{call_id}:{function}:{expiry}:{nonce}".encode()
+    except UnicodeEncodeError:  # lone surrogates: no token can carry them
+        return
+    expected = hmac.new(key, message, hashlib.sha256).hexdigest()
+    assert tokens.sign(key, call_id, function, expiry, nonce) == expected
