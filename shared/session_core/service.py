@@ -59,11 +59,21 @@ class SessionService:
         if verdict.reason == tokens.BAD_SIGNATURE and self.keys.refresh():  # rotated since cached
             fresh = (self.keys.current(), self.keys.previous())
             verdict = tokens.verify([k for k in fresh if k], call_id, function, token, now)
-        if verdict.valid and self.config.revocation_check:
-            session = self.store.get(call_id)
-            if session is None or session.ended:
-                return tokens.Verdict(False, tokens.SESSION_ENDED)
+        if verdict.valid and self.config.revocation_check and not self._session_holds(call_id, token):
+            return tokens.Verdict(False, tokens.SESSION_ENDED)
         return verdict
+
+    def _session_holds(self, call_id: str, token: str) -> bool:
+        """The token belongs to the call's active session, not to an ended earlier one of the same id.
+
+        A token carries no mint time, but its expiry minus the token lifetime is one (to the
+        second): a token minted before the session was (re)created belongs to an ended one.
+        """
+        session = self.store.get(call_id)
+        if session is None or session.ended:
+            return False
+        expiry = tokens.expiry(token)
+        return expiry is not None and expiry - self.config.token_expiry_secs >= session.created_at
 
     def debug(self, token: str) -> dict[str, Any]:
         if not self.config.debug_mode:

@@ -59,6 +59,7 @@ class Session:
     expires_at: int
     ended: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: int = 0  # when this incarnation of the call id started (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class DynamoSessionStore:
             expires_at=int(item[Attr.EXPIRES_AT]["N"]),
             ended=item.get(Attr.ENDED, {}).get("BOOL", False),
             metadata={k: json.loads(v["S"]) for k, v in item.get(Attr.METADATA, {}).get("M", {}).items()},
+            created_at=int(item.get(Attr.CREATED_AT, {}).get("N", 0)),
         )
 
     def _live(self, item: Mapping[str, Any] | None, now: int) -> bool:
@@ -185,7 +187,7 @@ class DynamoSessionStore:
             )
         except self._conditional_failure:
             return None
-        return Session(call_id, expires_at, False, dict(metadata))
+        return Session(call_id, expires_at, False, dict(metadata), created_at=now)
 
     def _merge(self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool) -> Session | None:
         """Merge into an active session; None when there is none to merge into.
@@ -235,7 +237,7 @@ class DynamoSessionStore:
         if metadata_size(merged) > MAX_METADATA_BYTES:
             self._undo_merge(call_id, before.metadata, metadata)
             raise MetadataTooLarge()
-        return Session(call_id, expires_at, False, merged)
+        return Session(call_id, expires_at, False, merged, created_at=before.created_at)
 
     def _undo_merge(self, call_id: str, before: Mapping[str, Any], written: Mapping[str, Any]) -> None:
         """Put back what an over-limit merge replaced, unless another writer changed it since.

@@ -96,6 +96,12 @@ def decode(token: object) -> list[str] | None:
     return fields if len(fields) == 5 else None
 
 
+def expiry(token: object) -> int | None:
+    """The expiry a token carries (epoch seconds), or None when it is not a token."""
+    fields = decode(token)
+    return int(fields[2]) if fields is not None and fields[2].isascii() and fields[2].isdigit() else None
+
+
 def verify(keys: Sequence[bytes], call_id: str, function: str, token: object, now: float) -> Verdict:
     """Check a token as the SDK's validate_token does, saying why it fails. Never raises."""
     fields = decode(token)

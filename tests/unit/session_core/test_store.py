@@ -108,7 +108,7 @@ def test_expiry_is_set_and_refreshed(store: Any, aws: Any, clock: Any) -> None:
 def test_an_item_past_its_expiry_is_absent_to_every_read(store: Any, aws: Any, clock: Any) -> None:
     session, _ = store.create("a", {"old": 1}, 60)
     clock.advance(59)
-    assert store.get("a") == Session("a", session.expires_at, False, {"old": 1})
+    assert store.get("a") == Session("a", session.expires_at, False, {"old": 1}, session.created_at)
     clock.advance(1)  # now == expires_at: past it
     assert store.get("a") is None
     assert raw(aws, "a") is not None  # still in the table (TTL deletion lags), yet treated as absent
@@ -147,12 +147,13 @@ def test_create_new_then_repeat_merges(store: Any) -> None:
     assert again.metadata == {"x": 1, "y": 3, "z": 4} == store.get("a").metadata
 
 
-def test_create_over_an_ended_session_starts_fresh(store: Any) -> None:
+def test_create_over_an_ended_session_starts_fresh(store: Any, clock: Any) -> None:
     store.create("a", {"x": 1}, TTL)
     assert store.end("a") is True
     session, created = store.create("a", {"y": 2}, TTL)
     assert created and session.metadata == {"y": 2}
-    assert store.get("a") == Session("a", session.expires_at, False, {"y": 2})
+    assert store.get("a") == Session("a", session.expires_at, False, {"y": 2}, session.created_at)
+    assert session.created_at == int(clock())  # the fresh session's own start
 
 
 def test_merge_on_an_absent_session_creates_it(store: Any) -> None:
@@ -196,7 +197,7 @@ def test_end_return_values_and_state(store: Any, clock: Any) -> None:
     clock.advance(10)
     assert store.end("a") is True
     ended = store.get("a")
-    assert ended == Session("a", session.expires_at, True, {})  # visible as ended until it would expire
+    assert ended == Session("a", session.expires_at, True, {}, session.created_at)  # visible as ended until expiry
     assert store.end("a") is False
 
 
