@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import BaseProvider
@@ -74,11 +75,25 @@ class KeyRing:
         """The key before the last rotation, if there was one."""
         return self._stage(PREVIOUS) or None
 
+    def candidates(self) -> Iterator[bytes]:
+        """Keys a token may be signed with, most likely first, each read only when asked for.
+
+        AWSCURRENT; then AWSPREVIOUS (a token minted before the last rotation); then, if
+        neither matched and a re-read finds a rotation this container has not seen, the new keys.
+        """
+        current = self.current()
+        yield current
+        previous = self.previous()
+        if previous:
+            yield previous
+        if self.refresh():
+            yield from (key for key in (self.current(), self.previous()) if key and key not in (current, previous))
+
     def refresh(self) -> bool:
         """Re-read both keys now, at most once per `refresh_interval`; True when the current key changed.
 
         A rotation finished since the cache was filled would otherwise leave this container
-        rejecting new tokens for up to `max_age`; validate calls this when no cached key matches.
+        rejecting new tokens for up to `max_age`; candidates() calls this when no cached key matches.
         """
         now = time.monotonic()
         if now - self._refreshed_at < self._refresh_interval:

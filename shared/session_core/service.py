@@ -52,13 +52,7 @@ class SessionService:
 
     def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:
         """The SDK's check with a reason; keys of the last rotation still count."""
-        now = self.clock()
-        verdict = tokens.verify((self.keys.current(),), call_id, function, token, now)
-        if verdict.reason == tokens.BAD_SIGNATURE and (previous := self.keys.previous()):
-            verdict = tokens.verify((previous,), call_id, function, token, now)
-        if verdict.reason == tokens.BAD_SIGNATURE and self.keys.refresh():  # rotated since cached
-            fresh = (self.keys.current(), self.keys.previous())
-            verdict = tokens.verify([k for k in fresh if k], call_id, function, token, now)
+        verdict = tokens.verify(self.keys.candidates(), call_id, function, token, self.clock())
         if verdict.valid and self.config.revocation_check and not self._session_holds(call_id, token):
             return tokens.Verdict(False, tokens.SESSION_ENDED)
         return verdict

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -102,8 +102,12 @@ def expiry(token: object) -> int | None:
     return int(fields[2]) if fields is not None and fields[2].isascii() and fields[2].isdigit() else None
 
 
-def verify(keys: Sequence[bytes], call_id: str, function: str, token: object, now: float) -> Verdict:
-    """Check a token as the SDK's validate_token does, saying why it fails. Never raises."""
+def verify(keys: Iterable[bytes], call_id: str, function: str, token: object, now: float) -> Verdict:
+    """Check a token as the SDK's validate_token does, saying why it fails. Never raises.
+
+    `keys` is read only when the signature is checked, and only until one matches, so a
+    lazy iterable (KeyRing.candidates) fetches a rarely needed key only when it is needed.
+    """
     fields = decode(token)
     if fields is None:
         return Verdict(False, MALFORMED)

@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 import pytest
+from signalwire.core.security.session_manager import SessionManager
 
 from local.lambda_runtime import http_event
 
@@ -118,7 +119,10 @@ def test_missing_secret_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SIGNING_SECRET_ID", "no-such-secret")
     stack.reset()
     _assert_unavailable(stack.request("POST", "/sessions/c-1/tokens", {"function": "f"}))
-    _assert_unavailable(stack.validate("c-1", "f", "dG9rZW4="))
+    well_formed = SessionManager(secret_key="some key").generate_token("f", "c-1")
+    _assert_unavailable(stack.validate("c-1", "f", well_formed))  # only the key can judge its signature
+    malformed = stack.validate("c-1", "f", "dG9rZW4=")  # "token": rejected without needing the key
+    assert (malformed.status, malformed.body) == (200, {"valid": False, "reason": "malformed"})
 
 
 def _closed_port() -> int:
@@ -132,7 +136,7 @@ def test_unreachable_endpoint_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
     stack.reset()
     _assert_unavailable(stack.request("POST", "/sessions", {"call_id": "c-1"}))
-    _assert_unavailable(stack.validate("c-1", "f", "dG9rZW4="))
+    _assert_unavailable(stack.validate("c-1", "f", SessionManager(secret_key="k").generate_token("f", "c-1")))
 
 
 def test_logs_carry_call_id_and_correlation_id(stack: Any, logs: Any) -> None:
