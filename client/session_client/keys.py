@@ -79,6 +79,7 @@ class SecretKeys:
             if not self._keys:
                 raise
             log.warning("could not re-read the signing secret; keeping the keys already read", exc_info=True)
+            self._read_at = time.monotonic() - self.max_age + self.refresh_interval  # try again soon, not per call
             return
         self._keys = keys
         self._read_at = time.monotonic()
@@ -86,8 +87,15 @@ class SecretKeys:
     def _secrets(self) -> Any:
         if self._client is None:
             import botocore.session
+            from botocore.config import Config
 
-            self._client = botocore.session.get_session().create_client("secretsmanager", region_name=self._region)
+            # Bounded like the service's own clients: an outage must not stall every validation.
+            config = Config(
+                connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "total_max_attempts": 2}
+            )
+            self._client = botocore.session.get_session().create_client(
+                "secretsmanager", region_name=self._region, config=config
+            )
         return self._client
 
     def _read(self, stage: str) -> bytes:

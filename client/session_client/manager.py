@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -22,10 +23,11 @@ log = logging.getLogger("session_client")
 
 DEBUG_DISABLED = {"error": "debug mode not enabled"}  # what the SDK's debug_token answers when off
 _UNSET: Any = object()
-# Every route is safe to repeat: create is idempotent by call_id, minting again only makes
-# fresh tokens, validate/debug/GET read, PATCH merges the same values, DELETE ends what is
-# already ended (it then answers False). So all methods retry on the transient failures.
-_RETRY_METHODS = frozenset({"GET", "POST", "PATCH", "DELETE"})
+# Safe to repeat after a lost answer: create is idempotent by call_id (the client always sends
+# one), minting again only makes fresh tokens, validate/debug/GET read, PATCH merges the same
+# values. DELETE is not: a repeat would report False for what the first try ended, so it is
+# retried only when the request never reached the service (connection errors).
+_RETRY_METHODS = frozenset({"GET", "POST", "PATCH"})
 _RETRY_STATUSES = frozenset({502, 503, 504})
 
 
@@ -99,15 +101,11 @@ class RemoteSessionManager:
         self._http = session or requests.Session()
         retry = Retry(
             total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
             other=0,
             backoff_factor=backoff_factor,
             status_forcelist=_RETRY_STATUSES,
             allowed_methods=_RETRY_METHODS,
             raise_on_status=False,  # the last answer's JSON error becomes the exception
-            respect_retry_after_header=True,
         )
         adapter = HTTPAdapter(max_retries=retry)
         self._http.mount("https://", adapter)
@@ -176,10 +174,11 @@ class RemoteSessionManager:
     # -- sessions ---------------------------------------------------------------------
 
     def create_session(self, call_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> str:
-        """Start (or, for an active id, keep) a session; the service generates the id when none is given."""
-        body: dict[str, Any] = {}
-        if call_id:
-            body["call_id"] = call_id
+        """Start (or, for an active id, keep) a session; the id is generated like the SDK's when none is given.
+
+        Generated here rather than by the service, so a retried request cannot start a second session.
+        """
+        body: dict[str, Any] = {"call_id": call_id or secrets.token_urlsafe(16)}
         if metadata:
             body["metadata"] = dict(metadata)
         return str(self._call("POST", "/sessions", body)[1]["call_id"])
@@ -222,9 +221,13 @@ class RemoteSessionManager:
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
         """validate_token with the reason: (valid, reason), locally when a secret was given."""
         if self._keys is not None:
-            verdict = verify(self._keys.keys(), call_id, function_name, token, time.time())
-            if verdict.reason == "bad_signature" and self._keys.refresh():  # rotated since the keys were read
-                verdict = verify(self._keys.keys(), call_id, function_name, token, time.time())
+            held = self._keys.keys()
+            verdict = verify(held, call_id, function_name, token, time.time())
+            if verdict.reason == "bad_signature":  # perhaps rotated since the keys were read
+                self._keys.refresh()
+                fresh = self._keys.keys()  # compared, not refresh()'s answer: another thread may have re-read
+                if fresh != held:
+                    verdict = verify(fresh, call_id, function_name, token, time.time())
             return verdict
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:

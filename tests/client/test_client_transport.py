@@ -29,6 +29,7 @@ class Scripted:
     url: str
     script: list[tuple[int, Any]]  # answers in order (status, JSON body or raw bytes); then 200 OK
     seen: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, client port
+    bodies: list[bytes] = field(default_factory=list)  # request bodies, in order
     delay: float = 0.0
 
 
@@ -40,7 +41,7 @@ def gateway() -> Iterator[Scripted]:
         protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is visible
 
         def _answer(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             state.seen.append((self.command, self.path, self.client_address[1]))
             if state.delay:
                 time.sleep(state.delay)
@@ -78,15 +79,29 @@ CALLS: dict[str, Callable[[RemoteSessionManager], Any]] = {
     "POST": lambda c: c.validate_token("c", "f", "dG9r"),
     "GET": lambda c: c.get_session_metadata("c"),
     "PATCH": lambda c: c.set_session_metadata("c", "k", 1),
-    "DELETE": lambda c: c.end_session("c"),
 }
 
 
 @pytest.mark.parametrize("method", sorted(CALLS))
-def test_every_method_is_retried_on_503(gateway: Scripted, method: str) -> None:
+def test_repeatable_methods_are_retried_on_503(gateway: Scripted, method: str) -> None:
     gateway.script = [UNAVAILABLE, (502, b"Bad Gateway")]
     CALLS[method](fast(gateway.url, retries=2))
     assert [m for m, _, _ in gateway.seen] == [method] * 3
+
+
+def test_delete_is_not_repeated_after_an_answer(gateway: Scripted) -> None:
+    """A repeated DELETE would report False for the session the first one ended."""
+    gateway.script = [UNAVAILABLE]
+    with pytest.raises(SessionServiceError):
+        fast(gateway.url, retries=2).end_session("c")
+    assert [m for m, _, _ in gateway.seen] == ["DELETE"]
+
+
+def test_create_without_an_id_sends_one_so_a_retry_cannot_start_a_second_session(gateway: Scripted) -> None:
+    gateway.script = [UNAVAILABLE, (201, {"call_id": "x", "expires_at": 1})]
+    fast(gateway.url, retries=2).create_session()
+    first, retried = gateway.bodies
+    assert first == retried and json.loads(first)["call_id"]
 
 
 def test_retries_are_bounded(gateway: Scripted) -> None:
