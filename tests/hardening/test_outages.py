@@ -77,8 +77,9 @@ def test_dynamodb_outage(mode: str, revocation: str) -> None:
         call_id = start(http, stack, customer="Ada")
         token = mint(http, stack, call_id, "lookup")["lookup"]
         assert verdict(http, stack, call_id, "lookup", token) == {"valid": True}  # every worker warm
-        http.delete(f"{stack.base_url}/sessions/{new_call_id()}", timeout=TIMEOUT)
-        http.get(f"{stack.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
+        warm_end = http.delete(f"{stack.base_url}/sessions/{new_call_id()}", timeout=TIMEOUT)
+        warm_get = http.get(f"{stack.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
+        assert (warm_end.status_code, warm_get.status_code) == (200, 200)  # warm, so a 503 later is the outage
 
         dynamodb.set(mode)
         fresh = new_call_id("during")

@@ -68,7 +68,9 @@ def sdk_token(stack: Stack, call_id: str, function: str) -> str:
 
 def verdict(http: requests.Session, stack: Stack, call_id: str, function: str, token: str) -> dict[str, Any]:
     body = {"call_id": call_id, "function": function, "token": token}
-    result: dict[str, Any] = http.post(f"{stack.base_url}/tokens/validate", json=body, timeout=TIMEOUT).json()
+    reply = http.post(f"{stack.base_url}/tokens/validate", json=body, timeout=TIMEOUT)
+    assert reply.status_code == 200, reply.text  # a verdict, not an error
+    result: dict[str, Any] = reply.json()
     return result
 
 

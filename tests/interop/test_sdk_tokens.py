@@ -183,11 +183,9 @@ def test_debug_agrees_for_an_expired_token() -> None:
     assert theirs["status"]["is_expired"] is True and theirs["status"]["expires_in_seconds"] == 0
 
 
-@pytest.mark.parametrize("raw", ["a.b.c", "", "no-dots", "a.b.c.d", "1.2.3.4.5.6"])
+@pytest.mark.parametrize("raw", ["a.b.c", "no-dots", "a.b.c.d", "1.2.3.4.5.6"])
 def test_debug_agrees_for_other_part_counts(raw: str) -> None:
-    token = base64.urlsafe_b64encode(raw.encode()).decode()
-    if token:
-        assert_debug_agrees(token)
+    assert_debug_agrees(base64.urlsafe_b64encode(raw.encode()).decode())
 
 
 @pytest.mark.parametrize(
