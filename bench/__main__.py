@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import cleanup, handlers, processes, verify
 from .report import CaseResult, bench_line, table
-from .stack import MotoServer, Stack
+from .stack import MotoProcess, Stack
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = _cases(QUICK if args.quick else FULL)
     selected = [name for name in CASES if not args.only or name in args.only]
     results: list[CaseResult] = []
-    with MotoServer() as moto:
+    with MotoProcess() as moto:
         stack = Stack(moto.endpoint)
         try:
             for name in selected:

@@ -44,14 +44,14 @@ def use_shared() -> None:
         sys.path.insert(0, str(ROOT))
 
 
-class MotoServer:
+class MotoProcess:
     """`python -m bench.moto_server` as a child process; stops when the context exits."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[str] | None = None
         self.endpoint = ""
 
-    def __enter__(self) -> MotoServer:
+    def __enter__(self) -> MotoProcess:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "bench.moto_server"],
             cwd=ROOT,

@@ -490,34 +490,32 @@ def run(server: FrontServer, aws_port: int, stop: threading.Event) -> None:
     """Everything after the ports are claimed: moto, provisioning, the pool, serving until `stop`."""
     from .moto_server import MotoServer
 
-    moto = MotoServer(HOST, aws_port)
-    moto.start()
-    endpoint = f"http://{HOST}:{aws_port}"
     try:
-        signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
-        provisioned = aws.provision(*aws_clients(endpoint), signing_key=signing_key)
-        functions = template.functions(provisioned.refs())
-        jobs, schedules = scheduled_jobs(functions, os.environ.get("CLEANUP_INTERVAL_SECS"))
-        pool = LambdaPool(functions, endpoint)
-        scheduler = Scheduler(pool, jobs)
-        try:
-            server.front = Front(functions, pool, openapi_hook())
-            server.server_activate()
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-            scheduler.start()
-            key_source = "LOCAL_SIGNING_KEY" if signing_key else "random (set LOCAL_SIGNING_KEY to choose it)"
-            base_url = f"http://{HOST}:{server.server_address[1]}"
-            say(banner(base_url, endpoint, provisioned, server.front.router, key_source, schedules))
-            while not stop.wait(0.5):  # a timed wait: signal handlers run between waits
-                pass
-            say("stopping...")
-            server.shutdown()
-        finally:
-            pool.close()  # before the scheduler: a run in progress ends with its worker
-            scheduler.stop()
+        with MotoServer(HOST, aws_port) as moto:
+            endpoint = moto.endpoint
+            signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
+            provisioned = aws.provision(*aws_clients(endpoint), signing_key=signing_key)
+            functions = template.functions(provisioned.refs())
+            jobs, schedules = scheduled_jobs(functions, os.environ.get("CLEANUP_INTERVAL_SECS"))
+            pool = LambdaPool(functions, endpoint)
+            scheduler = Scheduler(pool, jobs)
+            try:
+                server.front = Front(functions, pool, openapi_hook())
+                server.server_activate()
+                threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+                scheduler.start()
+                key_source = "LOCAL_SIGNING_KEY" if signing_key else "random (set LOCAL_SIGNING_KEY to choose it)"
+                base_url = f"http://{HOST}:{server.server_address[1]}"
+                say(banner(base_url, endpoint, provisioned, server.front.router, key_source, schedules))
+                while not stop.wait(0.5):  # a timed wait: signal handlers run between waits
+                    pass
+                say("stopping...")
+                server.shutdown()
+            finally:
+                pool.close()  # before the scheduler: a run in progress ends with its worker
+                scheduler.stop()
     finally:
         server.server_close()
-        moto.stop()
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from local import aws, template
-from local.invoke import free_port
+from local.moto_server import MotoServer
 from local.serve import HOST, aws_clients
 
 SAM = Path(sys.executable).with_name("sam")
@@ -148,14 +148,8 @@ def runtime_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address=HOST, port=free_port(), verbose=False)
-    server.start()
-    try:
-        yield "http://{}:{}".format(*server.get_host_and_port())
-    finally:
-        server.stop()
+    with MotoServer(HOST) as moto:  # binds its own free port: no window for another process to take it
+        yield moto.endpoint
 
 
 def first_event_of(name: str) -> tuple[str, int | None, dict[str, Any]]:
