@@ -128,10 +128,6 @@ class Worker:
             self._pump_thread = threading.Thread(target=self._pump, args=(self.proc.stderr, log), daemon=True)
             self._pump_thread.start()
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
     def _pump(self, stream: IO[bytes], log: LogSink) -> None:
         """Forward the worker's log (stderr, and the handler's stdout) line by line, prefixed."""
         for raw in iter(stream.readline, b""):
@@ -319,15 +315,11 @@ class LambdaPool:
         max_workers: int = MAX_WORKERS,
         log: LogSink | None = stderr_sink,
     ) -> None:
-        self.functions = functions
         self._pools: dict[str, FunctionPool] = {}
         for name, fn in functions.items():
             fn_limits = limits(fn)
             env = function_env(fn, aws_endpoint, fn_limits.memory)
             self._pools[name] = FunctionPool(fn, env, fn_limits, max_workers=max_workers, log=log)
-
-    def pool(self, name: str) -> FunctionPool:
-        return self._pools[name]
 
     def invoke(self, name: str, event: Any) -> Any:
         return self._pools[name].invoke(event)

@@ -46,10 +46,6 @@ class Stack:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def __iter__(self) -> Iterator[str]:
-        """`base_url, aws_endpoint = stack` also works."""
-        return iter((self.base_url, self.aws_endpoint))
-
     def client(self, service: str) -> Any:
         """A boto3 client for the stack's emulated AWS (dynamodb or secretsmanager)."""
         dynamodb, secretsmanager = aws_clients(self.aws_endpoint)
