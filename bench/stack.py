@@ -180,10 +180,9 @@ class Stack:
     def use(self, function: str, provisioned: Any) -> None:
         """Give this process the function's environment; the core's per-container caches start over."""
         os.environ.update(self.function_env(function, provisioned))
-        from session_core import config, service
+        from local.lambda_runtime import cold_start
 
-        config.settings.cache_clear()
-        service.default_service.cache_clear()
+        cold_start(clients=False)  # the counting hooks live on the cached clients
 
     @contextlib.contextmanager
     def quiet(self) -> Iterator[None]:

@@ -111,3 +111,14 @@ def scheduled_event() -> dict[str, Any]:
         "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/cleanup"],
         "detail": {},
     }
+
+
+def cold_start(*, clients: bool = True) -> None:
+    """Make this process a new container for the core: forget the settings and service it cached
+    (they read the environment once), and its boto3 clients unless `clients=False`."""
+    from session_core import config, service
+
+    config.settings.cache_clear()
+    service.default_service.cache_clear()
+    if clients:
+        config.client.cache_clear()

@@ -74,15 +74,6 @@ class AwsAccount:
     environment: dict[str, str]  # the template's function environment, resolved to these resources
 
 
-def clear_core_caches() -> None:
-    """Forget the per-process settings, boto3 clients and service (they read the environment once)."""
-    from session_core import config, service
-
-    config.settings.cache_clear()
-    config.client.cache_clear()
-    service.default_service.cache_clear()
-
-
 def core_client(service: str) -> Any:
     """A boto3 client configured as session_core.config builds them (retries, timeouts)."""
     import boto3
@@ -103,6 +94,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
 
     from local import template
     from local.aws import provision
+    from local.lambda_runtime import cold_start
 
     with mock_aws():
         dynamodb, secretsmanager = core_client("dynamodb"), core_client("secretsmanager")
@@ -110,9 +102,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
         environment = next(iter(template.functions(made.refs()).values())).environment
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        clear_core_caches()
+        cold_start()
         yield AwsAccount(dynamodb, secretsmanager, made.table_name, made.secret_id, made.signing_key, environment)
-    clear_core_caches()
+    cold_start()
 
 
 @pytest.fixture

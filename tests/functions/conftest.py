@@ -20,11 +20,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from session_core import config, http, service
+from session_core import config, http
 
 from local import aws as aws_local
 from local import template
-from local.lambda_runtime import LambdaContext, http_event
+from local.lambda_runtime import LambdaContext, cold_start, http_event
 
 _loaded: dict[Path, ModuleType] = {}
 
@@ -42,13 +42,6 @@ def load_handler(code_dir: Path, handler: str = "app.lambda_handler") -> Callabl
         spec.loader.exec_module(module)
         _loaded[path] = module
     return getattr(_loaded[path], attr)
-
-
-def clear_caches() -> None:
-    """Forget the container's settings, service and clients (they are cached per process): a cold start."""
-    config.settings.cache_clear()
-    config.client.cache_clear()
-    service.default_service.cache_clear()
 
 
 @dataclass
@@ -88,7 +81,7 @@ class Stack:
         The clients are made here, through the core's own factory, so that every AWS
         call a handler makes is recorded.
         """
-        clear_caches()
+        cold_start()
         for name in ("dynamodb", "secretsmanager"):
             config.client(name).meta.events.register("before-call", self._record)
 
