@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +135,6 @@ class Stack:
         warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         self.calls = AwsCalls()
         self._devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the stack
-        self._modules: dict[str, ModuleType] = {}
         from session_core import config
 
         # The handlers' own clients: config.client is cached per service, so hooking the
@@ -192,13 +189,8 @@ class Stack:
 
     def handler(self, function: str) -> Handler:
         """`functions/<function>/app.py`'s lambda_handler, imported once (a warm container's module)."""
-        if function not in self._modules:
-            path = FUNCTIONS / function / "app.py"
-            spec = importlib.util.spec_from_file_location(f"bench_fn_{function}", path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            with self.quiet():  # Logger binds its stream to the stdout of import time
-                spec.loader.exec_module(module)
-            self._modules[function] = module
-        handler: Handler = self._modules[function].lambda_handler
+        from local.lambda_runtime import load_handler
+
+        with self.quiet():  # Logger binds its stream to the stdout of import time
+            handler: Handler = load_handler(FUNCTIONS / function)
         return handler

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -122,3 +126,22 @@ def cold_start(*, clients: bool = True) -> None:
     service.default_service.cache_clear()
     if clients:
         config.client.cache_clear()
+
+
+_loaded: dict[Path, ModuleType] = {}
+
+
+def load_handler(code_dir: Path, handler: str = "app.lambda_handler") -> Any:
+    """`handler` (module.attribute) of a function's code folder, its module loaded once per process
+    under a unique name: every function's module is called app.py."""
+    module_file, _, attr = handler.rpartition(".")
+    path = (code_dir / f"{module_file}.py").resolve()
+    if path not in _loaded:
+        name = f"_handler_{code_dir.name}_{module_file}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses and typing look modules up by name
+        spec.loader.exec_module(module)
+        _loaded[path] = module
+    return getattr(_loaded[path], attr)

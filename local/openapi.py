@@ -14,7 +14,6 @@ metrics, tracer patching) and that must not happen inside the local stack's fron
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .aws import SECRET_ID, TABLE_ID
+from .lambda_runtime import load_handler
 from .template import ROOT, functions
 
 TITLE = "SWAIG session service"
@@ -45,12 +45,9 @@ SIGV4 = {
 
 def _resolver_schema(code_dir: Path) -> dict[str, Any]:
     """The OpenAPI schema one handler's resolver generates (its module loaded from its file)."""
-    spec = importlib.util.spec_from_file_location(f"_openapi_{code_dir.name}", code_dir / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    schema: dict[str, Any] = module.app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)
+    schema: dict[str, Any] = (
+        load_handler(code_dir, "app.app").get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
     return schema
 
 

@@ -7,16 +7,12 @@ the environment its function has in the template (local/template.py).
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,24 +20,7 @@ from session_core import config, http
 
 from local import aws as aws_local
 from local import template
-from local.lambda_runtime import LambdaContext, cold_start, http_event
-
-_loaded: dict[Path, ModuleType] = {}
-
-
-def load_handler(code_dir: Path, handler: str = "app.lambda_handler") -> Callable[[dict[str, Any], Any], Any]:
-    """The handler function of a function's code folder, its module loaded once under a unique name."""
-    module_file, _, attr = handler.rpartition(".")
-    path = (code_dir / f"{module_file}.py").resolve()
-    if path not in _loaded:
-        name = f"_handler_{code_dir.name}_{module_file}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None, path
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses and typing look modules up by name
-        spec.loader.exec_module(module)
-        _loaded[path] = module
-    return getattr(_loaded[path], attr)
+from local.lambda_runtime import LambdaContext, cold_start, http_event, load_handler
 
 
 @dataclass
