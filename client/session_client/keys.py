@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Any
 
+from .errors import SessionServiceError
+
 log = logging.getLogger("session_client")
 
 
@@ -75,9 +77,9 @@ class SecretKeys:
                 keys: tuple[bytes, ...] = (current, self._read("AWSPREVIOUS"))
             except self._secrets().exceptions.ResourceNotFoundException:
                 keys = (current,)  # never rotated: there is no AWSPREVIOUS
-        except (BotoCoreError, ClientError):
-            if not self._keys:
-                raise
+        except (BotoCoreError, ClientError) as exc:
+            if not self._keys:  # nothing to fall back on: fail as every other client call fails
+                raise SessionServiceError("keys_unavailable", f"could not read the signing secret: {exc}") from exc
             log.warning("could not re-read the signing secret; keeping the keys already read", exc_info=True)
             self._read_at = time.monotonic() - self.max_age + self.refresh_interval  # try again soon, not per call
             return

@@ -97,7 +97,7 @@ class RemoteSessionManager:
         if secret_key:
             self._keys = StaticKeys(secret_key)
         elif secret_arn:
-            self._keys = SecretKeys(secret_arn, key_cache_secs)
+            self._keys = SecretKeys(secret_arn, key_cache_secs, region=region)
         self._http = session or requests.Session()
         retry = Retry(
             total=retries,

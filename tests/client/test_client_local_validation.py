@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from session_client import RemoteSessionManager, TokenCheck
+from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from signalwire.core.security.session_manager import SessionManager
 
 from local.invoke import free_port
@@ -219,3 +219,13 @@ def test_arn_mode_follows_a_rotation_like_the_service(
     ):
         assert remote.check_token(CALL, "get_weather", token) == expected
         assert held.check_token(CALL, "get_weather", token) == expected
+
+
+def test_an_unreadable_secret_is_a_session_service_error(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no key read yet there is nothing to fall back on: the client's own error, not botocore's."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.aws_endpoint)
+    missing = stack.secret_arn.replace("signing-key", "no-such-key")
+    held = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=missing)
+    with held, pytest.raises(SessionServiceError) as error:
+        held.validate_token(CALL, "get_weather", "dG9rZW4=")
+    assert error.value.code == "keys_unavailable"
