@@ -2,6 +2,8 @@
 
 Modes:
   boto3     import boto3 and nothing else (the floor any Python Lambda function with AWS calls pays)
+  secret    import boto3, create the Secrets Manager client the core creates (session_core.config)
+            and read the signing key once: the floor of any function that reads its key there
   validate  import functions/validate as Lambda does (`app` module, layer on the path) and answer
             `events` requests (1: a cold start), the first taken from $BENCH_EVENT
 
@@ -19,13 +21,30 @@ from __future__ import annotations
 import sys
 
 
+def _layer_path(*function: str) -> None:
+    """Lambda's path order: the function's code (/var/task), then the layer (/opt/python)."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:0] = [os.path.join(root, *function), os.path.join(root, "shared")]
+
+
+def _secret() -> None:
+    import os
+
+    import boto3  # noqa: F401 - the baseline's import, made explicit
+
+    _layer_path()
+    from session_core.config import client
+
+    client("secretsmanager").get_secret_value(SecretId=os.environ["SIGNING_SECRET_ID"], VersionStage="AWSCURRENT")
+
+
 def _validate(events: int) -> None:
     import json
     import os
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    # Lambda's path order: the function's code (/var/task), then the layer (/opt/python).
-    sys.path[:0] = [os.path.join(root, "functions", "validate"), os.path.join(root, "shared")]
+    _layer_path("functions", "validate")
     import app
 
     from local.lambda_runtime import LambdaContext, http_event
@@ -43,10 +62,12 @@ def main(argv: list[str]) -> None:
     mode = argv[0] if argv else ""
     if mode == "boto3":
         import boto3  # noqa: F401
+    elif mode == "secret":
+        _secret()
     elif mode == "validate":
         _validate(int(argv[1]) if len(argv) > 1 else 1)
     else:
-        sys.exit(f"usage: python -m bench.child boto3|validate [events]; got {argv!r}")
+        sys.exit(f"usage: python -m bench.child boto3|secret|validate [events]; got {argv!r}")
     import resource
 
     ru_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

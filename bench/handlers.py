@@ -33,6 +33,41 @@ def _expect(response: dict[str, Any], status: int) -> dict[str, Any]:
     return body
 
 
+def _framework_floors() -> dict[str, Handler]:
+    """The validate function's Powertools parts doing nothing of ours, for the floors beside its row.
+
+    Both record the metric validate records (one dimension, one count), so Metrics' flush
+    serializes the same EMF line. `powertools`: `session_core.http`'s resolver (JSON errors)
+    and `entry()` (Logger's context injection, Metrics' flush) around a route that returns a
+    constant. `logger_metrics`: the same without the resolver, a handler that returns a
+    prebuilt response: what dropping the resolver alone would leave.
+    """
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.metrics import MetricUnit
+    from session_core.http import entry, logger, metrics, resolver
+
+    def record() -> None:
+        metrics.add_dimension(name="result", value="valid")
+        metrics.add_metric(name="Validations", unit=MetricUnit.Count, value=1)
+
+    app = resolver()
+
+    @app.post("/tokens/validate")
+    def constant() -> dict[str, Any]:
+        record()
+        return {"valid": True}
+
+    answer = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": '{"valid":true}'}
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @metrics.log_metrics
+    def bare(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        record()
+        return dict(answer)
+
+    return {"powertools": entry(app, trace=False), "logger_metrics": bare}
+
+
 def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch: int) -> CaseResult:
     """functions/validate answering a real HTTP API v2 event (Logger, Metrics on) vs the SDK's validate_token."""
     from local.lambda_runtime import LambdaContext, http_event
@@ -52,20 +87,30 @@ def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch
     if first != {"valid": True} or not sdk.validate_token(CALL_ID, FUNCTION, token):
         raise RuntimeError(f"validate answered {first!r}")
 
-    def ours(n: int) -> Sample:
-        calls = _invocations(handler, event, n)
-        with stack.quiet():
-            return timed(calls, n)
+    def invoking(h: Handler) -> Callable[[int], Sample]:
+        def run(n: int) -> Sample:
+            calls = _invocations(h, event, n)
+            with stack.quiet():
+                return timed(calls, n)
 
+        return run
+
+    with stack.quiet():  # Logger binds its stream when a handler is first wrapped
+        floors = _framework_floors()
     before, _ = stack.calls.snapshot()
     measured = interleave(
-        {"ours": ours, "sdk": lambda n: timed(lambda: sdk.validate_token(CALL_ID, FUNCTION, token), n)},
+        {
+            "ours": invoking(handler),
+            "sdk": lambda n: timed(lambda: sdk.validate_token(CALL_ID, FUNCTION, token), n),
+            **{name: invoking(floor) for name, floor in floors.items()},
+        },
         rounds=rounds,
-        batch={"ours": handler_batch, "sdk": sdk_batch},
+        batch={"ours": handler_batch, "sdk": sdk_batch, **dict.fromkeys(floors, handler_batch)},
     )
     aws_calls = stack.calls.snapshot()[0] - before
     invocations = (rounds + 2) * handler_batch  # the two warm-up rounds included
     handler_t, sdk_t = measured["ours"].wall, measured["sdk"].wall
+    floor_t = {name: measured[name].wall for name in floors}
     return CaseResult(
         "validate_handler",
         {
@@ -73,6 +118,9 @@ def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch
             "ours": handler_t.scaled(1e6),
             "sdk": sdk_t.scaled(1e6),
             "ratio": round(ratio(handler_t.median, sdk_t.median), 4),
+            "floors": {
+                name: {**t.scaled(1e6), "ratio": round(ratio(t.median, sdk_t.median), 4)} for name, t in floor_t.items()
+            },
             "aws_calls": aws_calls,
             "warm_invocations": invocations,
             "revocation_check": stack.function_env("validate", provisioned)["REVOCATION_CHECK"],
@@ -80,6 +128,17 @@ def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch
         [
             Row("validate_handler", round(handler_t.median * 1e6, 1), round(sdk_t.median * 1e6, 3), "us", 10.0),
             Row("validate_handler_aws_calls", aws_calls, None, "calls", 0, "exactly"),
+            *(
+                Row(
+                    f"validate_handler_floor_{name}",
+                    round(t.median * 1e6, 1),
+                    round(sdk_t.median * 1e6, 3),
+                    "us",
+                    None,
+                    "floor",
+                )
+                for name, t in floor_t.items()
+            ),
         ],
     )
 
@@ -87,6 +146,7 @@ def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch
 def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
     """One token call minting 20 tokens vs 20 single-token calls of the same handler (each reads the session)."""
     from session_core.config import settings
+    from session_core.service import default_service
     from session_core.tokens import mint
 
     from local.lambda_runtime import LambdaContext, http_event
@@ -113,6 +173,7 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
     with stack.quiet():
         _expect(create(http_event("POST", "/sessions", {"call_id": CALL_ID}), LambdaContext()), 201)
         minted = _expect(handler(batch_event(), LambdaContext()), 201)["tokens"]
+    session_store = default_service().store  # the token handler's, now that it has run
     if sorted(minted) != sorted(BATCH_FUNCTIONS) or not all(
         sdk.validate_token(CALL_ID, name, tok) for name, tok in minted.items()
     ):
@@ -150,9 +211,11 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
             "sdk_mint": lambda n: timed(lambda: sdk.create_tool_token(FUNCTION, CALL_ID), n),
             "core_mint": lambda n: timed(lambda: mint(key, CALL_ID, FUNCTION, int(time.time()) + expiry_secs), n),
             "create": create_new,
+            # The floor: the one consistent GetItem a mint needs, through the handler's own store and client.
+            "session_read": lambda n: timed(lambda: session_store.get(CALL_ID), n),
         },
         rounds=rounds,
-        batch={"batch": 1, "singles": 1, "sdk_mint": sdk_batch, "core_mint": sdk_batch, "create": 1},
+        batch={"batch": 1, "singles": 1, "sdk_mint": sdk_batch, "core_mint": sdk_batch, "create": 1, "session_read": 1},
     )
     batch_t, singles_t = measured["batch"].wall, measured["singles"].wall
     # Every batch made the same number of calls, or the row shows their mean (and misses).
@@ -160,6 +223,7 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
     cpu_per_token = measured["batch"].cpu.median / len(BATCH_FUNCTIONS)
     sdk_cpu = measured["sdk_mint"].cpu.median
     core_cpu = measured["core_mint"].cpu.median
+    read_cpu_per_token = measured["session_read"].cpu.median / len(BATCH_FUNCTIONS)
     return CaseResult(
         "mint_batch",
         {
@@ -179,10 +243,21 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
             # What one more name in a batch costs, about: the core's mint alone (no handler, no AWS call).
             "core_mint_cpu_us": round(core_cpu * 1e6, 3),
             "core_mint_cpu_ratio": round(ratio(core_cpu, sdk_cpu), 4),
+            # The least a batch can cost per token while the contract needs the session read.
+            "session_read_cpu_us": round(measured["session_read"].cpu.median * 1e6, 3),
+            "session_read_cpu_per_token_ratio": round(ratio(read_cpu_per_token, sdk_cpu), 4),
         },
         [
             Row("mint_batch", round(batch_t.median * 1e3, 3), round(singles_t.median * 1e3, 3), "ms", 0.1),
             Row("mint_batch_aws_calls_per_batch", calls_per_batch, None, "calls", 1, "exactly"),
             Row("mint_batch_cpu_per_token", round(cpu_per_token * 1e6, 2), round(sdk_cpu * 1e6, 3), "us", 2.0),
+            Row(
+                "mint_batch_cpu_floor_session_read",
+                round(read_cpu_per_token * 1e6, 2),
+                round(sdk_cpu * 1e6, 3),
+                "us",
+                None,
+                "floor",
+            ),
         ],
     )

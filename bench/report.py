@@ -11,18 +11,20 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class Row:
-    """One target, checked one of three ways (`check`).
+    """One target, checked one of three ways (`check`), or a floor that checks nothing.
 
     ratio: ours/baseline <= target. at_most: ours <= target (the baseline is shown for scale).
     exactly: ours == target (counts of AWS calls: behaviour, not timing).
+    floor: no target; what a part we chose costs on its own, measured in the same rounds, so
+    a missed target's table row sits next to the least it could be with that part kept.
     """
 
     metric: str
     ours: float
     baseline: float | None
     unit: str
-    target: float
-    check: Literal["ratio", "at_most", "exactly"] = "ratio"
+    target: float | None
+    check: Literal["ratio", "at_most", "exactly", "floor"] = "ratio"
 
     @property
     def ratio(self) -> float | None:
@@ -31,7 +33,9 @@ class Row:
         return self.ours / self.baseline if self.baseline > 0 else float("inf")
 
     @property
-    def met(self) -> bool:
+    def met(self) -> bool | None:
+        if self.target is None or self.check == "floor":
+            return None
         if self.check == "exactly":
             return self.ours == self.target
         if self.check == "at_most":
@@ -41,6 +45,8 @@ class Row:
 
     @property
     def target_text(self) -> str:
+        if self.target is None or self.check == "floor":
+            return "-"
         return {"ratio": f"<= {self.target:g}x", "at_most": f"<= {self.target:g}", "exactly": f"= {self.target:g}"}[
             self.check
         ]
@@ -95,7 +101,7 @@ def table(rows: list[Row]) -> str:
             "-" if row.baseline is None else f"{_num(row.baseline)} {row.unit}".strip(),
             "-" if row.ratio is None else f"{row.ratio:.3f}x",
             row.target_text,
-            "yes" if row.met else "NO",
+            {True: "yes", False: "NO", None: "-"}[row.met],
         )
         for row in rows
     ]

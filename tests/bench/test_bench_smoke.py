@@ -28,6 +28,13 @@ ROWS = {
     "cleanup",
     "memory",
 }
+# No target: what a part we chose costs alone, measured beside the target it bounds.
+FLOORS = {
+    "validate_handler_floor_powertools",
+    "validate_handler_floor_logger_metrics",
+    "mint_batch_cpu_floor_session_read",
+    "cold_start_floor_secret",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +68,7 @@ def _stats(stats: dict[str, Any]) -> None:
 def test_every_case_and_row_is_reported(bench: dict[str, Any]) -> None:
     assert bench["quick"] is True
     assert set(bench["cases"]) == CASES
-    assert {row["metric"] for row in bench["rows"]} == ROWS
+    assert {row["metric"] for row in bench["rows"]} == ROWS | FLOORS
 
 
 def test_the_table_comes_before_the_json(run: subprocess.CompletedProcess[str]) -> None:
@@ -72,12 +79,18 @@ def test_the_table_comes_before_the_json(run: subprocess.CompletedProcess[str]) 
         if line.split()[:6] == ["metric", "ours", "baseline", "ratio", "target", "met?"]
     )
     table = lines[header + 2 : -1]
-    assert sorted(line.split()[0] for line in table) == sorted(ROWS)
+    assert sorted(line.split()[0] for line in table) == sorted(ROWS | FLOORS)
+    for line in table:  # a floor has no target, so no verdict either
+        assert (line.split()[-2:] == ["-", "-"]) == (line.split()[0] in FLOORS), line
 
 
 def test_rows_are_consistent(bench: dict[str, Any]) -> None:
     for row in bench["rows"]:
         assert set(row) == {"metric", "ours", "baseline", "unit", "ratio", "target", "check", "met"}, row
+        if row["metric"] in FLOORS:
+            assert row["check"] == "floor" and row["target"] is None and row["met"] is None, row
+            assert _positive(row["ours"]) and _positive(row["baseline"]), row
+            continue
         assert isinstance(row["met"], bool)
         assert row["check"] in {"ratio", "at_most", "exactly"}
         if row["baseline"] is None:
@@ -101,13 +114,17 @@ def test_timed_cases_report_positive_stats(bench: dict[str, Any]) -> None:
         _stats(cases["verify"][name])
     for name in ("ours", "sdk"):
         _stats(cases["validate_handler"][name])
+    assert set(cases["validate_handler"]["floors"]) == {"powertools", "logger_metrics"}
+    for floor in cases["validate_handler"]["floors"].values():
+        _stats(floor)
     for name in ("batch", "singles", "create"):
         _stats(cases["mint_batch"][name])
-    for key in ("cpu_per_token_us", "sdk_create_tool_token_cpu_us", "core_mint_cpu_us"):
+    for key in ("cpu_per_token_us", "sdk_create_tool_token_cpu_us", "core_mint_cpu_us", "session_read_cpu_us"):
         assert _positive(cases["mint_batch"][key]), key
     for case in ("cold_start", "memory"):
         assert _positive(cases[case]["ours"]) and _positive(cases[case]["boto3_import"])
         assert _positive(cases[case]["ratio"])
+    assert _positive(cases["cold_start"]["secret_floor"])
 
 
 def test_warm_validate_makes_no_aws_call(bench: dict[str, Any]) -> None:
