@@ -61,7 +61,11 @@ def _validate_env(stack: Stack, stage: str) -> dict[str, str]:
     provisioned = stack.provision(stage)
     token = SessionManager(secret_key=provisioned.signing_key).create_tool_token(FUNCTION, CALL_ID)
     event = http_event("POST", "/tokens/validate", {"call_id": CALL_ID, "function": FUNCTION, "token": token})
-    return {**os.environ, **stack.function_env("validate", provisioned), "BENCH_EVENT": json.dumps(event)}
+    env = {**os.environ, **stack.function_env("validate", provisioned), "BENCH_EVENT": json.dumps(event)}
+    # The unrecorded first run writes bytecode, as a deployment package ships it; a machine that
+    # sets this (some CI images do) would otherwise compile every module on every measured run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def cold_start(stack: Stack, *, runs: int) -> CaseResult:
