@@ -28,6 +28,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads(..., **kw) builds one per call
+
+
 def json_object(body: str | bytes | None) -> dict[str, Any]:
     """The request body as a JSON object (strict: no NaN/Infinity, valid UTF-8)."""
     if body is None or body == "" or body == b"":
@@ -38,7 +41,7 @@ def json_object(body: str | bytes | None) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise BadRequest("the body is not valid UTF-8", "invalid_json") from exc
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
+        value = _DECODER.decode(body)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BadRequest(f"the body is not valid JSON: {exc}", "invalid_json") from exc
     if not isinstance(value, dict):
