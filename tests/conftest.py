@@ -7,6 +7,11 @@ Fixtures:
   per-process caches are cleared, so handlers calling default_service() use this account.
 - `store`, `keyring`: the core's DynamoSessionStore and KeyRing over that account.
 - `make_service(**settings)`: a SessionService over them (settings overridable); `service`: the default one.
+- `local_stack`: the local stack (`python -m local.serve` as a subprocess) with the template's
+  defaults, started once per test session and shared by every folder that tests over HTTP
+  (integration, client, hardening); `http`: a requests session for it. Tests there use fresh
+  call ids, so they share its table safely. Other configurations start their own
+  (`local.stack.running_stack(**env)`).
 
 Hypothesis: profile "ci" (default, bounded) or "full" (SOAK=full).
 """
@@ -145,3 +150,19 @@ def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., Any]:
 @pytest.fixture
 def service(make_service: Callable[..., Any]) -> Any:
     return make_service()
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[Any]:
+    from local.stack import running_stack
+
+    with running_stack() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[Any]:
+    import requests
+
+    with requests.Session() as session:
+        yield session

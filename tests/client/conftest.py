@@ -1,4 +1,4 @@
-"""The client's tests run against the real local stack (`local.stack.running_stack`): one per session here.
+"""The client's tests run against the real local stack: the shared one (`local_stack`, tests/conftest.py).
 
 Fixtures: `stack` (template defaults: debug off, revocation check off), `connect(url, **options)`
 (a RemoteSessionManager with a read timeout long enough for a cold handler on a loaded machine),
@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from session_client import RemoteSessionManager
 
-from local.stack import Stack, running_stack
+from local.stack import Stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    with running_stack() as running:
-        yield running
+def stack(local_stack: Stack) -> Stack:
+    return local_stack
 
 
 # The client's default read timeout (10 s) suits Lambda; the local stack's first call to each

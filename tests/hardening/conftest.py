@@ -1,6 +1,6 @@
 """Local stacks (`python -m local.serve` as subprocesses) for the hardening tests, one per configuration.
 
-- `default_stack`: the template's defaults (debug off, revocation off).
+- `default_stack`: the template's defaults (debug off, revocation off): the shared `local_stack`.
 - `loud_stack`: debug on, revocation on, log level DEBUG: the most a deployment could expose.
 """
 
@@ -9,24 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from local.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
-def default_stack() -> Iterator[Stack]:
-    with running_stack() as stack:
-        yield stack
+def default_stack(local_stack: Stack) -> Stack:
+    return local_stack
 
 
 @pytest.fixture(scope="session")
 def loud_stack() -> Iterator[Stack]:
     with running_stack(DEBUG_MODE="true", REVOCATION_CHECK="true", POWERTOOLS_LOG_LEVEL="DEBUG") as stack:
         yield stack
-
-
-@pytest.fixture(scope="session")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session

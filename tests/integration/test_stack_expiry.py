@@ -3,7 +3,6 @@ session lifetimes, debug on, revocation on, cleanup every two seconds."""
 
 from __future__ import annotations
 
-import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -111,10 +110,3 @@ def test_the_schedule_deletes_expired_sessions(http: requests.Session, short: St
     reply = http.get(f"{short.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
     assert reply.json() == {"call_id": call_id, "metadata": {}}
     assert "SCHEDULE cleanup " in short.log()
-
-
-def test_sigterm_stops_it_cleanly(short: Stack) -> None:
-    """Last in this module: it ends the module's stack (as `docker stop` or systemd would)."""
-    short.process.send_signal(signal.SIGTERM)
-    assert short.process.wait(timeout=15) == 0
-    assert short.log().rstrip().endswith("stopped")

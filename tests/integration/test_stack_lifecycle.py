@@ -70,14 +70,16 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-def test_ctrl_c_stops_everything_and_exits_0() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_stops_everything_and_exits_0(stop: signal.Signals) -> None:
+    """Ctrl-C as a developer would, SIGTERM as `docker stop` or systemd would; each on its own stack."""
     with running_stack() as stack:
         assert requests.post(f"{stack.base_url}/sessions", json={}, timeout=10).status_code == 201
         workers = children(stack.process.pid)
         assert workers, "a worker process serves the request"
-        stack.process.send_signal(signal.SIGINT)
+        stack.process.send_signal(stop)
         assert stack.process.wait(timeout=15) == 0
         log = stack.log()
-    assert "stopped" in log
+    assert log.rstrip().endswith("stopped")
     assert "Traceback" not in log
     assert not any(alive(pid) for pid in workers)
