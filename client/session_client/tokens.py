@@ -37,6 +37,9 @@ class TokenCheck(NamedTuple):
 
 def input_error(call_id: object, function: object, token: object) -> str | None:
     """The code the service's 400 would carry for these inputs, or None when they are acceptable."""
+    if any(isinstance(value, str) and not _is_unicode(value) for value in (call_id, function, token)):
+        # A lone surrogate travels as a JSON escape, and the service refuses such a body whole.
+        return "invalid_json"
     if (
         not isinstance(call_id, str)
         or not 1 <= len(call_id) <= 128
@@ -49,6 +52,14 @@ def input_error(call_id: object, function: object, token: object) -> str | None:
     if not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN_LENGTH:
         return "invalid_token"
     return None
+
+
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _fields(token: str) -> list[str] | None:

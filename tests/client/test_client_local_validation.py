@@ -89,6 +89,10 @@ def corpus(client: RemoteSessionManager, stack: Stack) -> list[tuple[str, str, s
         (CALL, "f" * 65, minted),
         (CALL, "get_weather", ""),
         (CALL, "get_weather", "A" * 1025),
+        # Lone surrogates: not Unicode, so the service refuses the JSON body before reading a field.
+        ("call-\ud800", "get_weather", minted),
+        (CALL, "get_\udfff", minted),
+        (CALL, "get_weather", minted[:8] + "\ud83d" + minted[8:]),
     ]
     for position in (0, len(minted) // 2, len(minted.rstrip("=")) - 1):  # one character changed
         changed = minted[:position] + ("B" if minted[position] != "B" else "C") + minted[position + 1 :]
@@ -134,6 +138,7 @@ def test_every_verdict_matches_the_service(
         "invalid_call_id",
         "invalid_function",
         "invalid_token",
+        "invalid_json",
     }
 
 
