@@ -1,16 +1,48 @@
-"""Creates the template's table and secret in an (emulated) AWS account."""
+"""The emulated AWS account: where it listens, its clients, and the template's table and secret in it."""
 
 from __future__ import annotations
 
 import secrets
+import socket
 import string
 from dataclasses import dataclass
 from typing import Any
 
 from . import template
 
+HOST = "127.0.0.1"  # everything local listens on loopback only
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
 TABLE_ID = "SessionsTable"
 SECRET_ID = "SigningKeySecret"
+
+
+class NotProvisioned(LookupError):
+    """The emulated account does not hold exactly one sessions table and one secret."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def clients(endpoint: str) -> tuple[Any, Any]:
+    """DynamoDB and Secrets Manager clients for the emulated account (never real AWS)."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+    return session.client("dynamodb", endpoint_url=endpoint), session.client("secretsmanager", endpoint_url=endpoint)
 
 
 @dataclass(frozen=True)
@@ -42,3 +74,22 @@ def provision(dynamodb: Any, secretsmanager: Any, stage: str = "local", signing_
     key = signing_key or random_key()
     arn = secretsmanager.create_secret(Name=f"swaig-sessions-{stage}-signing-key", SecretString=key)["ARN"]
     return Provisioned(table_name, arn, key)
+
+
+def discover(dynamodb: Any, secretsmanager: Any) -> Provisioned:
+    """The table and secret a running `make serve` created: the tables with the template's key
+    schema and the account's secret, each of which must be the only one."""
+    key_schema = template.table_definition()["KeySchema"]
+    tables = [
+        name
+        for name in dynamodb.list_tables()["TableNames"]
+        if dynamodb.describe_table(TableName=name)["Table"]["KeySchema"] == key_schema
+    ]
+    found = secretsmanager.list_secrets()["SecretList"]
+    if len(tables) != 1 or len(found) != 1:
+        raise NotProvisioned(
+            f"expected one sessions table and one secret in the emulated AWS, found {tables} and "
+            f"{[s['Name'] for s in found]}"
+        )
+    arn = found[0]["ARN"]
+    return Provisioned(tables[0], arn, secretsmanager.get_secret_value(SecretId=arn)["SecretString"])

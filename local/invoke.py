@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import aws, template
+from .aws import HOST
 from .lambda_pool import InvokeError, LambdaPool, stderr_sink
-from .serve import HOST, aws_clients, env_port
+from .serve import env_port
 from .template import Function
 
 
@@ -36,25 +37,6 @@ def find_function(name: str, functions: dict[str, Function]) -> Function:
             return fn
     known = ", ".join(f"{fn.name} ({fn.logical_id})" for fn in functions.values())
     raise UsageError(f"no function {name!r} in template.yaml; one of: {known}")
-
-
-def discover(dynamodb: Any, secretsmanager: Any) -> aws.Provisioned:
-    """The table and secret a running `make serve` created: the tables with the template's key
-    schema and the account's secret, each of which must be the only one."""
-    key_schema = template.table_definition()["KeySchema"]
-    tables = [
-        name
-        for name in dynamodb.list_tables()["TableNames"]
-        if dynamodb.describe_table(TableName=name)["Table"]["KeySchema"] == key_schema
-    ]
-    secrets = secretsmanager.list_secrets()["SecretList"]
-    if len(tables) != 1 or len(secrets) != 1:
-        raise UsageError(
-            f"expected one sessions table and one secret in the emulated AWS, found {tables} and "
-            f"{[s['Name'] for s in secrets]}"
-        )
-    arn = secrets[0]["ARN"]
-    return aws.Provisioned(tables[0], arn, secretsmanager.get_secret_value(SecretId=arn)["SecretString"])
 
 
 def moto_listening(port: int) -> bool:
@@ -72,13 +54,6 @@ def moto_listening(port: int) -> bool:
     raise UsageError(f"port {port} (AWS_PORT) is taken by something that is not moto; set AWS_PORT")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def emulated_aws() -> Iterator[tuple[str, aws.Provisioned]]:
     """The running stack's AWS endpoint and resources, or a throwaway provisioned one."""
@@ -86,14 +61,14 @@ def emulated_aws() -> Iterator[tuple[str, aws.Provisioned]]:
     if moto_listening(port):
         endpoint = f"http://{HOST}:{port}"
         print(f"using the emulated AWS of the running stack at {endpoint}", file=sys.stderr)
-        yield endpoint, discover(*aws_clients(endpoint))
+        yield endpoint, aws.discover(*aws.clients(endpoint))
         return
     from .moto_server import MotoServer
 
     with MotoServer(HOST) as moto:
         endpoint = moto.endpoint
         signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
-        yield endpoint, aws.provision(*aws_clients(endpoint), signing_key=signing_key)
+        yield endpoint, aws.provision(*aws.clients(endpoint), signing_key=signing_key)
 
 
 def read_event(source: str) -> Any:
@@ -126,7 +101,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         ok, payload = invoke(argv[0], read_event(argv[1]))
-    except (UsageError, OSError) as exc:
+    except (UsageError, aws.NotProvisioned, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(payload, indent=2, ensure_ascii=False))

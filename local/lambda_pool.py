@@ -22,14 +22,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from . import template
+from .aws import FAKE_CREDENTIALS, REGION
 from .template import ROOT, Function
 
-REGION = "us-east-1"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 SERVICE_ENDPOINTS = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER")
 INIT_TIMEOUT_SECS = 10.0  # Lambda's limit for the init phase
 MAX_WORKERS = 4

@@ -27,14 +27,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
-from urllib.parse import unquote
 
 from . import aws, template
-from .lambda_pool import FAKE_CREDENTIALS, REGION, InvokeError, LambdaPool, PoolBusy, PoolClosed
+from .aws import HOST, REGION
+from .lambda_pool import InvokeError, LambdaPool, PoolBusy, PoolClosed
 from .lambda_runtime import http_event, scheduled_event
+from .router import Match, NotAllowed, Router, template_routes
 from .template import Function, Route
 
-HOST = "127.0.0.1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 OPENAPI_PATH = "/openapi.json"
 OPENAPI_TARGET = "<openapi>"
@@ -54,60 +54,6 @@ def say(line: str) -> None:
 def complain(line: str) -> None:
     with _print_lock:
         print(line, file=sys.stderr, flush=True)
-
-
-# --- routing -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Match:
-    target: str  # the function's short name
-    route: Route
-    params: dict[str, str]
-
-
-@dataclass(frozen=True)
-class NotAllowed:
-    allow: list[str]
-
-
-def _compile(path: str) -> tuple[re.Pattern[str], list[str]]:
-    """A route path as a regex over the raw request path; `{name}` is one segment, `{name+}` the rest."""
-    names: list[str] = []
-    regex = ""
-    for i, part in enumerate(re.split(r"\{([^}]+)\}", path)):  # literal, name, literal, ...
-        if i % 2 == 0:
-            regex += re.escape(part)
-        else:
-            names.append(part.rstrip("+"))
-            regex += "(.+)" if part.endswith("+") else "([^/]+)"
-    return re.compile(f"^{regex}$"), names
-
-
-class Router:
-    """API Gateway's route selection: the most specific matching path, then the method."""
-
-    def __init__(self, routes: list[tuple[Route, str]]) -> None:
-        compiled = [(route, target, *_compile(route.path)) for route, target in routes]
-        # Literal paths win over parameters, and greedy parameters come last.
-        compiled.sort(key=lambda r: ("+}" in r[0].path, len(r[3])))
-        self._routes = compiled
-
-    @property
-    def routes(self) -> list[tuple[Route, str]]:
-        return [(route, target) for route, target, _, _ in self._routes]
-
-    def match(self, method: str, path: str) -> Match | NotAllowed | None:
-        allowed: list[str] = []
-        for route, target, regex, names in self._routes:
-            found = regex.match(path)
-            if not found:
-                continue
-            if route.method in (method, "ANY"):
-                params = {name: unquote(value) for name, value in zip(names, found.groups(), strict=True)}
-                return Match(target, route, params)
-            allowed.append(route.method)
-        return NotAllowed(sorted(set(allowed))) if allowed else None
 
 
 # --- responses -----------------------------------------------------------------------------------
@@ -163,7 +109,7 @@ class Front:
     def __init__(
         self, functions: dict[str, Function], pool: LambdaPool, openapi: Callable[[], dict[str, Any]] | None = None
     ) -> None:
-        routes = [(route, name) for name, fn in functions.items() for route in fn.routes]
+        routes = template_routes(functions)
         if openapi is not None:
             routes.append((Route("GET", OPENAPI_PATH), OPENAPI_TARGET))
         self.router = Router(routes)
@@ -433,19 +379,6 @@ def check_free(port: int, variable: str) -> None:
             raise PortTaken(port, variable, _reason(exc)) from None
 
 
-def aws_clients(endpoint: str) -> tuple[Any, Any]:
-    """DynamoDB and Secrets Manager clients for the emulated account (never real AWS)."""
-    import boto3
-
-    session = boto3.session.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-        region_name=REGION,
-    )
-    return session.client("dynamodb", endpoint_url=endpoint), session.client("secretsmanager", endpoint_url=endpoint)
-
-
 def banner(
     base_url: str,
     endpoint: str,
@@ -494,7 +427,7 @@ def run(server: FrontServer, aws_port: int, stop: threading.Event) -> None:
         with MotoServer(HOST, aws_port) as moto:
             endpoint = moto.endpoint
             signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
-            provisioned = aws.provision(*aws_clients(endpoint), signing_key=signing_key)
+            provisioned = aws.provision(*aws.clients(endpoint), signing_key=signing_key)
             functions = template.functions(provisioned.refs())
             jobs, schedules = scheduled_jobs(functions, os.environ.get("CLEANUP_INTERVAL_SECS"))
             pool = LambdaPool(functions, endpoint)

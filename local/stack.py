@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import aws
-from .invoke import discover, free_port
-from .serve import HOST, aws_clients
+from .aws import HOST, free_port
 from .template import ROOT
 
 READY_TIMEOUT_SECS = 60.0
@@ -48,7 +47,7 @@ class Stack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the stack's emulated AWS (dynamodb or secretsmanager)."""
-        dynamodb, secretsmanager = aws_clients(self.aws_endpoint)
+        dynamodb, secretsmanager = aws.clients(self.aws_endpoint)
         return {"dynamodb": dynamodb, "secretsmanager": secretsmanager}[service]
 
     def log(self) -> str:
@@ -113,7 +112,7 @@ def running_stack(ready_timeout: float = READY_TIMEOUT_SECS, **env: str) -> Iter
                     f"the local stack did not start (exit code {process.poll()}):\n{log_path.read_text()}"
                 )
             time.sleep(0.05)
-        provisioned = discover(*aws_clients(endpoint))
+        provisioned = aws.discover(*aws.clients(endpoint))
         yield Stack(
             base_url,
             endpoint,

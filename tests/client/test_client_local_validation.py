@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from signalwire.core.security.session_manager import SessionManager
 
-from local.invoke import free_port
+from local.aws import free_port
 from local.stack import Stack, running_stack
 
 CALL = "call-corpus"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from session_client import RemoteSessionManager, SessionServiceError
 
-from local.invoke import free_port
+from local.aws import free_port
 
 # One body that satisfies every route's reader.
 OK = {"valid": True, "ended": True, "deleted": True, "metadata": {}, "call_id": "c", "token": "t", "tokens": {}}

@@ -21,6 +21,7 @@ from session_core import config, http
 from local import aws as aws_local
 from local import template
 from local.lambda_runtime import LambdaContext, cold_start, http_event, load_handler
+from local.router import Match, Router, template_routes
 
 
 @dataclass
@@ -33,17 +34,6 @@ class Reply:
     raw: dict[str, Any] = field(repr=False)
 
 
-def _match(route: template.Route, path: str) -> dict[str, str] | None:
-    """Path parameters when `path` fits the route's template, else None."""
-    if not route.pattern.match(path):
-        return None
-    params = {}
-    for want, got in zip(route.path.split("/"), path.split("/"), strict=True):
-        if want.startswith("{") and want.endswith("}"):
-            params[want[1:-1]] = got
-    return params
-
-
 @dataclass
 class Stack:
     """A provisioned account (tests/conftest.py's `aws`) and the template's functions, by short name."""
@@ -53,6 +43,10 @@ class Stack:
     # (function, "service:Operation") of every AWS call the handlers made, in order.
     calls: list[tuple[str, str]] = field(default_factory=list)
     _current: str = ""
+    _router: Router = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._router = Router(template_routes(self.functions))
 
     def reset(self) -> None:
         """A cold start: settings, clients and service are built again from the environment.
@@ -68,13 +62,11 @@ class Stack:
         self.calls.append((self._current, f"{model.service_model.signing_name}:{model.name}"))
 
     def route(self, method: str, path: str) -> tuple[str, template.Route, dict[str, str]]:
-        """The function serving `method path`, as API Gateway would pick it."""
-        for name, fn in self.functions.items():
-            for route in fn.routes:
-                params = _match(route, path)
-                if route.method == method.upper() and params is not None:
-                    return name, route, params
-        raise LookupError(f"no route for {method} {path}")
+        """The function serving `method path`, as API Gateway would pick it (the local front's router)."""
+        found = self._router.match(method.upper(), path)
+        if not isinstance(found, Match):
+            raise LookupError(f"no route for {method} {path}")
+        return found.target, found.route, found.params
 
     def event(self, method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
         """The HTTP API event API Gateway would send for this request."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.invoke import free_port
+from local.aws import free_port
 from local.stack import running_stack
 from local.template import ROOT
 

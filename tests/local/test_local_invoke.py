@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local.invoke import free_port
+from local.aws import free_port
 from local.template import ROOT
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local import aws, template
-from local.serve import Match, NotAllowed, Router
+from local.router import Match, NotAllowed, Router, template_routes
 from local.template import Route
 
 FUNCTIONS = template.functions({aws.TABLE_ID: "t", aws.SECRET_ID: "s"})
@@ -13,7 +13,7 @@ FUNCTIONS = template.functions({aws.TABLE_ID: "t", aws.SECRET_ID: "s"})
 
 @pytest.fixture(scope="module")
 def router() -> Router:
-    return Router([(route, name) for name, fn in FUNCTIONS.items() for route in fn.routes])
+    return Router(template_routes(FUNCTIONS))
 
 
 def test_every_template_route_reaches_its_function(router: Router) -> None:

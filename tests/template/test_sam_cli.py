@@ -26,7 +26,6 @@ from packaging.requirements import Requirement
 
 from local import aws, template
 from local.moto_server import MotoServer
-from local.serve import HOST, aws_clients
 
 SAM = Path(sys.executable).with_name("sam")
 PYTHON313 = Path(os.path.realpath(sys.executable))  # the interpreter the venv was made from
@@ -148,7 +147,7 @@ def runtime_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    with MotoServer(HOST) as moto:  # binds its own free port: no window for another process to take it
+    with MotoServer(aws.HOST) as moto:  # binds its own free port: no window for another process to take it
         yield moto.endpoint
 
 
@@ -163,7 +162,7 @@ def first_event_of(name: str) -> tuple[str, int | None, dict[str, Any]]:
 def test_built_function_answers_its_event(
     name: str, build_dir: Path, runtime_dir: Path, moto_endpoint: str, tmp_path: Path
 ) -> None:
-    made = aws.provision(*aws_clients(moto_endpoint), stage=f"built-{name}")  # a fresh stack each
+    made = aws.provision(*aws.clients(moto_endpoint), stage=f"built-{name}")  # a fresh stack each
     fn = template.functions(made.refs())[name]
     event_file, status, fields = first_event_of(name)
     event = json.loads((template.ROOT / "events" / event_file).read_text())

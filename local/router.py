@@ -1,0 +1,65 @@
+"""API Gateway's route selection, for the local front and the handler tests alike."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from .template import Function, Route
+
+
+@dataclass(frozen=True)
+class Match:
+    target: str  # the function's short name
+    route: Route
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    allow: list[str]
+
+
+def _compile(path: str) -> tuple[re.Pattern[str], list[str]]:
+    """A route path as a regex over the raw request path; `{name}` is one segment, `{name+}` the rest."""
+    names: list[str] = []
+    regex = ""
+    for i, part in enumerate(re.split(r"\{([^}]+)\}", path)):  # literal, name, literal, ...
+        if i % 2 == 0:
+            regex += re.escape(part)
+        else:
+            names.append(part.rstrip("+"))
+            regex += "(.+)" if part.endswith("+") else "([^/]+)"
+    return re.compile(f"^{regex}$"), names
+
+
+class Router:
+    """API Gateway's route selection: the most specific matching path, then the method."""
+
+    def __init__(self, routes: list[tuple[Route, str]]) -> None:
+        compiled = [(route, target, *_compile(route.path)) for route, target in routes]
+        # Literal paths win over parameters, and greedy parameters come last.
+        compiled.sort(key=lambda r: ("+}" in r[0].path, len(r[3])))
+        self._routes = compiled
+
+    @property
+    def routes(self) -> list[tuple[Route, str]]:
+        return [(route, target) for route, target, _, _ in self._routes]
+
+    def match(self, method: str, path: str) -> Match | NotAllowed | None:
+        allowed: list[str] = []
+        for route, target, regex, names in self._routes:
+            found = regex.match(path)
+            if not found:
+                continue
+            if route.method in (method, "ANY"):
+                params = {name: unquote(value) for name, value in zip(names, found.groups(), strict=True)}
+                return Match(target, route, params)
+            allowed.append(route.method)
+        return NotAllowed(sorted(set(allowed))) if allowed else None
+
+
+def template_routes(functions: dict[str, Function]) -> list[tuple[Route, str]]:
+    """Every HttpApi route of the template, with its function's short name as the target."""
+    return [(route, name) for name, fn in functions.items() for route in fn.routes]
