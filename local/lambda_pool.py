@@ -21,14 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from . import template
 from .aws import FAKE_CREDENTIALS, REGION
 from .template import ROOT, Function
 
 SERVICE_ENDPOINTS = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER")
 INIT_TIMEOUT_SECS = 10.0  # Lambda's limit for the init phase
 MAX_WORKERS = 4
-LAMBDA_DEFAULTS = {"Timeout": 3, "MemorySize": 128}  # what Lambda uses when a template says nothing
 
 LogSink = Callable[[str], None]
 _stderr_lock = threading.Lock()
@@ -62,15 +60,6 @@ class PoolClosed(Exception):
 class Limits:
     timeout: float  # seconds, the template's Timeout
     memory: int  # MB, the template's MemorySize
-
-
-def limits(fn: Function) -> Limits:
-    """The function's Timeout and MemorySize from the template (Globals, then its own properties)."""
-    loaded = template.load()
-    props: dict[str, Any] = {**LAMBDA_DEFAULTS, **loaded.get("Globals", {}).get("Function", {})}
-    if fn.logical_id in loaded.get("Resources", {}):
-        props.update(template.resource(fn.logical_id, loaded)["Properties"])
-    return Limits(float(props["Timeout"]), int(props["MemorySize"]))
 
 
 def function_env(fn: Function, aws_endpoint: str, memory: int) -> dict[str, str]:
@@ -312,9 +301,8 @@ class LambdaPool:
     ) -> None:
         self._pools: dict[str, FunctionPool] = {}
         for name, fn in functions.items():
-            fn_limits = limits(fn)
-            env = function_env(fn, aws_endpoint, fn_limits.memory)
-            self._pools[name] = FunctionPool(fn, env, fn_limits, max_workers=max_workers, log=log)
+            env = function_env(fn, aws_endpoint, fn.memory)
+            self._pools[name] = FunctionPool(fn, env, Limits(fn.timeout, fn.memory), max_workers=max_workers, log=log)
 
     def invoke(self, name: str, event: Any) -> Any:
         return self._pools[name].invoke(event)

@@ -59,6 +59,8 @@ class Function:
     environment: dict[str, str]
     routes: list[Route] = field(default_factory=list)
     schedule: str | None = None
+    timeout: float = 3.0  # seconds; Lambda's default when a template says nothing
+    memory: int = 128  # MB; likewise
 
     @property
     def name(self) -> str:
@@ -152,6 +154,8 @@ def functions(names: dict[str, str], template: dict[str, Any] | None = None) -> 
             environment={k: str(resolve(v, refs)) for k, v in env.items()},
             routes=routes,
             schedule=schedule,
+            timeout=float(props.get("Timeout", defaults.get("Timeout", 3))),
+            memory=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
         )
         found[fn.name] = fn
     return found

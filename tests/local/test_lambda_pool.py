@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from local import aws, template
-from local.lambda_pool import FunctionPool, InvokeError, Limits, PoolBusy, PoolClosed, function_env, limits
+from local.lambda_pool import FunctionPool, InvokeError, Limits, PoolBusy, PoolClosed, function_env
 from local.template import Function
 
 ENDPOINT = "http://127.0.0.1:9"  # nothing listens: these handlers never call AWS
@@ -189,10 +189,11 @@ def test_close_stops_every_worker(make_pool: Any) -> None:
 def test_limits_and_environment_come_from_the_template() -> None:
     functions = template.functions({aws.TABLE_ID: "the-table", aws.SECRET_ID: "the-secret"})
     props = template.load()["Resources"]["CleanupFunction"]["Properties"]
-    assert limits(functions["cleanup"]).timeout == float(props["Timeout"])
-    assert limits(functions["validate"]) == Limits(
-        float(template.load()["Globals"]["Function"]["Timeout"]),
-        int(template.load()["Globals"]["Function"]["MemorySize"]),
+    assert functions["cleanup"].timeout == float(props["Timeout"])
+    globals_ = template.load()["Globals"]["Function"]
+    assert (functions["validate"].timeout, functions["validate"].memory) == (
+        float(globals_["Timeout"]),
+        int(globals_["MemorySize"]),
     )
     env = function_env(functions["validate"], ENDPOINT, 256)
     assert env["TABLE_NAME"] == "the-table"
