@@ -11,12 +11,13 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class Row:
-    """One target, checked one of three ways (`check`), or a floor that checks nothing.
+    """One target, checked one of three ways (`check`), or a reference that checks nothing.
 
     ratio: ours/baseline <= target. at_most: ours <= target (the baseline is shown for scale).
     exactly: ours == target (counts of AWS calls: behaviour, not timing).
-    floor: no target; what a part we chose costs on its own, measured in the same rounds, so
-    a missed target's table row sits next to the least it could be with that part kept.
+    reference: no target; measured in the same rounds to put a missed target in context, e.g.
+    a floor (what a part we chose costs on its own: the least the target's row can be while
+    that part stays).
     """
 
     metric: str
@@ -24,7 +25,7 @@ class Row:
     baseline: float | None
     unit: str
     target: float | None
-    check: Literal["ratio", "at_most", "exactly", "floor"] = "ratio"
+    check: Literal["ratio", "at_most", "exactly", "reference"] = "ratio"
 
     @property
     def ratio(self) -> float | None:
@@ -34,7 +35,7 @@ class Row:
 
     @property
     def met(self) -> bool | None:
-        if self.target is None or self.check == "floor":
+        if self.target is None or self.check == "reference":
             return None
         if self.check == "exactly":
             return self.ours == self.target
@@ -45,7 +46,7 @@ class Row:
 
     @property
     def target_text(self) -> str:
-        if self.target is None or self.check == "floor":
+        if self.target is None or self.check == "reference":
             return "-"
         return {"ratio": f"<= {self.target:g}x", "at_most": f"<= {self.target:g}", "exactly": f"= {self.target:g}"}[
             self.check

@@ -28,10 +28,11 @@ ROWS = {
     "cleanup",
     "memory",
 }
-# No target: what a part we chose costs alone, measured beside the target it bounds.
-FLOORS = {
+# No target: measured beside a target to put it in context (floors: what a part we chose costs alone).
+REFERENCES = {
     "validate_handler_floor_powertools",
     "validate_handler_floor_logger_metrics",
+    "validate_handler_sdk_behind_powertools",
     "mint_batch_cpu_floor_session_read",
     "cold_start_floor_secret",
 }
@@ -68,7 +69,7 @@ def _stats(stats: dict[str, Any]) -> None:
 def test_every_case_and_row_is_reported(bench: dict[str, Any]) -> None:
     assert bench["quick"] is True
     assert set(bench["cases"]) == CASES
-    assert {row["metric"] for row in bench["rows"]} == ROWS | FLOORS
+    assert {row["metric"] for row in bench["rows"]} == ROWS | REFERENCES
 
 
 def test_the_table_comes_before_the_json(run: subprocess.CompletedProcess[str]) -> None:
@@ -79,16 +80,16 @@ def test_the_table_comes_before_the_json(run: subprocess.CompletedProcess[str]) 
         if line.split()[:6] == ["metric", "ours", "baseline", "ratio", "target", "met?"]
     )
     table = lines[header + 2 : -1]
-    assert sorted(line.split()[0] for line in table) == sorted(ROWS | FLOORS)
-    for line in table:  # a floor has no target, so no verdict either
-        assert (line.split()[-2:] == ["-", "-"]) == (line.split()[0] in FLOORS), line
+    assert sorted(line.split()[0] for line in table) == sorted(ROWS | REFERENCES)
+    for line in table:  # a reference has no target, so no verdict either
+        assert (line.split()[-2:] == ["-", "-"]) == (line.split()[0] in REFERENCES), line
 
 
 def test_rows_are_consistent(bench: dict[str, Any]) -> None:
     for row in bench["rows"]:
         assert set(row) == {"metric", "ours", "baseline", "unit", "ratio", "target", "check", "met"}, row
-        if row["metric"] in FLOORS:
-            assert row["check"] == "floor" and row["target"] is None and row["met"] is None, row
+        if row["metric"] in REFERENCES:
+            assert row["check"] == "reference" and row["target"] is None and row["met"] is None, row
             assert _positive(row["ours"]) and _positive(row["baseline"]), row
             continue
         assert isinstance(row["met"], bool)
@@ -114,9 +115,10 @@ def test_timed_cases_report_positive_stats(bench: dict[str, Any]) -> None:
         _stats(cases["verify"][name])
     for name in ("ours", "sdk"):
         _stats(cases["validate_handler"][name])
-    assert set(cases["validate_handler"]["floors"]) == {"powertools", "logger_metrics"}
-    for floor in cases["validate_handler"]["floors"].values():
-        _stats(floor)
+    references = cases["validate_handler"]["references"]
+    assert set(references) == {"floor_powertools", "floor_logger_metrics", "sdk_behind_powertools"}
+    for reference in references.values():
+        _stats(reference)
     for name in ("batch", "singles", "create"):
         _stats(cases["mint_batch"][name])
     for key in ("cpu_per_token_us", "sdk_create_tool_token_cpu_us", "core_mint_cpu_us", "session_read_cpu_us"):
