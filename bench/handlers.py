@@ -113,6 +113,9 @@ def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch
 
     with stack.quiet():  # Logger binds its stream when a handler is first wrapped
         references = _references(sdk)
+        for name, reference in references.items():  # a reference that fails would time its error path
+            if (answer := _expect(reference(event(), LambdaContext()), 200)) != {"valid": True}:
+                raise RuntimeError(f"reference {name} answered {answer!r}")
     before, _ = stack.calls.snapshot()
     measured = interleave(
         {
