@@ -194,6 +194,8 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
         _expect(create(http_event("POST", "/sessions", {"call_id": CALL_ID}), LambdaContext()), 201)
         minted = _expect(handler(batch_event(), LambdaContext()), 201)["tokens"]
     session_store = default_service().store  # the token handler's, now that it has run
+    if session_store.get(CALL_ID) is None:
+        raise RuntimeError("the session the floor reads is missing")
     if sorted(minted) != sorted(BATCH_FUNCTIONS) or not all(
         sdk.validate_token(CALL_ID, name, tok) for name, tok in minted.items()
     ):
