@@ -4,6 +4,11 @@ moto's backends are not thread-safe (concurrent UpdateItems on one item fail wit
 "dictionary changed size during iteration"), while DynamoDB applies the writes to an
 item one at a time. Serving requests one by one gives moto that atomicity; clients'
 threads still interleave between their requests, so concurrency is still exercised.
+
+Connections are kept alive, as DynamoDB's and Secrets Manager's are: each connection has a
+thread of its own (werkzeug then speaks HTTP/1.1), and a lock lets one request at a time
+into moto. A single-threaded server would have to close every connection after its
+request, or one idle client connection would block all others.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ class MotoServer:
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self.host, self.port, app, threaded=False, request_handler=MotoRequestHandler)
+        lock = threading.Lock()
+
+        def one_at_a_time(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            with lock:
+                return list(app(environ, start_response))  # the whole response, inside the lock
+
+        self._server = make_server(
+            self.host, self.port, one_at_a_time, threaded=True, request_handler=MotoRequestHandler
+        )
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()
