@@ -18,6 +18,10 @@ class Row:
     reference: no target; measured in the same rounds to put a missed target in context, e.g.
     a floor (what a part we chose costs on its own: the least the target's row can be while
     that part stays).
+
+    The ratio is ours/baseline (their medians), unless `paired` gives the median of the ratios
+    of each round's pair: for few, long, noisy samples (whole processes), where a burst of load
+    lands on both members of a pair but not on every round alike.
     """
 
     metric: str
@@ -26,11 +30,14 @@ class Row:
     unit: str
     target: float | None
     check: Literal["ratio", "at_most", "exactly", "reference"] = "ratio"
+    paired: float | None = None
 
     @property
     def ratio(self) -> float | None:
         if self.baseline is None:
             return None
+        if self.paired is not None:
+            return self.paired
         return self.ours / self.baseline if self.baseline > 0 else float("inf")
 
     @property
@@ -60,6 +67,7 @@ class Row:
             "baseline": self.baseline,
             "unit": self.unit,
             "ratio": None if ratio is None else round(ratio, 4),
+            "ratio_of": "pairs" if self.paired is not None else "medians",
             "target": self.target,
             "check": self.check,
             "met": self.met,

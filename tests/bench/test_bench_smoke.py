@@ -87,7 +87,7 @@ def test_the_table_comes_before_the_json(run: subprocess.CompletedProcess[str]) 
 
 def test_rows_are_consistent(bench: dict[str, Any]) -> None:
     for row in bench["rows"]:
-        assert set(row) == {"metric", "ours", "baseline", "unit", "ratio", "target", "check", "met"}, row
+        assert set(row) == {"metric", "ours", "baseline", "unit", "ratio", "ratio_of", "target", "check", "met"}, row
         if row["metric"] in REFERENCES:
             assert row["check"] == "reference" and row["target"] is None and row["met"] is None, row
             assert _positive(row["ours"]) and _positive(row["baseline"]), row
@@ -96,7 +96,11 @@ def test_rows_are_consistent(bench: dict[str, Any]) -> None:
         assert row["check"] in {"ratio", "at_most", "exactly"}
         if row["baseline"] is None:
             assert row["ratio"] is None and row["check"] == "exactly"
+        elif row["ratio_of"] == "pairs":  # the median of per-round ratios, reported with the case
+            assert _positive(row["ours"]) and _positive(row["baseline"]), row
+            assert row["ratio"] == pytest.approx(bench["cases"][row["metric"]]["ratio"], abs=1e-4)
         else:
+            assert row["ratio_of"] == "medians"
             assert _positive(row["ours"]) and _positive(row["baseline"]), row
             assert row["ratio"] == pytest.approx(
                 row["ours"] / row["baseline"], rel=1e-3, abs=1e-4
@@ -127,6 +131,9 @@ def test_timed_cases_report_positive_stats(bench: dict[str, Any]) -> None:
         assert _positive(cases[case]["ours"]) and _positive(cases[case]["boto3_import"])
         assert _positive(cases[case]["ratio"])
     assert _positive(cases["cold_start"]["secret_floor"])
+    runs = cases["cold_start"]["runs"]
+    for side in ("ours_runs", "boto3_runs", "secret_runs"):  # one of each per round, for the pairs
+        assert len(cases["cold_start"][side]) == runs, side
 
 
 def test_warm_validate_makes_no_aws_call(bench: dict[str, Any]) -> None:
