@@ -149,14 +149,7 @@ def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch
             Row("validate_handler", round(handler_t.median * 1e6, 1), round(sdk_t.median * 1e6, 3), "us", 10.0),
             Row("validate_handler_aws_calls", aws_calls, None, "calls", 0, "exactly"),
             *(
-                Row(
-                    f"validate_handler_{name}",
-                    round(t.median * 1e6, 1),
-                    round(sdk_t.median * 1e6, 3),
-                    "us",
-                    None,
-                    "reference",
-                )
+                Row.reference(f"validate_handler_{name}", round(t.median * 1e6, 1), round(sdk_t.median * 1e6, 3), "us")
                 for name, t in reference_t.items()
             ),
         ],
@@ -273,13 +266,8 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
             Row("mint_batch", round(batch_t.median * 1e3, 3), round(singles_t.median * 1e3, 3), "ms", 0.1),
             Row("mint_batch_aws_calls_per_batch", calls_per_batch, None, "calls", 1, "exactly"),
             Row("mint_batch_cpu_per_token", round(cpu_per_token * 1e6, 2), round(sdk_cpu * 1e6, 3), "us", 2.0),
-            Row(
-                "mint_batch_cpu_floor_session_read",
-                round(read_cpu_per_token * 1e6, 2),
-                round(sdk_cpu * 1e6, 3),
-                "us",
-                None,
-                "reference",
+            Row.reference(
+                "mint_batch_cpu_floor_session_read", round(read_cpu_per_token * 1e6, 2), round(sdk_cpu * 1e6, 3), "us"
             ),
         ],
     )

@@ -32,6 +32,11 @@ class Row:
     check: Literal["ratio", "at_most", "exactly", "reference"] = "ratio"
     paired: float | None = None
 
+    @classmethod
+    def reference(cls, metric: str, ours: float, baseline: float, unit: str, *, paired: float | None = None) -> Row:
+        """A row with no target, beside the target it puts in context."""
+        return cls(metric, ours, baseline, unit, None, "reference", paired)
+
     @property
     def ratio(self) -> float | None:
         if self.baseline is None:
