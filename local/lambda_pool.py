@@ -56,13 +56,7 @@ class PoolClosed(Exception):
     """The pool is shutting down."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    timeout: float  # seconds, the template's Timeout
-    memory: int  # MB, the template's MemorySize
-
-
-def function_env(fn: Function, aws_endpoint: str, memory: int) -> dict[str, str]:
+def function_env(fn: Function, aws_endpoint: str) -> dict[str, str]:
     """A clean environment like a Lambda container's: nothing leaks in from the caller's shell."""
     env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if name in os.environ}
     env.update(FAKE_CREDENTIALS)
@@ -74,7 +68,7 @@ def function_env(fn: Function, aws_endpoint: str, memory: int) -> dict[str, str]
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
             "AWS_LAMBDA_FUNCTION_NAME": fn.logical_id,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.logical_id}",
             "AWS_LAMBDA_LOG_STREAM_NAME": "local",
             "LAMBDA_TASK_ROOT": str(fn.code_dir),
@@ -204,7 +198,6 @@ class FunctionPool:
 
     fn: Function
     env: dict[str, str]
-    limits: Limits
     max_workers: int = MAX_WORKERS
     log: LogSink | None = stderr_sink
     wait_secs: float = 30.0  # API Gateway's integration timeout
@@ -223,7 +216,7 @@ class FunctionPool:
         worker = self._acquire()
         succeeded = False
         try:
-            result = worker.invoke(event, self.limits.timeout)
+            result = worker.invoke(event, self.fn.timeout)  # the template's Timeout
             succeeded = True
         finally:
             self._release(worker, keep=succeeded)  # any failure: a fresh worker next time
@@ -301,8 +294,7 @@ class LambdaPool:
     ) -> None:
         self._pools: dict[str, FunctionPool] = {}
         for name, fn in functions.items():
-            env = function_env(fn, aws_endpoint, fn.memory)
-            self._pools[name] = FunctionPool(fn, env, Limits(fn.timeout, fn.memory), max_workers=max_workers, log=log)
+            self._pools[name] = FunctionPool(fn, function_env(fn, aws_endpoint), max_workers=max_workers, log=log)
 
     def invoke(self, name: str, event: Any) -> Any:
         return self._pools[name].invoke(event)

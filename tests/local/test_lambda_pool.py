@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from local import aws, template
-from local.lambda_pool import FunctionPool, InvokeError, Limits, PoolBusy, PoolClosed, function_env
+from local.lambda_pool import FunctionPool, InvokeError, PoolBusy, PoolClosed, function_env
 from local.template import Function
 
 ENDPOINT = "http://127.0.0.1:9"  # nothing listens: these handlers never call AWS
@@ -29,10 +30,8 @@ def make_pool(make_function: Callable[..., Function]) -> Any:
     pools: list[FunctionPool] = []
 
     def build(fn: Function | None = None, timeout: float = 5.0, max_workers: int = 2, **kwargs: Any) -> FunctionPool:
-        fn = fn or make_function()
-        pool = FunctionPool(
-            fn, function_env(fn, ENDPOINT, 128), Limits(timeout, 128), max_workers=max_workers, **kwargs
-        )
+        fn = dataclasses.replace(fn or make_function(), timeout=timeout)
+        pool = FunctionPool(fn, function_env(fn, ENDPOINT), max_workers=max_workers, **kwargs)
         pools.append(pool)
         return pool
 
@@ -195,7 +194,8 @@ def test_limits_and_environment_come_from_the_template() -> None:
         float(globals_["Timeout"]),
         int(globals_["MemorySize"]),
     )
-    env = function_env(functions["validate"], ENDPOINT, 256)
+    env = function_env(functions["validate"], ENDPOINT)
     assert env["TABLE_NAME"] == "the-table"
     assert env["SIGNING_SECRET_ID"] == "the-secret"
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "ValidateFunction"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(globals_["MemorySize"])
