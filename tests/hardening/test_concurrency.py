@@ -1,8 +1,8 @@
 """Concurrent writers through the local stack (real HTTP, real worker processes, moto's DynamoDB).
 
 - 16 threads x 100 merges of distinct keys into one session: no key is lost. moto's UpdateItem
-  slows down as the item grows (about 0.1 s per merge at 1,000 keys), so this takes about
-  2.5 minutes; the default run still does the whole 16 x 100 (the issue's figure), and
+  slows down as the item grows (about 0.13 s per merge at 1,600 keys), so this takes 1-2
+  minutes; the default run still does the whole 16 x 100 (the issue's figure), and
   SOAK=short runs 16 x 10 for a quick look.
 - 16 threads creating the same session at once: exactly one 201, the rest 200, one item.
 """
