@@ -34,14 +34,10 @@ class DynamoDBSerializer(serialize.JSONSerializer):
     """
 
     def _serialize_type_structure(self, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if shape.name == "AttributeValue" and _is_typed_value(value):
+        if shape.name == "AttributeValue" and isinstance(value, dict) and len(value) == 1:
             self._default_serialize(serialized, _wire_value(value), shape, key)
         else:
             super()._serialize_type_structure(serialized, value, shape, key)
-
-
-def _is_typed_value(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1
 
 
 def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
@@ -62,9 +58,6 @@ def _b64(blob: bytes | str) -> str:
     return base64.b64encode(blob.encode() if isinstance(blob, str) else blob).decode()
 
 
-serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = DynamoDBSerializer
-
-
 class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -76,6 +69,7 @@ class MotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
+        serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = DynamoDBSerializer  # moto's hook
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 

@@ -84,8 +84,8 @@ def test_attribute_values_serialize_as_moto_would(operation: str, result: dict[s
 
 
 def test_server_uses_it_and_round_trips_every_type() -> None:
-    assert serialize.get_serializer_class("dynamodb", "json") is DynamoDBSerializer
     with MotoServer(aws.HOST) as moto:
+        assert serialize.get_serializer_class("dynamodb", "json") is DynamoDBSerializer
         client = aws.clients(moto.endpoint)[0]
         client.create_table(
             TableName="t",
