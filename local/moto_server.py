@@ -12,8 +12,8 @@ request, or one idle client connection would block all others.
 
 DynamoDB's attribute values are written to JSON directly (`DynamoDBSerializer`): moto's
 generic serializer looks each of a value's ten possible type members up by several
-spellings, about 0.5 ms per value, so returning a session of 1,600 metadata keys took
-0.9 s, close to the functions' 1 s read timeout, where DynamoDB takes milliseconds.
+spellings, so returning a session of 1,600 metadata keys took 0.9 s, close to the
+functions' 1 s read timeout, where DynamoDB takes milliseconds (now 0.13 s).
 """
 
 from __future__ import annotations
