@@ -18,7 +18,6 @@ functions' 1 s read timeout, where DynamoDB takes milliseconds (now 0.13 s).
 
 from __future__ import annotations
 
-import base64
 import threading
 from typing import Any
 
@@ -35,27 +34,22 @@ class DynamoDBSerializer(serialize.JSONSerializer):
 
     def _serialize_type_structure(self, serialized: Any, value: Any, shape: Any, key: str) -> None:
         if shape.name == "AttributeValue" and isinstance(value, dict) and len(value) == 1:
-            self._default_serialize(serialized, _wire_value(value), shape, key)
+            self._default_serialize(serialized, self._wire_value(value), shape, key)
         else:
             super()._serialize_type_structure(serialized, value, shape, key)
 
-
-def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
-    """One AttributeValue as DynamoDB's JSON protocol writes it."""
-    ((kind, inner),) = value.items()
-    if kind == "M":
-        return {kind: {k: _wire_value(v) for k, v in inner.items()}}
-    if kind == "L":
-        return {kind: [_wire_value(v) for v in inner]}
-    if kind == "B":
-        return {kind: _b64(inner)}
-    if kind == "BS":
-        return {kind: [_b64(v) for v in inner]}
-    return {kind: inner}
-
-
-def _b64(blob: bytes | str) -> str:
-    return base64.b64encode(blob.encode() if isinstance(blob, str) else blob).decode()
+    def _wire_value(self, value: dict[str, Any]) -> dict[str, Any]:
+        """One AttributeValue as DynamoDB's JSON protocol writes it (binaries by moto's own base64)."""
+        ((kind, inner),) = value.items()
+        if kind == "M":
+            return {kind: {k: self._wire_value(v) for k, v in inner.items()}}
+        if kind == "L":
+            return {kind: [self._wire_value(v) for v in inner]}
+        if kind == "B":
+            return {kind: self._base64(inner)}
+        if kind == "BS":
+            return {kind: [self._base64(v) for v in inner]}
+        return {kind: inner}
 
 
 class MotoServer:
