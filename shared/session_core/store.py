@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from .errors import MetadataTooLarge, SessionEnded
 
 MAX_METADATA_BYTES = 64 * 1024
+INCARNATION_LENGTH = 8  # hex characters: half of the 16-character nonce the service mints with
 
 
 class Attr:
@@ -30,6 +31,7 @@ class Attr:
     ENDED = "ended"
     METADATA = "md"
     CREATED_AT = "created_at"
+    INCARNATION = "incarnation"  # random per start of a call id: tokens minted for it carry it in their nonce
 
 
 EXPIRY_INDEX = "by-expiry"
@@ -60,6 +62,7 @@ class Session:
     ended: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: int = 0  # when this incarnation of the call id started (epoch seconds)
+    incarnation: str = ""  # INCARNATION_LENGTH lowercase hex, new each time the call id starts a session
 
 
 @dataclass(frozen=True, slots=True)
