@@ -160,7 +160,7 @@ def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
     """One token call minting 20 tokens vs 20 single-token calls of the same handler (each reads the session)."""
     from session_core.config import settings
     from session_core.service import default_service
-    from session_core.tokens import mint
+    from session_rules.tokens import mint
 
     from local.lambda_runtime import LambdaContext, http_event
 

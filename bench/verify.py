@@ -18,7 +18,7 @@ FUNCTION = "get_weather"
 
 def run(*, rounds: int, batch: int) -> CaseResult:
     use_shared()
-    from session_core import tokens
+    from session_rules import tokens
 
     secret = "k" * 64  # the template's secret length
     key = secret.encode()

@@ -14,6 +14,7 @@ metrics, tracer patching) and that must not happen inside the local stack's fron
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -104,5 +105,9 @@ def document() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    json.dump(build(), sys.stdout, indent=2)
+    # The handlers' modules log (a cold start's settings check, for one); their lines go to stderr,
+    # so stdout holds the document alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        built = build()
+    json.dump(built, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -4,10 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core.http import logger, metrics
+from session_core import config
+from session_core.http import check_settings, logger, metrics
 from session_core.service import default_service
 
 tracer = Tracer()
+check_settings(config.TABLE)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from session_core import contract, inputs
+from session_core import config, contract, inputs
 from session_core.http import body, entry, logger, resolver
 from session_core.service import default_service
 
@@ -20,4 +20,4 @@ def create_session() -> tuple[dict[str, Any], int]:
     return {"call_id": session.call_id, "expires_at": session.expires_at}, 201 if created else 200
 
 
-lambda_handler = entry(app)
+lambda_handler = entry(app, requires=(config.TABLE,))

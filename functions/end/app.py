@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from session_core import contract
+from session_core import config, contract
 from session_core.http import entry, logger, path_call_id, resolver
 from session_core.service import default_service
 
@@ -16,4 +16,4 @@ def end_session(call_id: str) -> dict[str, Any]:
     return {"ended": ended}
 
 
-lambda_handler = entry(app)
+lambda_handler = entry(app, requires=(config.TABLE,))

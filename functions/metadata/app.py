@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from session_core import contract, inputs
+from session_core import config, contract, inputs
 from session_core.http import body, entry, path_call_id, resolver
 from session_core.service import default_service
 
@@ -27,4 +27,4 @@ def delete_metadata(call_id: str) -> dict[str, Any]:
     return {"deleted": default_service().delete_metadata(path_call_id(app, call_id))}
 
 
-lambda_handler = entry(app)
+lambda_handler = entry(app, requires=(config.TABLE,))

@@ -3,7 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core import contract, inputs
+from session_core import config, contract, inputs
 from session_core.http import body, entry, metrics, path_call_id, resolver
 from session_core.service import default_service
 
@@ -22,4 +22,6 @@ def mint_tokens(call_id: str) -> tuple[dict[str, Any], int]:
     return {"call_id": call_id, "tokens": minted, "expires_at": expires_at}, 201
 
 
-lambda_handler = entry(app, trace=False)  # hot path: no X-Ray SDK import
+lambda_handler = entry(
+    app, requires=(config.TABLE, config.SIGNING_SECRET), trace=False
+)  # hot path: no X-Ray SDK import

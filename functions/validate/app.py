@@ -3,7 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core import contract, inputs
+from session_core import config, contract, inputs
 from session_core.http import body, entry, logger, metrics, resolver
 from session_core.service import default_service
 
@@ -26,4 +26,6 @@ def validate_token() -> dict[str, Any]:
     return {"valid": False, "reason": verdict.reason}
 
 
-lambda_handler = entry(app, trace=False)  # hot path: no X-Ray SDK import
+# The revocation check reads the session too.
+_REQUIRES = (config.SIGNING_SECRET, *((config.TABLE,) if config.settings().revocation_check else ()))
+lambda_handler = entry(app, requires=_REQUIRES, trace=False)  # hot path: no X-Ray SDK import

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from session_rules import limits
+
+TABLE = "TABLE_NAME"
+SIGNING_SECRET = "SIGNING_SECRET_ID"
+
 
 def _flag(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
@@ -22,7 +27,8 @@ def _int(name: str, default: int) -> int:
 class Settings:
     table_name: str
     signing_secret_id: str
-    token_expiry_secs: int = 900
+    token_expiry_secs: int = limits.DEFAULT_TOKEN_EXPIRY_SECS
+    max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS  # validation refuses longer-lived tokens
     session_ttl_secs: int = 3600
     debug_mode: bool = False
     revocation_check: bool = False
@@ -31,14 +37,28 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            table_name=os.environ.get("TABLE_NAME", ""),
-            signing_secret_id=os.environ.get("SIGNING_SECRET_ID", ""),
-            token_expiry_secs=_int("TOKEN_EXPIRY_SECS", 900),
+            table_name=os.environ.get(TABLE, "").strip(),
+            signing_secret_id=os.environ.get(SIGNING_SECRET, "").strip(),
+            token_expiry_secs=_int("TOKEN_EXPIRY_SECS", limits.DEFAULT_TOKEN_EXPIRY_SECS),
+            max_token_lifetime_secs=_int("MAX_TOKEN_LIFETIME_SECS", limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS),
             session_ttl_secs=_int("SESSION_TTL_SECS", 3600),
             debug_mode=_flag("DEBUG_MODE", False),
             revocation_check=_flag("REVOCATION_CHECK", False),
             key_cache_secs=_int("KEY_CACHE_SECS", 300),
         )
+
+    def problems(self, *required: str) -> list[str]:
+        """What keeps these settings from serving a function that needs `required` (env names)."""
+        found = [
+            f"{name} is not set"
+            for name in required
+            if not {TABLE: self.table_name, SIGNING_SECRET: self.signing_secret_id}[name]
+        ]
+        if self.token_expiry_secs > self.max_token_lifetime_secs:
+            found.append(
+                "TOKEN_EXPIRY_SECS exceeds MAX_TOKEN_LIFETIME_SECS: validation would refuse every minted token"
+            )
+        return found
 
 
 @cache

@@ -3,52 +3,44 @@
 The handlers parse requests with inputs.py (no pydantic on the hot path), so Powertools
 derives no request or response schema by itself. Each route passes its entry here as
 decorator arguments: `responses=` and, for the body, `openapi_extensions={"requestBody": ...}`
-(Powertools merges that into the operation as is). The limits come from inputs.py, tokens.py
-and store.py, so the document and the checks cannot drift apart; plain dicts, cheap to import.
+(Powertools merges that into the operation as is). The rules come from session_rules.limits,
+so the document and the checks cannot drift apart; plain dicts, cheap to import.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import inputs, tokens
-from .store import MAX_METADATA_BYTES
+from session_rules import limits, tokens
 
 JSON = "application/json"
 
 CALL_ID: dict[str, Any] = {
     "type": "string",
     "minLength": 1,
-    "maxLength": inputs.MAX_CALL_ID_LENGTH,
-    "pattern": r"^[^\s\x00-\x1f\x7f-\x9f]+$",  # printable, no whitespace (the full rule: str.isprintable)
-    "description": f"1-{inputs.MAX_CALL_ID_LENGTH} printable characters without whitespace; dots allowed",
+    "maxLength": limits.MAX_CALL_ID_LENGTH,
+    "pattern": f"^{limits.CALL_ID_PATTERN}$",
+    "description": limits.CALL_ID_RULE + " (characters percent-encoding leaves unchanged)",
 }
 FUNCTION: dict[str, Any] = {
     "type": "string",
-    "pattern": f"^{inputs.FUNCTION_NAME_PATTERN}$",
-    "description": "a SWAIG function name",
+    "pattern": f"^{limits.FUNCTION_NAME_PATTERN}$",
+    "description": "a SWAIG function name: " + limits.FUNCTION_NAME_RULE,
 }
 TOKEN: dict[str, Any] = {
     "type": "string",
     "minLength": 1,
-    "maxLength": tokens.MAX_TOKEN_LENGTH,
+    "maxLength": limits.MAX_TOKEN_LENGTH,
     "description": "base64url, padded or not",
 }
-METADATA_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": inputs.MAX_METADATA_KEY_LENGTH}
+METADATA_KEY: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": limits.MAX_METADATA_KEY_LENGTH}
 METADATA: dict[str, Any] = {
     "type": "object",
     "propertyNames": METADATA_KEY,
-    "description": f"any JSON values; the session's whole metadata at most {MAX_METADATA_BYTES} bytes serialized",
+    "description": f"any JSON values; a session's whole metadata at most {limits.MAX_METADATA_BYTES} bytes serialized",
 }
 EXPIRES_AT: dict[str, Any] = {"type": "integer", "description": "epoch seconds"}
-REASONS = [
-    tokens.MALFORMED,
-    tokens.FUNCTION_MISMATCH,
-    tokens.EXPIRED,
-    tokens.BAD_SIGNATURE,
-    tokens.CALL_ID_MISMATCH,
-    tokens.SESSION_ENDED,
-]
+REASONS = list(tokens.REASONS)
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error", "message"],
@@ -59,9 +51,10 @@ ERROR_MEANINGS = {
     400: "bad input: malformed JSON, a missing field or a value outside its rules",
     403: "debug mode is not enabled",
     404: "the session does not exist, has expired or was ended (or no such route)",
-    409: "the session was ended",
+    409: "the session was ended (create it again to start a new one)",
     413: "the session's metadata would exceed its limit",
-    503: "a dependency (DynamoDB or Secrets Manager) is unavailable; retry shortly",
+    500: "the service is misconfigured or failed unexpectedly; the error is logged (retrying does not help)",
+    503: "throttled, timed out, a dependency unavailable or the session busy with concurrent writers; retry shortly",
 }
 
 
@@ -84,7 +77,7 @@ def operation(
     responses: dict[int, Any] = {
         status: {"description": text, "content": {JSON: {"schema": schema}}} for status, (text, schema) in ok.items()
     }
-    for status in (*errors, 503):
+    for status in (*errors, 500, 503):
         responses[status] = {"description": ERROR_MEANINGS[status], "content": {JSON: {"schema": ERROR}}}
     kwargs: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
@@ -129,7 +122,7 @@ MINT = operation(
             },
         )
     },
-    (400, 404),
+    (400, 404, 409),
     body={
         "type": "object",
         "oneOf": [
@@ -137,7 +130,7 @@ MINT = operation(
             {
                 "required": ["functions"],
                 "properties": {
-                    "functions": {"type": "array", "items": FUNCTION, "minItems": 1, "maxItems": inputs.MAX_BATCH}
+                    "functions": {"type": "array", "items": FUNCTION, "minItems": 1, "maxItems": limits.MAX_BATCH}
                 },
             },
         ],

@@ -48,3 +48,11 @@ class Unavailable(ServiceError):
     status = 503
     code = "service_unavailable"
     message = "a dependency of the service is unavailable; retry shortly"
+
+
+class Misconfigured(ServiceError):
+    """A setting or a permission is wrong: no retry cures it, so it is a 500 and an error log."""
+
+    status = 500
+    code = "misconfigured"
+    message = "the service is misconfigured; the error was logged"

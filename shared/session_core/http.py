@@ -12,8 +12,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import inputs
-from .errors import BadRequest, ServiceError, Unavailable
+from . import failures, inputs
+from .config import settings
+from .errors import BadRequest, Misconfigured, ServiceError, Unavailable
 from .keys import KeyUnavailable
 
 logger = Logger()  # service name, level: POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL
@@ -32,12 +33,17 @@ def resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
+        if exc.status >= 500:
+            logger.error("request failed", code=exc.code, detail=exc.message)
         return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler([BotoCoreError, ClientError, KeyUnavailable])
-    def _dependency_down(exc: Exception) -> Response:
-        logger.warning("dependency failed", error=type(exc).__name__, detail=str(exc))
-        return error(Unavailable.status, Unavailable.code, Unavailable.message)
+    def _dependency_failed(exc: Exception) -> Response:
+        if failures.is_transient(exc):  # throttled, timed out, unreachable: a retry may pass
+            logger.warning("dependency failed", extra=failures.describe(exc))
+            return error(Unavailable.status, Unavailable.code, Unavailable.message)
+        logger.error("dependency refused: misconfigured", extra=failures.describe(exc))
+        return error(Misconfigured.status, Misconfigured.code, Misconfigured.message)
 
     @app.not_found
     def _not_found(exc: Exception) -> Response:
@@ -73,12 +79,22 @@ def path_call_id(app: APIGatewayHttpResolver, raw: str) -> str:
     return call_id
 
 
-def entry(app: APIGatewayHttpResolver, *, trace: bool = True) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def check_settings(*required: str) -> None:
+    """At cold start, log each setting problem as an error: the container's first log lines say what is wrong."""
+    for problem in settings().problems(*required):
+        logger.error("misconfigured: " + problem)
+
+
+def entry(
+    app: APIGatewayHttpResolver, *, requires: tuple[str, ...] = (), trace: bool = True
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: request-id correlated logs, EMF metrics, optional X-Ray tracing.
 
+    `requires` names the settings (environment variables) the routes cannot work without.
     `trace=False` keeps the X-Ray SDK off a hot path (Lambda's active tracing still
     records the invocation).
     """
+    check_settings(*requires)
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)

@@ -6,29 +6,37 @@ Plain Python rather than pydantic so that the validate and token paths stay ligh
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
+
+from session_rules import limits
 
 from .errors import BadRequest
-from .tokens import MAX_TOKEN_LENGTH
 
-# The limits, named once: session_core.contract publishes them in the OpenAPI document.
-MAX_BATCH = 64
-MAX_CALL_ID_LENGTH = 128
-MAX_METADATA_KEY_LENGTH = 128
-FUNCTION_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
-_FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)
 # Where a lone surrogate can hide in decoded text: raw, or as a \\uD800-\\uDFFF escape.
 _SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
+_NONZERO_MANTISSA = re.compile(r"[1-9]")
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads(..., **kw) builds one per call
+def _finite_float(text: str) -> float:
+    """A JSON number as a float, refused when a float cannot hold it rather than silently changed."""
+    value = float(text)
+    if math.isinf(value):  # 1e400, -1e309
+        raise ValueError(f"the number {text[:32]} is out of range")
+    if value == 0.0 and _NONZERO_MANTISSA.search(text.lower().partition("e")[0]):  # 1e-400 underflows to 0.0
+        raise ValueError(f"the number {text[:32]} is too small to represent")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float
+)  # json.loads(..., **kw) builds one per call
 
 
 def json_object(body: str | bytes | None) -> dict[str, Any]:
@@ -67,30 +75,23 @@ def require(body: Mapping[str, Any], name: str) -> Any:
 
 
 def call_id(value: Any) -> str:
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= MAX_CALL_ID_LENGTH
-        or not value.isprintable()
-        or any(c.isspace() for c in value)
-    ):
-        raise BadRequest(
-            f"call_id must be 1-{MAX_CALL_ID_LENGTH} printable characters without whitespace", "invalid_call_id"
-        )
+    if not limits.is_call_id(value):
+        raise BadRequest(f"call_id must be {limits.CALL_ID_RULE}", "invalid_call_id")
     return value
 
 
-def path_call_id(raw: str) -> str:
-    """A call id from the URL path, percent-decoded once (the path is matched raw)."""
-    try:
-        decoded = unquote(raw, errors="strict")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the call id in the path is not valid UTF-8", "invalid_call_id") from exc
-    return call_id(decoded)
+def path_call_id(value: str) -> str:
+    """A call id from the URL path, as API Gateway hands it over: already percent-decoded.
+
+    Never decoded again: the call-id alphabet is one percent-encoding leaves unchanged, so an
+    id that still holds '%' is refused rather than read as another session's.
+    """
+    return call_id(value)
 
 
 def function_name(value: Any) -> str:
-    if not isinstance(value, str) or not _FUNCTION_NAME.fullmatch(value):
-        raise BadRequest("function names are 1-64 characters of A-Z a-z 0-9 _ -", "invalid_function")
+    if not limits.is_function_name(value):
+        raise BadRequest(f"function names are {limits.FUNCTION_NAME_RULE}", "invalid_function")
     return value
 
 
@@ -101,14 +102,14 @@ def function_names(body: Mapping[str, Any]) -> list[str]:
     if "function" in body:
         return [function_name(body["function"])]
     names = body["functions"]
-    if not isinstance(names, list) or not 1 <= len(names) <= MAX_BATCH:
-        raise BadRequest(f"'functions' must be a list of 1-{MAX_BATCH} names", "invalid_function")
+    if not isinstance(names, list) or not 1 <= len(names) <= limits.MAX_BATCH:
+        raise BadRequest(f"'functions' must be a list of 1-{limits.MAX_BATCH} names", "invalid_function")
     return list(dict.fromkeys(function_name(n) for n in names))
 
 
 def token(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TOKEN_LENGTH:
-        raise BadRequest(f"token must be a string of 1-{MAX_TOKEN_LENGTH} characters", "invalid_token")
+    if not limits.is_token_text(value):
+        raise BadRequest(f"token must be a string of 1-{limits.MAX_TOKEN_LENGTH} characters", "invalid_token")
     return value
 
 
@@ -121,8 +122,8 @@ def metadata(value: Any) -> dict[str, Any]:
 
 
 def metadata_key(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_METADATA_KEY_LENGTH:
-        raise BadRequest(f"metadata keys are 1-{MAX_METADATA_KEY_LENGTH} characters", "invalid_metadata")
+    if not isinstance(value, str) or not 1 <= len(value) <= limits.MAX_METADATA_KEY_LENGTH:
+        raise BadRequest(f"metadata keys are 1-{limits.MAX_METADATA_KEY_LENGTH} characters", "invalid_metadata")
     return value
 
 

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import tokens
+from session_rules import tokens
+
 from .keys import CURRENT
 
 PENDING = "AWSPENDING"

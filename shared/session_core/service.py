@@ -8,9 +8,10 @@ from collections.abc import Callable, Mapping
 from functools import cache, cached_property
 from typing import Any
 
-from . import tokens
+from session_rules import tokens
+
 from .config import Settings, client, settings
-from .errors import DebugDisabled, SessionNotFound
+from .errors import DebugDisabled, Misconfigured, SessionEnded, SessionNotFound
 from .keys import KeyRing
 from .store import CleanupResult, DynamoSessionStore, Session, SessionStore
 
@@ -42,32 +43,47 @@ class SessionService:
         return self.store.create(call_id or secrets.token_urlsafe(16), metadata, self.config.session_ttl_secs)
 
     def mint(self, call_id: str, functions: list[str]) -> tuple[dict[str, str], int]:
-        """Tokens for an active session's functions, and their common expiry."""
+        """Tokens for an active session's functions, and their common expiry.
+
+        Each nonce starts with the session's incarnation, so revocation can tell tokens of
+        this session from those of an ended one under the same call id.
+        """
         session = self.store.get(call_id)
-        if session is None or session.ended:
+        if session is None:
             raise SessionNotFound()
+        if session.ended:
+            raise SessionEnded()
         key = self.keys.current()
         expiry = int(self.clock()) + self.config.token_expiry_secs
-        return {name: tokens.mint(key, call_id, name, expiry) for name in functions}, expiry
+        return {
+            name: tokens.mint(key, call_id, name, expiry, tokens.new_nonce(session.incarnation)) for name in functions
+        }, expiry
 
     def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:
         """The SDK's check with a reason; keys of the last rotation still count."""
-        verdict = tokens.verify(self.keys.candidates(), call_id, function, token, self.clock())
+        verdict = tokens.verify(
+            self.keys.candidates(), call_id, function, token, self.clock(), self.config.max_token_lifetime_secs
+        )
         if verdict.valid and self.config.revocation_check and not self._session_holds(call_id, token):
             return tokens.Verdict(False, tokens.SESSION_ENDED)
         return verdict
 
     def _session_holds(self, call_id: str, token: str) -> bool:
-        """The token belongs to the call's active session, not to an ended earlier one of the same id.
+        """The (valid) token was minted for the call's current session, not an ended earlier one.
 
-        A token carries no mint time, but its expiry minus the token lifetime is one (to the
-        second): a token minted before the session was (re)created belongs to an ended one.
+        The service mints with the session's incarnation as the nonce's first characters, and the
+        signature covers the nonce: an exact test, whatever the clock or the configured lifetime.
         """
         session = self.store.get(call_id)
-        if session is None or session.ended:
-            return False
-        expiry = tokens.expiry(token)
-        return expiry is not None and expiry - self.config.token_expiry_secs >= session.created_at
+        fields = tokens.parse(token)
+        return (
+            session is not None
+            and not session.ended
+            and bool(session.incarnation)
+            and fields is not None
+            and fields.nonce.startswith(session.incarnation)
+            and len(fields.nonce) == tokens.NONCE_LENGTH
+        )
 
     def debug(self, token: str) -> dict[str, Any]:
         if not self.config.debug_mode:
@@ -95,8 +111,15 @@ class SessionService:
 def default_service() -> SessionService:
     """The container's service, wired to AWS from the environment."""
     config = settings()
-    return SessionService(
-        config,
-        store=lambda: DynamoSessionStore(config.table_name, client("dynamodb")),
-        keys=lambda: KeyRing(config.signing_secret_id, client("secretsmanager"), config.key_cache_secs),
-    )
+
+    def store() -> SessionStore:
+        if not config.table_name:
+            raise Misconfigured("TABLE_NAME is not set")
+        return DynamoSessionStore(config.table_name, client("dynamodb"))
+
+    def keys() -> KeyRing:
+        if not config.signing_secret_id:
+            raise Misconfigured("SIGNING_SECRET_ID is not set")
+        return KeyRing(config.signing_secret_id, client("secretsmanager"), config.key_cache_secs)
+
+    return SessionService(config, store=store, keys=keys)

@@ -48,13 +48,29 @@ def test_create_after_end_starts_a_fresh_session(stack: Any) -> None:
 
 
 def test_call_id_edge_values_accepted(stack: Any) -> None:
-    for call_id in ["root.2", "a/b", "x" * 128, "ünïcødé", "+1-555-0100", "!"]:
+    for call_id in ["root.2", "x" * 128, "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "~a_b-c.", "-"]:
         reply = stack.request("POST", "/sessions", {"call_id": call_id})
         assert (reply.status, reply.body["call_id"]) == (201, call_id)
 
 
 def test_invalid_call_ids_are_400(stack: Any) -> None:
-    for call_id in ["", "x" * 129, "has space", "tab\there", "new\nline", 42, ["a"], {"a": 1}, True]:
+    invalid = [
+        "",
+        "x" * 129,
+        "has space",
+        "tab\there",
+        "new\nline",
+        "a/b",
+        "a:b",
+        "ünï",
+        "+1",
+        ".",
+        "..",
+        42,
+        ["a"],
+        True,
+    ]
+    for call_id in invalid:
         reply = stack.request("POST", "/sessions", {"call_id": call_id})
         assert (reply.status, reply.body["error"]) == (400, "invalid_call_id"), call_id
 

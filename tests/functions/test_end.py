@@ -23,7 +23,7 @@ def test_ended_session_loses_metadata_and_tokens(stack: Any) -> None:
     stack.request("DELETE", "/sessions/call-1")
     assert stack.request("GET", "/sessions/call-1/metadata").body["metadata"] == {}
     reply = stack.request("POST", "/sessions/call-1/tokens", {"function": "f"})
-    assert (reply.status, reply.body["error"]) == (404, "session_not_found")
+    assert (reply.status, reply.body["error"]) == (409, "session_ended")
 
 
 def test_ending_one_session_leaves_the_others(stack: Any) -> None:

@@ -19,11 +19,12 @@ EVENTS_DIR = template.ROOT / "events"
 FUNCTIONS = template.functions({aws.TABLE_ID: "table", aws.SECRET_ID: "secret"})
 
 # event file -> (function, status on a fresh stack, fields the body must contain).
-# Derived from the contract (shared/spec/session-manager.md, Part 2); status None: not an HTTP event.
+# Derived from the HTTP contract; status None: not an HTTP event.
 EXPECTED: dict[str, tuple[str, int | None, dict[str, Any]]] = {
     "create.json": ("create", 201, {"call_id": "example-call-0001"}),
     "token.json": ("token", 404, {"error": "session_not_found"}),  # 201 once create.json ran
-    "validate.json": ("validate", 200, {"valid": False, "reason": "bad_signature"}),
+    # The sample token expires in 2100: beyond the maximum lifetime, so refused before its signature.
+    "validate.json": ("validate", 200, {"valid": False, "reason": "lifetime_exceeded"}),
     "debug.json": ("debug", 403, {"error": "debug_disabled", "message": "debug mode not enabled"}),
     "metadata-get.json": ("metadata", 200, {"call_id": "example-call-0001", "metadata": {}}),
     "metadata-patch.json": ("metadata", 200, {"call_id": "example-call-0001", "metadata": {"language": "en-US"}}),

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from signalwire.core.security.session_manager import SessionManager
 
 from local.lambda_runtime import http_event
+from local.template import ROOT
 
 # Each route that reads a body, with a body it accepts (call id c-1 exists when it runs).
 BODY_ROUTES = [
@@ -22,6 +26,8 @@ BODY_ROUTES = [
 BAD_BODIES = [
     ("{", "invalid_json"),
     ('{"call_id": NaN}', "invalid_json"),
+    ('{"call_id": 1e400}', "invalid_json"),  # a number no float holds
+    ('{"call_id": -1e-400}', "invalid_json"),  # would silently become -0.0
     ("[]", "invalid_body"),
     ('"text"', "invalid_body"),
     ("", "invalid_body"),
@@ -99,7 +105,14 @@ def _assert_unavailable(reply: Any) -> None:
     assert set(reply.body) == {"error", "message"}
 
 
-def test_missing_table_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any) -> None:
+def _assert_misconfigured(reply: Any) -> None:
+    assert (reply.status, reply.body["error"]) == (500, "misconfigured"), reply
+    assert "Traceback" not in reply.raw["body"]
+    assert set(reply.body) == {"error", "message"}
+
+
+def test_missing_table_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any) -> None:
+    """ResourceNotFound is a misconfiguration: retrying cannot help, so no 503 invites it."""
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
     stack.reset()
     for method, path, body in [
@@ -110,19 +123,77 @@ def test_missing_table_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch, log
         ("DELETE", "/sessions/c-1/metadata", None),
         ("DELETE", "/sessions/c-1", None),
     ]:
-        _assert_unavailable(stack.request(method, path, body))
-    assert any(r["message"] == "dependency failed" for r in logs.records())
+        _assert_misconfigured(stack.request(method, path, body))
+    errors = [r for r in logs.records() if r["level"] == "ERROR"]
+    assert errors and {r.get("code") for r in errors} == {"ResourceNotFoundException"}
 
 
-def test_missing_secret_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_secret_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any) -> None:
     stack.create("c-1")
     monkeypatch.setenv("SIGNING_SECRET_ID", "no-such-secret")
     stack.reset()
-    _assert_unavailable(stack.request("POST", "/sessions/c-1/tokens", {"function": "f"}))
+    _assert_misconfigured(stack.request("POST", "/sessions/c-1/tokens", {"function": "f"}))
     well_formed = SessionManager(secret_key="some key").generate_token("f", "c-1")
-    _assert_unavailable(stack.validate("c-1", "f", well_formed))  # only the key can judge its signature
+    _assert_misconfigured(stack.validate("c-1", "f", well_formed))  # only the key can judge its signature
     malformed = stack.validate("c-1", "f", "dG9rZW4=")  # "token": rejected without needing the key
     assert (malformed.status, malformed.body) == (200, {"valid": False, "reason": "malformed"})
+    assert any(r["level"] == "ERROR" for r in logs.records())
+
+
+@pytest.mark.parametrize("setting", ["TABLE_NAME", "SIGNING_SECRET_ID"])
+def test_an_empty_setting_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any, setting: str) -> None:
+    stack.create("c-1")
+    monkeypatch.setenv(setting, "")
+    stack.reset()
+    _assert_misconfigured(stack.request("POST", "/sessions/c-1/tokens", {"function": "f"}))
+    assert any(setting in r["detail"] for r in logs.records() if r["level"] == "ERROR")
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ProvisionedThroughputExceededException", 400),
+        ("ThrottlingException", 400),
+        ("InternalServerError", 500),
+        ("AccessDeniedException", 400),
+        ("ValidationException", 400),
+    ],
+)
+def test_throttling_and_outages_are_503_other_refusals_500(
+    stack: Any, monkeypatch: pytest.MonkeyPatch, code: str, status: int
+) -> None:
+    from botocore.exceptions import ClientError
+    from session_core import config
+
+    def refuse(**_: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "op"
+        )
+
+    client = config.client("dynamodb")
+    monkeypatch.setattr(client, "get_item", refuse)
+    reply = stack.request("GET", "/sessions/c-1/metadata")
+    if code in ("AccessDeniedException", "ValidationException"):
+        _assert_misconfigured(reply)
+    else:
+        _assert_unavailable(reply)
+
+
+def test_a_missing_setting_is_the_first_log_line_at_cold_start() -> None:
+    """Each function names the settings it needs; a cold start without one says so before anything else."""
+    for function, setting in [("create", "TABLE_NAME"), ("token", "SIGNING_SECRET_ID"), ("cleanup", "TABLE_NAME")]:
+        env = {**os.environ, "TABLE_NAME": "t", "SIGNING_SECRET_ID": "s", setting: ""}
+        code = f"from local.lambda_runtime import load_handler; load_handler(ROOT / 'functions' / {function!r})"
+        run = subprocess.run(
+            [sys.executable, "-c", "from local.template import ROOT; " + code],
+            env={**env, "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)])},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        first = json.loads(run.stdout.splitlines()[0])
+        assert (first["level"], first["message"]) == ("ERROR", f"misconfigured: {setting} is not set"), function
 
 
 def _closed_port() -> int:

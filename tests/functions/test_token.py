@@ -6,8 +6,8 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from session_core.inputs import MAX_BATCH
 from session_core.store import DynamoSessionStore
+from session_rules.limits import MAX_BATCH
 from signalwire.core.security.session_manager import SessionManager
 
 
@@ -78,11 +78,13 @@ def test_unknown_session_is_404(stack: Any) -> None:
     assert (reply.status, reply.body["error"]) == (404, "session_not_found")
 
 
-def test_ended_session_is_404(stack: Any) -> None:
+def test_ended_session_is_409_session_ended(stack: Any) -> None:
+    """An ended session stays ended: minting says so, as PATCH does, rather than 'not found'."""
     stack.create("call-1")
     stack.request("DELETE", "/sessions/call-1")
-    reply = stack.request("POST", "/sessions/call-1/tokens", {"function": "f"})
-    assert (reply.status, reply.body["error"]) == (404, "session_not_found")
+    for body in ({"function": "f"}, {"functions": ["f", "g"]}):
+        reply = stack.request("POST", "/sessions/call-1/tokens", body)
+        assert (reply.status, reply.body["error"]) == (409, "session_ended")
 
 
 def test_expired_session_is_404(stack: Any) -> None:
@@ -93,14 +95,17 @@ def test_expired_session_is_404(stack: Any) -> None:
     assert (reply.status, reply.body["error"]) == (404, "session_not_found")
 
 
-def test_call_id_in_the_path_is_percent_decoded(stack: Any) -> None:
-    stack.create("root.2/x")
-    reply = stack.request("POST", f"/sessions/{quote('root.2/x', safe='')}/tokens", {"function": "f"})
-    assert (reply.status, reply.body["call_id"]) == (201, "root.2/x")
-    assert sdk(stack).validate_token("root.2/x", "f", reply.body["token"])
+def test_call_id_in_the_path_arrives_decoded_and_is_not_decoded_again(stack: Any) -> None:
+    stack.create("root.2~x")
+    reply = stack.request("POST", f"/sessions/{quote('root.2~x', safe='')}/tokens", {"function": "f"})
+    assert (reply.status, reply.body["call_id"]) == (201, "root.2~x")
+    assert sdk(stack).validate_token("root.2~x", "f", reply.body["token"])
+    stack.create("XA")
+    twice = stack.request("POST", "/sessions/X%2541/tokens", {"function": "f"})  # the gateway hands over X%41
+    assert (twice.status, twice.body["error"]) == (400, "invalid_call_id")
 
 
 def test_invalid_path_call_id_is_400(stack: Any) -> None:
-    for raw in ["%20", "x" * 129, "%ff", "a%09b"]:
+    for raw in ["%20", "x" * 129, "%ff", "a%09b", "a%3Ab", "%2E%2E", "%E6%97%A5"]:
         reply = stack.request("POST", f"/sessions/{raw}/tokens", {"function": "f"})
         assert (reply.status, reply.body["error"]) == (400, "invalid_call_id"), raw

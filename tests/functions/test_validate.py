@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from session_core.tokens import MAX_TOKEN_LENGTH
+from session_rules.limits import MAX_TOKEN_LENGTH
 from signalwire.core.security.session_manager import SessionManager
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from session_core import inputs
 from session_core.errors import BadRequest
-from session_core.tokens import MAX_TOKEN_LENGTH
+from session_rules import limits
+from session_rules.limits import MAX_TOKEN_LENGTH
 
 
 def rejects(code: str, rule: Any, *args: Any) -> None:
@@ -17,10 +18,24 @@ def rejects(code: str, rule: Any, *args: Any) -> None:
     assert caught.value.message
 
 
-# -- call_id: 1-128 printable characters, no whitespace, dots allowed ---------------------------
+# -- call_id: 1-128 of A-Z a-z 0-9 . _ ~ -, not only dots ---------------------------------------
 
 
-@pytest.mark.parametrize("value", ["a", "x" * 128, "root.2", "...", "通話-1", "📞", "a/b", "CA1234abcd-ef.2", "#:=?&%"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a",
+        "x" * 128,
+        "root.2",
+        "CA1234abcd-ef.2",
+        "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a",  # a SignalWire call id (UUID)
+        "Zm9v_YmFy-x",  # secrets.token_urlsafe
+        "~tilde",
+        ".a",
+        "a..",
+        "-",
+    ],
+)
 def test_call_id_accepts(value: str) -> None:
     assert inputs.call_id(value) == value
 
@@ -30,15 +45,19 @@ def test_call_id_accepts(value: str) -> None:
     [
         "",
         "x" * 129,
+        ".",
+        "..",
+        "." * 128,  # dot segments: clients collapse them out of a URL path
+        "victim:transfer:32503680000",  # ':' would let a signed message be re-cut
+        "a/b",
+        "a?b",
+        "a#b",
+        "a%41",  # what API Gateway hands over for a path holding %2541: never decoded again
         "a b",
-        " a",
         "a\t",
-        "a\n",
-        "a\u00a0b",  # no-break space
-        "a\u2003b",  # em space
-        "a\u200bb",  # zero-width space: not printable
+        "通話-1",
+        "📞",
         "a\x00b",
-        "a\x7fb",
         "\ud800",  # a lone surrogate
         None,
         12,
@@ -49,14 +68,13 @@ def test_call_id_rejects(value: Any) -> None:
     rejects("invalid_call_id", inputs.call_id, value)
 
 
-def test_path_call_id_is_percent_decoded_once() -> None:
-    assert inputs.path_call_id("root%2E2") == "root.2"
-    assert inputs.path_call_id("%E9%80%9A%E8%A9%B1") == "通話"
-    assert inputs.path_call_id("a%2525") == "a%25"  # once, not twice
+def test_path_call_id_is_taken_as_delivered_never_decoded_again() -> None:
+    """API Gateway decodes the path once; the handler must not decode it a second time."""
+    assert inputs.path_call_id("root.2") == "root.2"
     assert inputs.path_call_id("x" * 128) == "x" * 128
-    rejects("invalid_call_id", inputs.path_call_id, "%FF%FE")  # not UTF-8
-    rejects("invalid_call_id", inputs.path_call_id, "a%20b")
-    rejects("invalid_call_id", inputs.path_call_id, "%78" * 129)  # 129 characters once decoded
+    rejects("invalid_call_id", inputs.path_call_id, "X%41")  # would have named session XA
+    rejects("invalid_call_id", inputs.path_call_id, "a%2Fb")
+    rejects("invalid_call_id", inputs.path_call_id, "..")
 
 
 # -- function names: 1-64 of A-Z a-z 0-9 _ - ----------------------------------------------------
@@ -77,7 +95,7 @@ def test_function_name_rejects(value: Any) -> None:
 def test_function_names_one_or_a_batch() -> None:
     assert inputs.function_names({"function": "f"}) == ["f"]
     assert inputs.function_names({"functions": ["f"]}) == ["f"]
-    batch = [f"fn_{i}" for i in range(inputs.MAX_BATCH)]
+    batch = [f"fn_{i}" for i in range(limits.MAX_BATCH)]
     assert inputs.function_names({"functions": batch}) == batch
     assert inputs.function_names({"functions": ["b", "a", "b"]}) == ["b", "a"]  # deduplicated, in order
 
@@ -88,7 +106,7 @@ def test_function_names_one_or_a_batch() -> None:
         ({}, "missing_field"),
         ({"function": "f", "functions": ["g"]}, "missing_field"),
         ({"functions": []}, "invalid_function"),
-        ({"functions": [f"fn_{i}" for i in range(inputs.MAX_BATCH + 1)]}, "invalid_function"),
+        ({"functions": [f"fn_{i}" for i in range(limits.MAX_BATCH + 1)]}, "invalid_function"),
         ({"functions": "f"}, "invalid_function"),
         ({"functions": {"f": 1}}, "invalid_function"),
         ({"functions": ["ok", "not ok"]}, "invalid_function"),
@@ -155,6 +173,10 @@ def test_require() -> None:
         ('{"ключ": "значение"}'.encode(), {"ключ": "значение"}),
         ('{"big": 123456789012345678901234567890}', {"big": 123456789012345678901234567890}),
         ("  {}  ", {}),
+        (
+            '{"a": 1e308, "b": -1.7976931348623157e308, "c": 5e-324, "d": 0.0, "e": -0e5, "f": 0E-400}',
+            {"a": 1e308, "b": -1.7976931348623157e308, "c": 5e-324, "d": 0.0, "e": -0.0, "f": 0.0},
+        ),
     ],
 )
 def test_json_object_accepts(body: str | bytes, expected: dict[str, Any]) -> None:
@@ -189,6 +211,12 @@ def test_json_object_accepts(body: str | bytes, expected: dict[str, Any]) -> Non
         ('{"a": ["\\udbff"]}', "invalid_json"),
         ('{"a": "\ud800"}', "invalid_json"),  # a raw lone surrogate in the (already decoded) text
         ("[" * 100_000 + "]" * 100_000, "invalid_json"),  # nesting deeper than the parser goes
+        ('{"a": 1e400}', "invalid_json"),  # out of a float's range: refused, not stored as Infinity
+        ('{"a": -1e309}', "invalid_json"),
+        ('{"a": {"b": [1.5e999]}}', "invalid_json"),
+        ('{"a": 1e-400}', "invalid_json"),  # would silently become 0.0
+        ('{"a": -2.5E-999}', "invalid_json"),
+        ('{"a": 1' + "0" * 5000 + "}", "invalid_json"),  # beyond Python's integer-string limit
     ],
 )
 def test_json_object_rejects(body: str | bytes | None, code: str) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from session_core import tokens
 from session_core.config import CLIENT_CONFIG
 from session_core.keys import KeyRing, KeyUnavailable
+from session_rules import tokens
 from signalwire.core.security.session_manager import SessionManager
 
 

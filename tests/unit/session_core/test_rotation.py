@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from session_core import tokens
 from session_core.keys import CURRENT, PREVIOUS, KeyRing
 from session_core.rotation import KEY_ALPHABET, KEY_LENGTH, PENDING, STEPS, Rotation, RotationError, rotate_step
+from session_rules import tokens
 from signalwire.core.security.session_manager import SessionManager
 
 from local import template

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from session_core import tokens
+from session_rules import tokens
 
 
 def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again(
@@ -22,6 +22,37 @@ def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again
     new = service.mint("call-1", ["f"])[0]["f"]
     assert service.validate("call-1", "f", new) == tokens.VALID
     assert service.validate("call-1", "f", old) == tokens.Verdict(False, tokens.SESSION_ENDED)
+
+
+def test_a_call_id_started_again_in_the_same_second_does_not_revive_old_tokens(
+    make_service: Callable[..., Any],
+) -> None:
+    service = make_service(revocation_check=True)  # the clock stands still throughout
+    service.create_session("call-4", {})
+    old = service.mint("call-4", ["f"])[0]["f"]
+    assert service.end_session("call-4")
+    assert service.create_session("call-4", {})[1]
+    assert service.validate("call-4", "f", old) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-4", "f", service.mint("call-4", ["f"])[0]["f"]) == tokens.VALID
+
+
+def test_revocation_does_not_depend_on_the_configured_lifetime(make_service: Callable[..., Any], clock: Any) -> None:
+    """A token minted with a longer lifetime than the validating side's setting is still the session's."""
+    long_lived = make_service(revocation_check=True, token_expiry_secs=3600)
+    validating = make_service(revocation_check=True, token_expiry_secs=60)
+    long_lived.create_session("call-5", {})
+    clock.advance(30)
+    token = long_lived.mint("call-5", ["f"])[0]["f"]
+    assert validating.validate("call-5", "f", token) == tokens.VALID
+
+
+def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(make_service: Callable[..., Any]) -> None:
+    """A token signed with the shared secret outside the service carries no incarnation."""
+    service = make_service(revocation_check=True)
+    service.create_session("call-6", {})
+    foreign = tokens.mint(service.keys.current(), "call-6", "f", int(service.clock()) + 60)
+    assert make_service().validate("call-6", "f", foreign) == tokens.VALID  # without revocation: valid
+    assert service.validate("call-6", "f", foreign) == tokens.Verdict(False, tokens.SESSION_ENDED)
 
 
 def test_a_token_minted_in_the_second_its_session_started_is_valid(make_service: Callable[..., Any]) -> None:

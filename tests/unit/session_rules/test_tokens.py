@@ -1,4 +1,4 @@
-"""session_core.tokens: the SDK's wire format, verify's reasons in the SDK's order, strict decoding, debug."""
+"""session_rules.tokens: the SDK's wire format, verify's reasons in the SDK's order, strict decoding, debug."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from session_core import tokens
-from session_core.tokens import (
+from session_rules import limits, tokens
+from session_rules.tokens import (
     BAD_SIGNATURE,
     CALL_ID_MISMATCH,
     EXPIRED,
@@ -91,7 +91,7 @@ def test_any_of_several_keys_may_have_signed() -> None:
         (base64.urlsafe_b64encode(b"\xff\xfe.f.1.n.s").decode(), "not UTF-8"),
         (encode("a.f.1.n.s") + "==", "too much padding"),
         ("=" + encode("a.f.1.n.s"), "padding first"),
-        ("a" * (tokens.MAX_TOKEN_LENGTH + 1), "over the length limit"),
+        ("a" * (limits.MAX_TOKEN_LENGTH + 1), "over the length limit"),
     ],
 )
 def test_malformed(token: str, why: str) -> None:
@@ -144,11 +144,75 @@ def test_reasons_follow_the_sdk_order(broken: set[str]) -> None:
     assert verdict == (VALID if expected is None else Verdict(False, expected))
 
 
-def test_call_ids_with_dots_and_unicode() -> None:
-    for call_id in ["root.2", "a.b.c.d.e.f", "...", "通話-1.2", "emoji-📞", "x" * 128]:
+def test_call_ids_of_the_alphabet_with_dots() -> None:
+    for call_id in ["root.2", "a.b.c.d.e.f", ".a.", "~-_.9", "x" * 128]:
         token = tokens.mint(KEY, call_id, "fn", int(NOW) + 900)
         assert tokens.verify([KEY], call_id, "fn", token, NOW).valid, call_id
         assert tokens.verify([KEY], call_id + "x", "fn", token, NOW).reason == CALL_ID_MISMATCH
+
+
+@pytest.mark.parametrize("call_id", ["victim:transfer:32503680000", "a:b", "...", "通話-1", "a b", "a/b", "x" * 129])
+def test_a_signed_token_for_a_call_id_outside_the_alphabet_is_malformed(call_id: str) -> None:
+    """The SDK would mint these; their parse would not be unambiguous, so none validates."""
+    token = tokens.mint(KEY, call_id, "fn", int(NOW) + 900)
+    assert tokens.verify([KEY], call_id, "fn", token, NOW).reason == MALFORMED
+
+
+def sdk_style(call_id: str, function: str, expiry: str, nonce: str, *, key: bytes = KEY, signature: str = "") -> str:
+    message = f"{call_id}:{function}:{expiry}:{nonce}".encode()
+    signature = signature or hmac.new(key, message, hashlib.sha256).hexdigest()
+    return encode(f"{call_id}.{function}.{expiry}.{nonce}.{signature}")
+
+
+@pytest.mark.parametrize(
+    ("nonce", "valid"),
+    [
+        ("0123456789abcdef", True),  # Python SDK: 8 bytes
+        ("0123456789abcdef0123456789abcdef", True),  # TypeScript SDK: 16 bytes
+        ("0123456789ABCDEF", False),
+        ("0123456789abcde", False),
+        ("0123456789abcdef0", False),
+        ("0123456789abcdeg", False),
+        ("", False),
+        ("0123456789abcdef:1", False),
+    ],
+)
+def test_only_the_nonces_the_sdks_mint(nonce: str, valid: bool) -> None:
+    verdict = tokens.verify([KEY], "c", "f", sdk_style("c", "f", str(int(NOW) + 60), nonce), NOW)
+    assert verdict == (VALID if valid else Verdict(False, MALFORMED))
+
+
+@pytest.mark.parametrize("expiry", ["0" + str(int(NOW) + 60), "+" + str(int(NOW) + 60), "1e10", " 1", "", "١٢"])
+def test_only_canonical_decimal_expiries(expiry: str) -> None:
+    token = sdk_style("c", "f", expiry, "0123456789abcdef")
+    assert tokens.verify([KEY], "c", "f", token, NOW) == Verdict(False, MALFORMED)
+
+
+def test_only_lowercase_hex_signatures() -> None:
+    good = sdk_style("c", "f", str(int(NOW) + 60), "0123456789abcdef")
+    signature = fields_of(good)[4]
+    upper = sdk_style("c", "f", str(int(NOW) + 60), "0123456789abcdef", signature=signature.upper())
+    assert tokens.verify([KEY], "c", "f", good, NOW) == VALID
+    assert tokens.verify([KEY], "c", "f", upper, NOW) == Verdict(False, MALFORMED)
+
+
+def test_an_expiry_beyond_the_maximum_lifetime_is_refused() -> None:
+    limit = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS
+    at_limit = tokens.mint(KEY, "c", "f", int(NOW) + limit)
+    beyond = tokens.mint(KEY, "c", "f", int(NOW) + limit + 1)
+    year_3000 = tokens.mint(KEY, "c", "f", 32503680000)
+    assert tokens.verify([KEY], "c", "f", at_limit, NOW) == VALID
+    assert tokens.verify([KEY], "c", "f", beyond, NOW) == Verdict(False, tokens.LIFETIME_EXCEEDED)
+    assert tokens.verify([KEY], "c", "f", year_3000, NOW) == Verdict(False, tokens.LIFETIME_EXCEEDED)
+    assert tokens.verify([KEY], "c", "f", year_3000, NOW, max_lifetime=10**12) == VALID
+
+
+def test_a_session_nonce_starts_with_its_incarnation() -> None:
+    nonce = tokens.new_nonce("89abcdef")
+    assert nonce.startswith("89abcdef") and len(nonce) == tokens.NONCE_LENGTH
+    token = tokens.mint(KEY, "c", "f", int(NOW) + 60, nonce)
+    assert tokens.parse(token).nonce == nonce  # type: ignore[union-attr]
+    assert tokens.verify([KEY], "c", "f", token, NOW) == VALID
 
 
 def test_decode_returns_fields_or_none() -> None:

@@ -1,0 +1,48 @@
+"""Every input's alphabet and size, each defined once. Pure.
+
+The service's request parsing, the token parse, the client's local checks and the OpenAPI
+document all read them from here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeGuard
+
+# A call id travels in URL paths. RFC 3986's unreserved characters are the ones percent-encoding
+# leaves unchanged, so the id means the same session whether a path arrives encoded or decoded
+# (API Gateway hands Lambda decoded paths). No '/', '?', '#' or '%' can address another route,
+# and an id of dots alone would be collapsed as a dot segment by clients. No ':' either, which
+# keeps the signed message `call_id:function:expiry:nonce` unambiguous. SignalWire's call ids
+# (UUIDs) and the SDK's generated ones (secrets.token_urlsafe) fit.
+MAX_CALL_ID_LENGTH = 128
+CALL_ID_CHARS = "A-Za-z0-9._~-"
+CALL_ID_PATTERN = rf"[{CALL_ID_CHARS}]*[A-Za-z0-9_~-][{CALL_ID_CHARS}]*"  # not only dots
+CALL_ID_RULE = f"1-{MAX_CALL_ID_LENGTH} characters of A-Z a-z 0-9 . _ ~ -, not only dots"
+
+MAX_FUNCTION_NAME_LENGTH = 64
+FUNCTION_NAME_PATTERN = rf"[A-Za-z0-9_-]{{1,{MAX_FUNCTION_NAME_LENGTH}}}"
+FUNCTION_NAME_RULE = f"1-{MAX_FUNCTION_NAME_LENGTH} characters of A-Z a-z 0-9 _ -"
+
+MAX_TOKEN_LENGTH = 1024  # characters; the longest token the service mints is under 420
+MAX_BATCH = 64  # function names per mint request
+MAX_METADATA_KEY_LENGTH = 128  # characters
+MAX_METADATA_BYTES = 64 * 1024  # a session's whole metadata, serialized as compact UTF-8 JSON
+
+DEFAULT_TOKEN_EXPIRY_SECS = 900  # the SDK's default token lifetime
+DEFAULT_MAX_TOKEN_LIFETIME_SECS = 24 * 3600  # validation refuses tokens expiring further ahead
+
+_CALL_ID = re.compile(CALL_ID_PATTERN)
+_FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)
+
+
+def is_call_id(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and len(value) <= MAX_CALL_ID_LENGTH and _CALL_ID.fullmatch(value) is not None
+
+
+def is_function_name(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and _FUNCTION_NAME.fullmatch(value) is not None
+
+
+def is_token_text(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= MAX_TOKEN_LENGTH
