@@ -32,7 +32,7 @@ from . import aws, template
 from .aws import HOST, REGION
 from .lambda_pool import InvokeError, LambdaPool, PoolBusy, PoolClosed
 from .lambda_runtime import http_event, scheduled_event
-from .router import Match, NotAllowed, Router, template_routes
+from .router import Match, NotAllowed, Router, decode_path, template_routes
 from .template import Function, Route
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -118,7 +118,8 @@ class Front:
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[Reply, str]:
         """The reply to one request, and the name of what answered it (for the log)."""
-        path, _, query = target.partition("?")
+        raw_path, _, query = target.partition("?")
+        path = decode_path(raw_path)  # what an HTTP API routes on and puts in the event
         found = self.router.match(method, path)
         if found is None:
             return error_reply(404, "not_found", "Not Found"), "-"

@@ -40,6 +40,17 @@ def base_url(make_function: Callable[..., Function]) -> Iterator[str]:
     yield from serve({"echo": echo})
 
 
+def raw_get(base_url: str, target: str) -> tuple[int, Any]:
+    """GET `target` byte for byte (no client-side normalising of escapes); the status and JSON answer."""
+    conn = http.client.HTTPConnection(base_url.removeprefix("http://"), timeout=10)
+    try:
+        conn.request("GET", target)
+        raw = conn.getresponse()
+        return raw.status, json.loads(raw.read() or b"null")
+    finally:
+        conn.close()
+
+
 def event_of(reply: requests.Response) -> dict[str, Any]:
     assert reply.status_code == 200, reply.text
     event: dict[str, Any] = reply.json()["event"]
@@ -67,6 +78,26 @@ def test_a_request_becomes_an_http_api_v2_event(base_url: str) -> None:
     assert event["headers"]["x-multi"] == "1,2"  # repeated headers joined, as API Gateway does
     assert event["requestContext"]["http"]["method"] == "GET"
     assert raw.headers["Apigw-Requestid"] == event["requestContext"]["requestId"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "path", "param"),
+    [("a%2Db", "/items/a-b", "a-b"), ("X%2541", "/items/X%41", "X%41"), ("%E6%97%A5", "/items/日", "日")],
+)
+def test_the_function_gets_the_path_decoded_once(base_url: str, sent: str, path: str, param: str) -> None:
+    """As an HTTP API delivers it: rawPath, http.path and pathParameters percent-decoded, once."""
+    status, answer = raw_get(base_url, f"/items/{sent}?q=%2F")  # as sent: requests would unescape %2D
+    assert status == 200, answer
+    event = answer["event"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == path
+    assert event["pathParameters"] == {"id": param}
+    assert event["rawQueryString"] == "q=%2F"  # the query string stays raw; its parameters are decoded
+    assert event["queryStringParameters"] == {"q": "/"}
+
+
+def test_an_encoded_slash_reaches_no_function(base_url: str) -> None:
+    status, _ = raw_get(base_url, "/items/a%2Fb")
+    assert status == 404
 
 
 def test_bodies_text_and_binary(base_url: str) -> None:
