@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +38,14 @@ from .router import Match, NotAllowed, Router, decode_path, template_routes
 from .template import Function, Route
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an HTTP API's payload quota (docs: http-api-quotas.html)
+# Lambda refuses a synchronous invocation whose payload, the event JSON, is larger: "Request must
+# be smaller than 6291456 bytes for the InvokeFunction operation" (pelmers/streetwarp-web#14).
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+# An HTTP API's maximum integration timeout, 30 s (docs: http-api-quotas.html). Past it the
+# gateway answers 503 "Service Unavailable" while the function may still run (anomalyco/sst#2232;
+# a REST API's 29 s timeout is 504 instead). A function whose own Timeout is shorter fails first:
+# Lambda's "Task timed out" is a function error, the gateway's 500.
+INTEGRATION_TIMEOUT_SECS = 30.0
 OPENAPI_PATH = "/openapi.json"
 OPENAPI_TARGET = "<openapi>"
 CRON_FALLBACK_SECS = 15 * 60
@@ -123,8 +133,14 @@ class Front:
     """What the HTTP front answers: template routes through the pool, the OpenAPI document if any."""
 
     def __init__(
-        self, functions: dict[str, Function], pool: LambdaPool, openapi: Callable[[], dict[str, Any]] | None = None
+        self,
+        functions: dict[str, Function],
+        pool: LambdaPool,
+        openapi: Callable[[], dict[str, Any]] | None = None,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECS,
     ) -> None:
+        self.timeouts = {name: fn.timeout for name, fn in functions.items()}
+        self.integration_timeout = integration_timeout
         routes = template_routes(functions)
         if openapi is not None:
             routes.append((Route("GET", OPENAPI_PATH), OPENAPI_TARGET))
@@ -145,7 +161,14 @@ class Front:
         event = self.event(method, path, query, headers, body, found)
         request_id = event["requestContext"]["requestId"]
         try:
-            reply = lambda_reply(self.pool.invoke(found.target, event))
+            if _event_bytes(event, len(target), body, headers) > MAX_EVENT_BYTES:
+                complain(f"[{found.target}] event over Lambda's {MAX_EVENT_BYTES}-byte invocation payload limit")
+                reply = gateway_reply(TOO_LARGE)
+            else:
+                reply = lambda_reply(self.invoke(found.target, event))
+        except FutureTimeout:
+            complain(f"[{found.target}] no answer within the {self.integration_timeout:g}s integration timeout")
+            reply = gateway_reply(UNAVAILABLE)
         except InvokeError as exc:  # raised, crashed, or ran past the function's Timeout
             complain(f"[{found.target}] invocation failed: {exc.error['errorType']}: {exc.error['errorMessage']}")
             reply = gateway_reply(FUNCTION_FAILED)
@@ -157,6 +180,26 @@ class Front:
             reply = gateway_reply(UNAVAILABLE)
         reply.headers.append(("Apigw-Requestid", request_id))
         return reply, found.target
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        """The function's result; FutureTimeout when it outlasts the integration timeout.
+
+        Only a function allowed to run that long needs watching: any other ends, at its own
+        Timeout, before the gateway gives up. The watched call goes on after the gateway has
+        answered, as Lambda's does, and frees its worker when it ends.
+        """
+        if self.timeouts[name] < self.integration_timeout:
+            return self.pool.invoke(name, event)
+        outcome: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                outcome.set_result(self.pool.invoke(name, event))
+            except BaseException as exc:
+                outcome.set_exception(exc)
+
+        threading.Thread(target=run, name=f"invoke-{name}", daemon=True).start()
+        return outcome.result(timeout=self.integration_timeout)
 
     @staticmethod
     def event(
@@ -181,6 +224,18 @@ class Front:
             path_parameters=found.params,
             cookies=cookies,
         )
+
+
+def _event_bytes(event: dict[str, Any], target_len: int, body: bytes, headers: list[tuple[str, str]]) -> int:
+    """The event's size as JSON, or a bound on it that is under the limit.
+
+    Serialised only when it could be too large: a byte grows to 6 at most once JSON-escaped,
+    the path and query string appear up to 4 times, the rest is small.
+    """
+    bound = 6 * (len(body) + 4 * target_len + sum(len(k) + len(v) + 4 for k, v in headers)) + 4096
+    if bound <= MAX_EVENT_BYTES:
+        return bound
+    return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 class FrontServer(ThreadingHTTPServer):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,10 +20,12 @@ from local.serve import Front, FrontHandler, FrontServer
 from local.template import Function, Route
 
 
-def serve(functions: dict[str, Function], openapi: Callable[[], dict[str, Any]] | None = None) -> Iterator[str]:
+def serve(
+    functions: dict[str, Function], openapi: Callable[[], dict[str, Any]] | None = None, **front: Any
+) -> Iterator[str]:
     pool = LambdaPool(functions, "http://127.0.0.1:9", max_workers=2, log=None)
     server = FrontServer(("127.0.0.1", 0), FrontHandler)
-    server.front = Front(functions, pool, openapi)
+    server.front = Front(functions, pool, openapi, **front)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -172,6 +176,37 @@ def test_unknown_routes_and_wrong_methods_are_the_gateways_404(base_url: str) ->
         assert "Allow" not in reply.headers
     reply = requests.head(f"{base_url}/items/1", timeout=10)
     assert (reply.status_code, reply.content) == (404, b"")
+
+
+def test_a_handler_past_its_timeout_is_the_gateways_500(make_function: Callable[..., Function]) -> None:
+    """Lambda ends it at the template's Timeout: a function error, which the gateway answers 500."""
+    slow = dataclasses.replace(make_function("slow", routes=[Route("GET", "/slow")]), timeout=0.5)
+    for url in serve({"slow": slow}):
+        started = time.monotonic()
+        reply = requests.get(f"{url}/slow?action=sleep", timeout=10)  # sleeps 5 s
+        assert (reply.status_code, reply.json()) == GATEWAY_500
+        assert time.monotonic() - started < 4
+
+
+def test_past_the_integration_timeout_the_gateway_answers_503(make_function: Callable[..., Function]) -> None:
+    """A function allowed to run longer than the gateway waits: 503 when the gateway gives up."""
+    slow = make_function("slow", routes=[Route("GET", "/slow")])  # Timeout 3 s, the default
+    for url in serve({"slow": slow}, integration_timeout=0.5):
+        started = time.monotonic()
+        reply = requests.get(f"{url}/slow?action=sleep", timeout=10)
+        assert (reply.status_code, reply.json()) == (503, {"message": "Service Unavailable"})
+        assert time.monotonic() - started < 2.5
+        assert requests.get(f"{url}/slow", timeout=10).status_code == 200  # the other worker
+
+
+def test_an_event_over_lambdas_6_mb_is_the_gateways_413(base_url: str) -> None:
+    """The event JSON counts, not the body: 4.8 MB of binary is 6.4 MB once base64-encoded."""
+    too_large = (413, {"message": "Request Entity Too Large"})
+    for data in (b"x" * (6 * 1024 * 1024 + 1), bytes(range(256)) * (4_800_000 // 256)):
+        reply = requests.post(f"{base_url}/items/1", data=data, timeout=30)
+        assert (reply.status_code, reply.json()) == too_large, len(data)
+    padded = json.dumps({"statusCode": 204, "pad": "x" * 5_000_000})  # under 6 MB as an event
+    assert requests.post(f"{base_url}/items/1?action=reply", data=padded, timeout=30).status_code == 204
 
 
 def read_until_closed(conn: socket.socket) -> bytes:
