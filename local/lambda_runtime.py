@@ -46,6 +46,8 @@ def http_event(
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event, as API Gateway builds it.
 
+    `path` is the decoded path (router.decode_path), as API Gateway sends rawPath; the
+    path parameters too are decoded values.
     `body` is JSON-encoded; `raw_body` is sent as is (base64 when it is not UTF-8 text).
     `query` is the raw query string; repeated names are joined with commas, as API Gateway does.
     """

@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,10 +34,18 @@ from . import aws, template
 from .aws import HOST, REGION
 from .lambda_pool import InvokeError, LambdaPool, PoolBusy, PoolClosed
 from .lambda_runtime import http_event, scheduled_event
-from .router import Match, NotAllowed, Router, template_routes
+from .router import Match, NotAllowed, Router, decode_path, template_routes
 from .template import Function, Route
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_BODY_BYTES = 10 * 1024 * 1024  # an HTTP API's payload quota (docs: http-api-quotas.html)
+# Lambda refuses a synchronous invocation whose payload, the event JSON, is larger: "Request must
+# be smaller than 6291456 bytes for the InvokeFunction operation" (pelmers/streetwarp-web#14).
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+# An HTTP API's maximum integration timeout, 30 s (docs: http-api-quotas.html). Past it the
+# gateway answers 503 "Service Unavailable" while the function may still run (anomalyco/sst#2232;
+# a REST API's 29 s timeout is 504 instead). A function whose own Timeout is shorter fails first:
+# Lambda's "Task timed out" is a function error, the gateway's 500.
+INTEGRATION_TIMEOUT_SECS = 30.0
 OPENAPI_PATH = "/openapi.json"
 OPENAPI_TARGET = "<openapi>"
 CRON_FALLBACK_SECS = 15 * 60
@@ -71,8 +81,24 @@ def json_reply(status: int, payload: Any, headers: list[tuple[str, str]] | None 
     return Reply(status, [("Content-Type", "application/json"), *(headers or [])], body)
 
 
-def error_reply(status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None) -> Reply:
-    return json_reply(status, {"error": code, "message": message}, headers)
+# What API Gateway answers itself, when no function answers: a JSON body with only "message".
+# HTTP API: no route (wrong method included: a route is method and path) is 404 "Not Found"
+# (aws-lambda-dotnet LambdaTestTool-v2 ApiGatewayResults.RouteNotFound); a function error or an
+# invalid response is 500 "Internal Server Error" (docs: http-api-troubleshooting-lambda.html;
+# the same tool's ToHttpApiV2Response).
+NOT_FOUND = (404, "Not Found")
+FUNCTION_FAILED = (500, "Internal Server Error")
+UNAVAILABLE = (503, "Service Unavailable")
+# Over the HTTP API's 10 MB payload quota, or an event over Lambda's 6 MB synchronous limit:
+# 413, as AWS's LambdaTestTool-v2 answers in HTTP API v2 mode (LargePayloadTests: "Request
+# Entity Too Large"; a REST API says "Request Too Long", koki-develop/lgtm-generator#10).
+TOO_LARGE = (413, "Request Entity Too Large")
+BAD_REQUEST = (400, "Bad Request")
+
+
+def gateway_reply(answer: tuple[int, str]) -> Reply:
+    status, message = answer
+    return json_reply(status, {"message": message})
 
 
 def lambda_reply(result: Any) -> Reply:
@@ -107,8 +133,14 @@ class Front:
     """What the HTTP front answers: template routes through the pool, the OpenAPI document if any."""
 
     def __init__(
-        self, functions: dict[str, Function], pool: LambdaPool, openapi: Callable[[], dict[str, Any]] | None = None
+        self,
+        functions: dict[str, Function],
+        pool: LambdaPool,
+        openapi: Callable[[], dict[str, Any]] | None = None,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECS,
     ) -> None:
+        self.timeouts = {name: fn.timeout for name, fn in functions.items()}
+        self.integration_timeout = integration_timeout
         routes = template_routes(functions)
         if openapi is not None:
             routes.append((Route("GET", OPENAPI_PATH), OPENAPI_TARGET))
@@ -118,30 +150,56 @@ class Front:
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[Reply, str]:
         """The reply to one request, and the name of what answered it (for the log)."""
-        path, _, query = target.partition("?")
+        raw_path, _, query = target.partition("?")
+        path = decode_path(raw_path)  # what an HTTP API routes on and puts in the event
         found = self.router.match(method, path)
-        if found is None:
-            return error_reply(404, "not_found", "Not Found"), "-"
-        if isinstance(found, NotAllowed):
-            allow = ", ".join(found.allow)
-            return error_reply(405, "method_not_allowed", "Method Not Allowed", [("Allow", allow)]), "-"
+        if found is None or isinstance(found, NotAllowed):
+            return gateway_reply(NOT_FOUND), "-"
         if found.target == OPENAPI_TARGET:
             assert self.openapi is not None
             return json_reply(200, self.openapi()), "openapi"
         event = self.event(method, path, query, headers, body, found)
         request_id = event["requestContext"]["requestId"]
         try:
-            reply = lambda_reply(self.pool.invoke(found.target, event))
-        except InvokeError as exc:
+            if _event_bytes(event, len(target), body, headers) > MAX_EVENT_BYTES:
+                complain(f"[{found.target}] event over Lambda's {MAX_EVENT_BYTES}-byte invocation payload limit")
+                reply = gateway_reply(TOO_LARGE)
+            else:
+                reply = lambda_reply(self.invoke(found.target, event))
+        except FutureTimeout:
+            complain(f"[{found.target}] no answer within the {self.integration_timeout:g}s integration timeout")
+            reply = gateway_reply(UNAVAILABLE)
+        except InvokeError as exc:  # raised, crashed, or ran past the function's Timeout
             complain(f"[{found.target}] invocation failed: {exc.error['errorType']}: {exc.error['errorMessage']}")
-            reply = error_reply(502, "function_error", f"Internal Server Error: the {found.target} function failed")
+            reply = gateway_reply(FUNCTION_FAILED)
         except (ValueError, TypeError) as exc:  # binascii.Error (bad base64) is a ValueError
             complain(f"[{found.target}] malformed Lambda response: {exc}")
-            reply = error_reply(502, "function_error", f"Internal Server Error: bad response from {found.target}")
+            reply = gateway_reply(FUNCTION_FAILED)
         except (PoolBusy, PoolClosed):
-            reply = error_reply(503, "service_unavailable", f"every {found.target} worker is busy; retry shortly")
+            complain(f"[{found.target}] no worker free within the integration timeout")
+            reply = gateway_reply(UNAVAILABLE)
         reply.headers.append(("Apigw-Requestid", request_id))
         return reply, found.target
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        """The function's result; FutureTimeout when it outlasts the integration timeout.
+
+        Only a function allowed to run that long needs watching: any other ends, at its own
+        Timeout, before the gateway gives up. The watched call goes on after the gateway has
+        answered, as Lambda's does, and frees its worker when it ends.
+        """
+        if self.timeouts[name] < self.integration_timeout:
+            return self.pool.invoke(name, event)
+        outcome: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                outcome.set_result(self.pool.invoke(name, event))
+            except BaseException as exc:
+                outcome.set_exception(exc)
+
+        threading.Thread(target=run, name=f"invoke-{name}", daemon=True).start()
+        return outcome.result(timeout=self.integration_timeout)
 
     @staticmethod
     def event(
@@ -168,6 +226,18 @@ class Front:
         )
 
 
+def _event_bytes(event: dict[str, Any], target_len: int, body: bytes, headers: list[tuple[str, str]]) -> int:
+    """The event's size as JSON, or a bound on it that is under the limit.
+
+    Serialised only when it could be too large: a byte grows to 6 at most once JSON-escaped,
+    the path and query string appear up to 4 times, the rest is small.
+    """
+    bound = 6 * (len(body) + 4 * target_len + sum(len(k) + len(v) + 4 for k, v in headers)) + 4096
+    if bound <= MAX_EVENT_BYTES:
+        return bound
+    return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 class FrontServer(ThreadingHTTPServer):
     request_queue_size = 128
     front: Front
@@ -182,7 +252,7 @@ class FrontHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def __getattr__(self, name: str) -> Any:
-        # http.server looks up do_<METHOD>; routing (and 404/405) is the router's job, for any method.
+        # http.server looks up do_<METHOD>; routing (and 404) is the router's job, for any method.
         if name.startswith("do_"):
             return self._dispatch
         raise AttributeError(name)
@@ -211,10 +281,10 @@ class FrontHandler(BaseHTTPRequestHandler):
         if raw_length is None:
             return b""
         if not raw_length.strip().isdigit():
-            raise _BadBody(error_reply(400, "bad_request", "invalid Content-Length"))
+            raise _BadBody(gateway_reply(BAD_REQUEST))
         length = int(raw_length)
         if length > MAX_BODY_BYTES:
-            raise _BadBody(error_reply(413, "request_too_large", "Request Entity Too Large"))
+            raise _BadBody(gateway_reply(TOO_LARGE))
         return self.rfile.read(length)
 
     def _read_chunked(self) -> bytes:
@@ -224,13 +294,13 @@ class FrontHandler(BaseHTTPRequestHandler):
             try:
                 size = int(size_line, 16)
             except ValueError:
-                raise _BadBody(error_reply(400, "bad_request", "invalid chunked body")) from None
+                raise _BadBody(gateway_reply(BAD_REQUEST)) from None
             if size == 0:
                 while self.rfile.readline(1024).strip():  # trailers
                     pass
                 return body
             if len(body) + size > MAX_BODY_BYTES:
-                raise _BadBody(error_reply(413, "request_too_large", "Request Entity Too Large"))
+                raise _BadBody(gateway_reply(TOO_LARGE))
             body += self.rfile.read(size)
             self.rfile.readline(8)
 
@@ -246,10 +316,9 @@ class FrontHandler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (bad request line, unsupported version, ...) as JSON too."""
-        phrase = HTTPStatus(code).phrase
+        """http.server's own errors (bad request line, unsupported version, ...) in the gateway's shape."""
         self.close_connection = True
-        self._write(error_reply(code, re.sub(r"\W+", "_", phrase.lower()).strip("_"), message or phrase))
+        self._write(gateway_reply((code, HTTPStatus(code).phrase)))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # _dispatch logs one line per request, with the function and the time taken

@@ -29,6 +29,17 @@ _UNSET: Any = object()
 # retried only when the request never reached the service (connection errors).
 _RETRY_METHODS = frozenset({"GET", "POST", "PATCH"})
 _RETRY_STATUSES = frozenset({502, 503, 504})
+# API Gateway's own answers carry only {"message": ...}: named here so that, say, its 404 (no
+# such route) is never taken for the service's 404 session_not_found.
+_GATEWAY_CODES = {
+    403: "gateway_forbidden",
+    404: "gateway_not_found",
+    413: "gateway_request_too_large",
+    429: "gateway_throttled",
+    500: "gateway_internal_error",
+    503: "gateway_unavailable",
+    504: "gateway_timeout",
+}
 
 
 class RemoteSessionManager:
@@ -160,10 +171,14 @@ class RemoteSessionManager:
         if not isinstance(answer, dict):
             answer = {}
         if not 200 <= response.status_code < 300:
-            error = answer.get("error")
-            code = error if isinstance(error, str) else f"http_{response.status_code}"
-            message = answer.get("message") or response.reason or "request failed"
-            raise SessionServiceError(code, str(message), response.status_code)
+            status, error, message = response.status_code, answer.get("error"), answer.get("message")
+            if isinstance(error, str):
+                code = error
+            elif isinstance(message, str) and set(answer) == {"message"}:  # the gateway answered, not the service
+                code = _GATEWAY_CODES.get(status, f"gateway_{status}")
+            else:
+                code = f"http_{status}"
+            raise SessionServiceError(code, str(message or response.reason or "request failed"), status)
         return response.status_code, answer
 
     @staticmethod

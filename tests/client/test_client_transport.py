@@ -121,10 +121,46 @@ def test_other_errors_are_not_retried(gateway: Scripted) -> None:
 
 
 def test_an_error_without_a_code_gets_one_from_its_status(gateway: Scripted) -> None:
-    gateway.script = [(403, {"message": "Forbidden"})]  # API Gateway's answer to a bad signature
+    gateway.script = [(418, {"detail": "teapot"}), (400, b"not json")]
+    for status in (418, 400):
+        with pytest.raises(SessionServiceError) as error:
+            fast(gateway.url).get_session_metadata("c")
+        assert (error.value.status, error.value.code) == (status, f"http_{status}")
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code"),
+    [
+        (403, "Forbidden", "gateway_forbidden"),  # a bad SigV4 signature
+        (404, "Not Found", "gateway_not_found"),  # no route: never the service's session_not_found
+        (413, "Request Entity Too Large", "gateway_request_too_large"),
+        (500, "Internal Server Error", "gateway_internal_error"),  # the function failed
+        (418, "I'm a teapot", "gateway_418"),
+    ],
+)
+def test_api_gateways_own_answers_name_the_gateway(gateway: Scripted, status: int, message: str, code: str) -> None:
+    gateway.script = [(status, {"message": message})]
     with pytest.raises(SessionServiceError) as error:
-        fast(gateway.url).generate_token("f", "c")
-    assert (error.value.status, error.value.code, error.value.message) == (403, "http_403", "Forbidden")
+        fast(gateway.url, auto_create=True).generate_token("f", "c")
+    assert (error.value.status, error.value.code, error.value.message) == (status, code, message)
+    assert [m for m, _, _ in gateway.seen] == ["POST"]  # a gateway 404 creates no session
+
+
+def test_the_gateways_503_is_retried(gateway: Scripted) -> None:
+    """Its integration timeout (or no capacity): a repeatable request is sent again."""
+    unavailable = (503, {"message": "Service Unavailable"})
+    gateway.script = [unavailable]
+    assert fast(gateway.url, retries=1).get_session_metadata("c") == {}
+    assert len(gateway.seen) == 2
+    gateway.script, gateway.seen = [unavailable] * 3, []
+    with pytest.raises(SessionServiceError) as error:
+        fast(gateway.url, retries=1).get_session_metadata("c")
+    assert (error.value.status, error.value.code, error.value.message) == (
+        503,
+        "gateway_unavailable",
+        "Service Unavailable",
+    )
+    assert len(gateway.seen) == 2
 
 
 def test_a_hung_service_times_out_and_is_retried(gateway: Scripted) -> None:

@@ -21,7 +21,7 @@ from session_core import config, http
 from local import aws as aws_local
 from local import template
 from local.lambda_runtime import LambdaContext, cold_start, http_event, load_handler
-from local.router import Match, Router, template_routes
+from local.router import Match, Router, decode_path, template_routes
 
 
 @dataclass
@@ -62,17 +62,24 @@ class Stack:
         self.calls.append((self._current, f"{model.service_model.signing_name}:{model.name}"))
 
     def route(self, method: str, path: str) -> tuple[str, template.Route, dict[str, str]]:
-        """The function serving `method path`, as API Gateway would pick it (the local front's router)."""
-        found = self._router.match(method.upper(), path)
+        """The function serving `method path` (`path` as sent, percent-encoded), as API Gateway
+        would pick it (the local front's router)."""
+        found = self._router.match(method.upper(), decode_path(path))
         if not isinstance(found, Match):
             raise LookupError(f"no route for {method} {path}")
         return found.target, found.route, found.params
 
     def event(self, method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-        """The HTTP API event API Gateway would send for this request."""
+        """The HTTP API event API Gateway would send for this request: rawPath and
+        pathParameters percent-decoded once, as an HTTP API delivers them."""
         _, route, params = self.route(method, path)
         return http_event(
-            method, path, body, route_key=f"{route.method} {route.path}", path_parameters=params or None, **kwargs
+            method,
+            decode_path(path),
+            body,
+            route_key=f"{route.method} {route.path}",
+            path_parameters=params or None,
+            **kwargs,
         )
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:

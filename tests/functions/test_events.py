@@ -42,7 +42,7 @@ SEQUENCE: list[tuple[str, int, dict[str, Any]]] = [
     ("metadata-patch.json", 200, {"metadata": {"customer": "Ada", "tier": 2, "language": "en-US"}}),
     ("metadata-delete.json", 200, {"deleted": True}),
     ("end.json", 200, {"ended": True}),
-    ("token.json", 404, {"error": "session_not_found"}),
+    ("token.json", 409, {"error": "session_ended"}),
     ("end.json", 200, {"ended": False}),
 ]
 

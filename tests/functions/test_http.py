@@ -78,6 +78,13 @@ def test_body_that_is_not_utf8(stack: Any) -> None:
     assert (reply.status, reply.body["error"]) == (400, "invalid_json")
 
 
+def test_the_event_carries_the_path_decoded_once(stack: Any) -> None:
+    """As an HTTP API sends it: the handler must not decode again (X%41 is not XA)."""
+    event = stack.event("DELETE", "/sessions/X%2541")
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/sessions/X%41"
+    assert event["pathParameters"] == {"call_id": "X%41"}
+
+
 def test_unknown_route_is_a_json_404(stack: Any) -> None:
     for name, fn in stack.functions.items():
         if fn.routes:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,10 +20,12 @@ from local.serve import Front, FrontHandler, FrontServer
 from local.template import Function, Route
 
 
-def serve(functions: dict[str, Function], openapi: Callable[[], dict[str, Any]] | None = None) -> Iterator[str]:
+def serve(
+    functions: dict[str, Function], openapi: Callable[[], dict[str, Any]] | None = None, **front: Any
+) -> Iterator[str]:
     pool = LambdaPool(functions, "http://127.0.0.1:9", max_workers=2, log=None)
     server = FrontServer(("127.0.0.1", 0), FrontHandler)
-    server.front = Front(functions, pool, openapi)
+    server.front = Front(functions, pool, openapi, **front)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -38,6 +42,17 @@ def base_url(make_function: Callable[..., Function]) -> Iterator[str]:
         "echo", routes=[Route("GET", "/items/{id}"), Route("POST", "/items/{id}"), Route("DELETE", "/items/{id}/tags")]
     )
     yield from serve({"echo": echo})
+
+
+def raw_get(base_url: str, target: str) -> tuple[int, Any]:
+    """GET `target` byte for byte (no client-side normalising of escapes); the status and JSON answer."""
+    conn = http.client.HTTPConnection(base_url.removeprefix("http://"), timeout=10)
+    try:
+        conn.request("GET", target)
+        raw = conn.getresponse()
+        return raw.status, json.loads(raw.read() or b"null")
+    finally:
+        conn.close()
 
 
 def event_of(reply: requests.Response) -> dict[str, Any]:
@@ -67,6 +82,25 @@ def test_a_request_becomes_an_http_api_v2_event(base_url: str) -> None:
     assert event["headers"]["x-multi"] == "1,2"  # repeated headers joined, as API Gateway does
     assert event["requestContext"]["http"]["method"] == "GET"
     assert raw.headers["Apigw-Requestid"] == event["requestContext"]["requestId"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "path", "param"),
+    [("a%2Db", "/items/a-b", "a-b"), ("X%2541", "/items/X%41", "X%41"), ("%E6%97%A5", "/items/日", "日")],
+)
+def test_the_function_gets_the_path_decoded_once(base_url: str, sent: str, path: str, param: str) -> None:
+    """As an HTTP API delivers it: rawPath, http.path and pathParameters percent-decoded, once."""
+    status, answer = raw_get(base_url, f"/items/{sent}?q=%2F")  # as sent: requests would unescape %2D
+    assert status == 200, answer
+    event = answer["event"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == path
+    assert event["pathParameters"] == {"id": param}
+    assert event["rawQueryString"] == "q=%2F"  # the query string stays raw; its parameters are decoded
+    assert event["queryStringParameters"] == {"q": "/"}
+
+
+def test_an_encoded_slash_reaches_no_function(base_url: str) -> None:
+    assert raw_get(base_url, "/items/a%2Fb") == (404, {"message": "Not Found"})
 
 
 def test_bodies_text_and_binary(base_url: str) -> None:
@@ -109,32 +143,70 @@ def test_a_result_without_status_code_is_a_200_json_body(base_url: str) -> None:
     assert reply.json() == ["plain", 1]
 
 
+GATEWAY_500 = (500, {"message": "Internal Server Error"})
+
+
 @pytest.mark.parametrize("action", ["raise", "exit"])
-def test_a_failing_handler_is_a_502_json_error_and_the_next_request_works(base_url: str, action: str) -> None:
+def test_a_failing_handler_is_the_gateways_500_and_the_next_request_works(base_url: str, action: str) -> None:
     reply = requests.get(f"{base_url}/items/1?action={action}", timeout=10)
-    assert reply.status_code == 502
-    assert reply.json()["error"] == "function_error"
-    assert reply.json()["message"].startswith("Internal Server Error")
+    assert (reply.status_code, reply.json()) == GATEWAY_500
+    assert "Apigw-Requestid" in reply.headers
     assert requests.get(f"{base_url}/items/1", timeout=10).status_code == 200
 
 
-def test_a_malformed_lambda_response_is_a_502(base_url: str) -> None:
-    reply = requests.post(f"{base_url}/items/1?action=reply", json={"statusCode": "abc"}, timeout=10)
-    assert reply.status_code == 502
-    assert reply.json()["error"] == "function_error"
+@pytest.mark.parametrize(
+    "response", [{"statusCode": "abc"}, {"statusCode": 99}, {"statusCode": 200, "body": "%", "isBase64Encoded": True}]
+)
+def test_a_malformed_lambda_response_is_the_gateways_500(base_url: str, response: dict[str, Any]) -> None:
+    reply = requests.post(f"{base_url}/items/1?action=reply", json=response, timeout=10)
+    assert (reply.status_code, reply.json()) == GATEWAY_500
 
 
-def test_unknown_routes_and_wrong_methods(base_url: str) -> None:
-    reply = requests.get(f"{base_url}/nowhere", timeout=10)
-    assert (reply.status_code, reply.json()) == (404, {"error": "not_found", "message": "Not Found"})
-    reply = requests.put(f"{base_url}/items/1", timeout=10)
-    assert reply.status_code == 405
-    assert reply.json() == {"error": "method_not_allowed", "message": "Method Not Allowed"}
-    assert reply.headers["Allow"] == "GET, POST"
-    reply = requests.request("PROPFIND", f"{base_url}/items/1/tags", timeout=10)
-    assert (reply.status_code, reply.headers["Allow"]) == (405, "DELETE")
+def test_unknown_routes_and_wrong_methods_are_the_gateways_404(base_url: str) -> None:
+    """An HTTP API route is a method and a path: another method matches no route, no 405."""
+    not_found = (404, {"message": "Not Found"})
+    for method, path in [
+        ("GET", "/nowhere"),
+        ("PUT", "/items/1"),
+        ("PROPFIND", "/items/1/tags"),
+        ("DELETE", "/items/1"),
+    ]:
+        reply = requests.request(method, f"{base_url}{path}", timeout=10)
+        assert (reply.status_code, reply.json()) == not_found, method
+        assert "Allow" not in reply.headers
     reply = requests.head(f"{base_url}/items/1", timeout=10)
-    assert (reply.status_code, reply.content) == (405, b"")
+    assert (reply.status_code, reply.content) == (404, b"")
+
+
+def test_a_handler_past_its_timeout_is_the_gateways_500(make_function: Callable[..., Function]) -> None:
+    """Lambda ends it at the template's Timeout: a function error, which the gateway answers 500."""
+    slow = dataclasses.replace(make_function("slow", routes=[Route("GET", "/slow")]), timeout=0.5)
+    for url in serve({"slow": slow}):
+        started = time.monotonic()
+        reply = requests.get(f"{url}/slow?action=sleep", timeout=10)  # sleeps 5 s
+        assert (reply.status_code, reply.json()) == GATEWAY_500
+        assert time.monotonic() - started < 4
+
+
+def test_past_the_integration_timeout_the_gateway_answers_503(make_function: Callable[..., Function]) -> None:
+    """A function allowed to run longer than the gateway waits: 503 when the gateway gives up."""
+    slow = make_function("slow", routes=[Route("GET", "/slow")])  # Timeout 3 s, the default
+    for url in serve({"slow": slow}, integration_timeout=0.5):
+        started = time.monotonic()
+        reply = requests.get(f"{url}/slow?action=sleep", timeout=10)
+        assert (reply.status_code, reply.json()) == (503, {"message": "Service Unavailable"})
+        assert time.monotonic() - started < 2.5
+        assert requests.get(f"{url}/slow", timeout=10).status_code == 200  # the other worker
+
+
+def test_an_event_over_lambdas_6_mb_is_the_gateways_413(base_url: str) -> None:
+    """The event JSON counts, not the body: 4.8 MB of binary is 6.4 MB once base64-encoded."""
+    too_large = (413, {"message": "Request Entity Too Large"})
+    for data in (b"x" * (6 * 1024 * 1024 + 1), bytes(range(256)) * (4_800_000 // 256)):
+        reply = requests.post(f"{base_url}/items/1", data=data, timeout=30)
+        assert (reply.status_code, reply.json()) == too_large, len(data)
+    padded = json.dumps({"statusCode": 204, "pad": "x" * 5_000_000})  # under 6 MB as an event
+    assert requests.post(f"{base_url}/items/1?action=reply", data=padded, timeout=30).status_code == 204
 
 
 def read_until_closed(conn: socket.socket) -> bytes:
@@ -153,7 +225,7 @@ def test_what_http_server_rejects_is_json_too(base_url: str) -> None:
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert b"application/json" in head
-    assert b'"error":"bad_request"' in body
+    assert json.loads(body) == {"message": "Bad Request"}
 
 
 def test_an_oversized_body_is_413(base_url: str) -> None:
@@ -162,7 +234,7 @@ def test_an_oversized_body_is_413(base_url: str) -> None:
         conn.sendall(b"POST /items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n")
         raw = read_until_closed(conn)
     assert raw.startswith(b"HTTP/1.1 413")
-    assert b'"error":"request_too_large"' in raw
+    assert raw.endswith(b'{"message":"Request Entity Too Large"}')
 
 
 def test_openapi_json_is_served_only_with_the_hook(make_function: Callable[..., Function]) -> None:
@@ -172,4 +244,4 @@ def test_openapi_json_is_served_only_with_the_hook(make_function: Callable[..., 
     for url in serve(functions, openapi=lambda: {"openapi": "3.0.3", "paths": {}}):
         reply = requests.get(f"{url}/openapi.json", timeout=10)
         assert (reply.status_code, reply.json()) == (200, {"openapi": "3.0.3", "paths": {}})
-        assert requests.post(f"{url}/openapi.json", timeout=10).status_code == 405
+        assert requests.post(f"{url}/openapi.json", timeout=10).status_code == 404

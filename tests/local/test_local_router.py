@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local import aws, template
-from local.router import Match, NotAllowed, Router, template_routes
+from local.router import Match, NotAllowed, Router, decode_path, template_routes
 from local.template import Route
 
 FUNCTIONS = template.functions({aws.TABLE_ID: "t", aws.SECRET_ID: "s"})
@@ -33,13 +33,29 @@ def test_every_template_route_reaches_its_function(router: Router) -> None:
         ("POST", "/sessions/abc/tokens", "token", {"call_id": "abc"}),
         ("DELETE", "/sessions/root.2", "end", {"call_id": "root.2"}),
         ("DELETE", "/sessions/abc/metadata", "metadata", {"call_id": "abc"}),
-        ("GET", "/sessions/a%2Fb/metadata", "metadata", {"call_id": "a/b"}),  # matched raw, decoded once
+        ("GET", "/sessions/a%2Db/metadata", "metadata", {"call_id": "a-b"}),  # decoded once, as AWS does
+        ("DELETE", "/sessions/X%2541", "end", {"call_id": "X%41"}),  # once only: %25 is "%", no more
+        ("DELETE", "/sessions/a%20b", "end", {"call_id": "a b"}),
     ],
 )
 def test_path_parameters(router: Router, method: str, path: str, target: str, params: dict[str, str]) -> None:
-    found = router.match(method, path)
+    found = router.match(method, decode_path(path))
     assert isinstance(found, Match)
     assert (found.target, found.params) == (target, params)
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [("/sessions/X%2541", "/sessions/X%41"), ("/a%2Fb", "/a/b"), ("/%ZZ%", "/%ZZ%"), ("/%FF", "/\ufffd")],
+)
+def test_the_path_is_decoded_once(raw: str, decoded: str) -> None:
+    assert decode_path(raw) == decoded
+
+
+@pytest.mark.parametrize("path", ["/sessions/a%2Fb", "/sessions/a%2fb/metadata", "/sessions/%2F/tokens"])
+def test_an_encoded_slash_is_a_real_slash_and_routes_nowhere(router: Router, path: str) -> None:
+    for method in ("GET", "POST", "PATCH", "DELETE"):
+        assert router.match(method, decode_path(path)) is None
 
 
 @pytest.mark.parametrize(
