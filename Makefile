@@ -26,7 +26,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test invoke bench lint typecheck clean
+.PHONY: venv lock serve test smoke invoke bench lint typecheck clean
 
 venv: $(VENV)/.installed
 
@@ -60,6 +60,12 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy
+
+# The whole session lifecycle against a deployment (the ApiUrl output; signed with your AWS
+# credentials) or the local stack (http://127.0.0.1:$(PORT)).
+smoke: venv
+	@test -n "$(API)" || { echo "usage: make smoke API=<the API's base URL>"; exit 2; }
+	@$(VENV)/bin/python -m smoke "$(API)"
 
 invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }
