@@ -1,6 +1,8 @@
 # The project's commands. Each creates .venv first if it is missing.
 #   make serve   the local stack on http://127.0.0.1:$(PORT) (moto on $(AWS_PORT))
 #   make test    the whole suite (what .ci/run runs)
+#   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files
+#   make smoke API=<url>   the whole session lifecycle against a deployment (or the local stack)
 #   make invoke FN=validate EVENT=events/validate.json
 #   make bench
 
@@ -16,18 +18,35 @@ export SAM_CLI_TELEMETRY := 0
 export PORT ?= 3000
 export AWS_PORT ?= 5000
 
-.PHONY: venv serve test invoke bench lint typecheck clean
+UV := $(VENV)/bin/python -m uv
+# The layer's lock is for where the functions run (python3.13 on arm64 Linux); the dev lock holds
+# for any platform and Python from 3.11 up, and takes the layer's pins as constraints.
+LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform aarch64-manylinux2014 \
+  --custom-compile-command "make lock" shared/requirements.in -o shared/requirements.txt
+DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
+  --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
+
+.PHONY: venv lock serve test smoke invoke bench lint typecheck clean
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
+$(VENV)/.uv:
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@# uv installs the ~150 packages in seconds where pip takes minutes (a fresh `make serve`
 	@# must answer within a minute); pip stays the fallback.
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(VENV)/bin/python -m uv pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt -e . \
+	@touch $@
+
+# Installs the lock (requirements-dev.txt), never the loose requirements-dev.in.
+$(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml $(VENV)/.uv
+	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt -e . \
 	  || $(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt -e .
 	@touch $@
+
+# Re-resolves both locks from the .in files (newest versions their pins allow); commit the result.
+lock: $(VENV)/.uv
+	$(LAYER_LOCK) --upgrade
+	$(DEV_LOCK) --upgrade
 
 serve: venv
 	$(VENV)/bin/python -m local.serve
@@ -41,6 +60,12 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy
+
+# The whole session lifecycle against a deployment (the ApiUrl output; signed with your AWS
+# credentials) or the local stack (http://127.0.0.1:$(PORT)).
+smoke: venv
+	@test -n "$(API)" || { echo "usage: make smoke API=<the API's base URL>"; exit 2; }
+	@$(VENV)/bin/python -m smoke "$(API)"
 
 invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }

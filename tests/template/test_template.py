@@ -109,6 +109,14 @@ def role_of(resources: dict[str, Any], function_id: str) -> dict[str, Any]:
     return resources[role_ref["Fn::GetAtt"][0]]
 
 
+def invoked_function(resources: dict[str, Any], uri: str) -> str:
+    """The function an integration URI invokes: `${Fn.Arn}` directly, or `${FnAliaslive}` through an alias."""
+    target = uri.split("functions/${", 1)[1].split("}", 1)[0].removesuffix(".Arn")
+    if resources[target]["Type"] == "AWS::Lambda::Alias":
+        return str(resources[target]["Properties"]["FunctionName"]["Ref"])
+    return target
+
+
 # --- API: every route signed with SigV4 -------------------------------------------------------
 
 
@@ -123,7 +131,7 @@ def test_every_route_requires_iam_auth(resources: dict[str, Any]) -> None:
         for method, operation in operations.items():
             assert operation.get("security") == [{"AWS_IAM": []}], (method, path)
             uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-            found[(method.upper(), path)] = uri.split("${", 3)[-1].split(".Arn}")[0]
+            found[(method.upper(), path)] = invoked_function(resources, uri)
     assert found == ROUTES  # no extra route (no $default, no ANY) and each to its function
     for route in of_type(resources, "AWS::ApiGatewayV2::Route").values():  # none today; if ever added
         assert route["Properties"].get("AuthorizationType") == "AWS_IAM"

@@ -1,0 +1,215 @@
+"""template.yaml's operational resources: log groups with a retention, API access logs and
+throttling, alarms for each function and for the service's failure modes, the dashboard, and
+the lint rules (serverless rules included) the template is kept clean of.
+
+Checked on the translated template (what CloudFormation deploys) where SAM generates the
+resource (the API stage, the alias), on the source otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from local import template
+from tests.template.test_template import ACTIONS, NoManagedPolicyNames, as_packaged, of_type
+
+FUNCTIONS = sorted(ACTIONS)
+# The alarm actions every alarm carries: the given topic, the email topic, or neither.
+NOTIFY = [
+    {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
+    {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmEmailTopic"}, {"Ref": "AWS::NoValue"}]},
+]
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+
+
+@pytest.fixture(scope="module")
+def source() -> dict[str, Any]:
+    return yaml_parse(template.TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="module")
+def resources(source: dict[str, Any]) -> dict[str, Any]:
+    """The translated template's resources (parameters at their defaults)."""
+    return dict(transform(as_packaged(source), {}, NoManagedPolicyNames())["Resources"])
+
+
+def alarms(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return of_type(source["Resources"], "AWS::CloudWatch::Alarm")
+
+
+def metric_of(alarm: dict[str, Any]) -> tuple[str, str, str]:
+    """(namespace, metric, the function it watches) of a one-metric Lambda alarm."""
+    props = alarm["Properties"]
+    (dimension,) = props["Dimensions"]
+    assert dimension["Name"] == "FunctionName"
+    return props["Namespace"], props["MetricName"], dimension["Value"]["Ref"]
+
+
+# --- Logs ----------------------------------------------------------------------------------------
+
+
+def test_every_function_has_its_log_group_with_the_retention(source: dict[str, Any]) -> None:
+    groups = of_type(source["Resources"], "AWS::Logs::LogGroup")
+    by_name = {json.dumps(g["Properties"]["LogGroupName"]): g for g in groups.values()}
+    for function_id in FUNCTIONS:
+        group = by_name.pop(json.dumps({"Fn::Sub": f"/aws/lambda/${{{function_id}}}"}), None)
+        assert group is not None, f"{function_id} has no /aws/lambda log group"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function_id
+        # Deleted with the stack: a Retain'd group would make a redeploy fail ("already exists").
+        assert group.get("DeletionPolicy", "Delete") == "Delete", function_id
+    assert list(by_name) == [json.dumps({"Fn::Sub": "/aws/apigateway/${AWS::StackName}/access"})]
+    assert source["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_rotation_waits_for_the_rotate_log_group(source: dict[str, Any]) -> None:
+    # Setting up rotation runs the function at once; without its group, Lambda would create one first.
+    assert "RotateFunctionLogGroup" in source["Resources"]["SigningKeyRotation"]["DependsOn"]
+
+
+def test_api_access_log_is_json_with_the_caller_and_outcome(resources: dict[str, Any]) -> None:
+    (stage,) = of_type(resources, "AWS::ApiGatewayV2::Stage").values()
+    settings = stage["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    # Every variable substituted by a string keeps it JSON: messageString comes quoted already.
+    sample = re.sub(r"\$context\.error\.messageString", '"m"', settings["Format"])
+    fields = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "x", sample))
+    variables = dict(re.findall(r'"(\w+)":"?\$context\.([A-Za-z.]+)', settings["Format"]))
+    for field, variable in {
+        "requestId": "requestId",
+        "callerArn": "identity.userArn",
+        "callerAccount": "identity.accountId",
+        "routeKey": "routeKey",
+        "status": "status",
+        "responseLatency": "responseLatency",
+        "integrationError": "integrationErrorMessage",
+    }.items():
+        assert variables.get(field) == variable, field
+    assert set(fields) == set(variables)
+
+
+def test_api_default_route_throttling(resources: dict[str, Any]) -> None:
+    (stage,) = of_type(resources, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+    }
+
+
+# --- Data kept --------------------------------------------------------------------------------
+
+
+def test_signing_secret_is_kept_as_the_table_is(source: dict[str, Any]) -> None:
+    table, secret = source["Resources"]["SessionsTable"], source["Resources"]["SigningKeySecret"]
+    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+        assert table[policy] == "Retain", policy
+        assert secret[policy] == table[policy], policy
+
+
+# --- Alarms ------------------------------------------------------------------------------------
+
+
+def test_every_function_has_errors_and_throttles_alarms(source: dict[str, Any]) -> None:
+    found = {metric_of(a) for a in alarms(source).values() if "Dimensions" in a["Properties"]}
+    for function_id in FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            assert ("AWS/Lambda", metric, function_id) in found, (function_id, metric)
+
+
+def test_service_failure_alarms(source: dict[str, Any]) -> None:
+    by_id = alarms(source)
+    rate = by_id["Api5xxRateAlarm"]["Properties"]
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in rate["Metrics"] if "MetricStat" in m}
+    assert (stats["errors"]["MetricName"], stats["requests"]["MetricName"]) == ("5xx", "Count")
+    assert {"Name": "ApiId", "Value": {"Ref": "HttpApi"}} in stats["errors"]["Dimensions"]
+    assert rate["Threshold"] == {"Ref": "Api5xxAlarmPercent"}
+
+    cleanup = by_id["CleanupNotSucceedingAlarm"]["Properties"]
+    assert cleanup["TreatMissingData"] == "breaching"  # no run at all must alarm too
+    assert cleanup["EvaluationPeriods"] == {"Ref": "CleanupAlarmHours"}
+    for metric in cleanup["Metrics"]:
+        if "MetricStat" in metric:
+            assert metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"] == {"Ref": "CleanupFunction"}
+
+    assert metric_of(by_id["RotationFailingAlarm"]) == ("AWS/Lambda", "Errors", "RotateFunction")
+    latency = by_id["ValidateLatencyAlarm"]
+    assert metric_of(latency) == ("AWS/Lambda", "Duration", "ValidateFunction")
+    assert latency["Properties"]["ExtendedStatistic"] == "p99"
+    assert latency["Properties"]["Threshold"] == {"Ref": "ValidateP99AlarmMs"}
+
+
+def test_every_alarm_notifies_the_optional_topic_or_email(source: dict[str, Any]) -> None:
+    params = source["Parameters"]
+    assert params["AlarmTopicArn"]["Default"] == "" and params["AlarmEmail"]["Default"] == ""
+    assert source["Resources"]["AlarmEmailTopic"]["Condition"] == "HasAlarmEmail"
+    for alarm_id, alarm in alarms(source).items():
+        assert alarm["Properties"]["AlarmActions"] == NOTIFY, alarm_id
+        assert alarm["Properties"]["OKActions"] == NOTIFY, alarm_id
+
+
+# --- Dashboard ---------------------------------------------------------------------------------
+
+
+def dashboard_body(source: dict[str, Any]) -> dict[str, Any]:
+    (dashboard,) = of_type(source["Resources"], "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    refs = set(re.findall(r"\$\{([^}]+)\}", body))
+    assert refs <= {"AWS::Region", "HttpApi", "Stage", *FUNCTIONS}, refs
+    return dict(json.loads(re.sub(r"\$\{[^}]+\}", "x", body)))
+
+
+def test_dashboard_shows_the_service_metrics_where_the_functions_emit_them(source: dict[str, Any]) -> None:
+    env = source["Globals"]["Function"]["Environment"]["Variables"]
+    namespace, service = env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"]
+    widgets = dashboard_body(source)["widgets"]
+    series = [m for w in widgets for m in w["properties"]["metrics"]]
+    plain = {tuple(m[:4]) for m in series if isinstance(m[0], str)}
+    for metric in ("TokensMinted", "SessionsDeleted"):
+        assert (namespace, metric, "service", service) in plain, metric
+    for metric in ("Count", "4xx", "5xx", "Latency"):
+        assert any(m[:2] == ("AWS/ApiGateway", metric) for m in plain), metric
+    searches = [m[0]["expression"] for m in series if isinstance(m[0], dict)]
+    # validate adds the `result` dimension beside Powertools' `service`
+    assert f'{{{namespace},result,service}} MetricName="Validations" service="{service}"' in searches[0]
+
+
+# --- Provisioned concurrency -------------------------------------------------------------------
+
+
+def test_validate_provisioned_concurrency_is_optional(source: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert source["Parameters"]["ValidateProvisionedConcurrency"]["Default"] == 0
+    assert source["Conditions"]["HasValidateProvisionedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ValidateProvisionedConcurrency"}, 0]}]
+    }
+    (alias,) = of_type(resources, "AWS::Lambda::Alias").values()
+    assert alias["Properties"]["FunctionName"] == {"Ref": "ValidateFunction"}
+    assert alias["Properties"]["ProvisionedConcurrencyConfig"] == {
+        "Fn::If": [
+            "HasValidateProvisionedConcurrency",
+            {"ProvisionedConcurrentExecutions": {"Ref": "ValidateProvisionedConcurrency"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+# --- Lint ----------------------------------------------------------------------------------------
+
+
+def test_cfn_lint_with_the_serverless_rules_is_clean() -> None:
+    run = subprocess.run(
+        [str(CFN_LINT), "--append-rules", "cfn_lint_serverless.rules", "--", str(template.TEMPLATE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
