@@ -61,7 +61,7 @@ def _answers(base_url: str) -> bool:
         with urllib.request.urlopen(f"{base_url}/", timeout=1):
             return True
     except urllib.error.HTTPError as exc:
-        return exc.code == 404 and json.loads(exc.read()).get("error") == "not_found"
+        return exc.code == 404 and json.loads(exc.read()) == {"message": "Not Found"}  # the gateway's own 404
     except (urllib.error.URLError, OSError):
         return False
 
