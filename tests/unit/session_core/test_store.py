@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from session_core.errors import MetadataTooLarge, SessionEnded
 from session_core.store import (
+    INCARNATION_LENGTH,
     MAX_METADATA_BYTES,
     Attr,
+    DynamoSessionStore,
     Session,
     expiry_bucket,
     metadata_size,
@@ -299,3 +304,197 @@ def test_values_are_stored_as_json_text(store: Any, aws: Any) -> None:
     stored = raw(aws, "a")[Attr.METADATA]["M"]  # type: ignore[index]
     assert {k: json.loads(v["S"]) for k, v in stored.items()} == {"f": 1.0, "i": 1}
     assert stored["f"] == {"S": "1.0"}
+
+
+# -- a refused or failed write changes nothing ---------------------------------------------------
+
+
+def test_a_refused_or_failed_write_leaves_the_item_byte_identical(store: Any, aws: Any, clock: Any) -> None:
+    store.create("a", {"base": "b" * 10_000, "x": 1}, TTL)
+    before = raw(aws, "a")
+    requests = Requests(aws.dynamodb)
+    clock.advance(600)  # a write that went through would move expires_at
+
+    # 65 keys, the last of which JSON cannot carry: refused before anything is sent.
+    bad: dict[str, Any] = {f"k{i}": i for i in range(64)} | {"k64": float("nan")}
+    with pytest.raises(ValueError):
+        store.merge_metadata("a", bad, TTL)
+    # Over the limit only together with what is stored: 413, nothing sent.
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("a", {"x": 2, "more": "m" * 60_000}, TTL)
+    with pytest.raises(MetadataTooLarge):
+        store.create("a", {f"k{i}": "v" * 600 for i in range(100)}, TTL)  # create on an active session merges
+    assert [name for name, _ in requests.writes()] == ["PutItem"]  # the create's insert attempt, refused
+    assert raw(aws, "a") == before
+
+    # A write DynamoDB itself refuses: 3,000 keys are one request, so none of them is stored.
+    def refuse(**_: Any) -> tuple[Any, dict[str, Any]]:
+        error = {"Code": "ValidationException", "Message": "refused for the test"}
+        return type("Reply", (), {"status_code": 400})(), {"Error": error}
+
+    aws.dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", refuse)
+    with pytest.raises(ClientError):
+        store.merge_metadata("a", {f"many-{i}": i for i in range(3000)}, TTL)
+    aws.dynamodb.meta.events.unregister("before-call.dynamodb.UpdateItem", refuse)
+    assert raw(aws, "a") == before
+    assert store.get("a").expires_at == int(before[Attr.EXPIRES_AT]["N"])  # type: ignore[index]
+
+
+def test_a_merge_into_an_ended_session_changes_nothing(store: Any, aws: Any, clock: Any) -> None:
+    store.create("a", {"x": 1}, TTL)
+    store.end("a")
+    before = raw(aws, "a")
+    clock.advance(60)
+    with pytest.raises(SessionEnded):
+        store.merge_metadata("a", {"k": 1}, TTL)
+    assert raw(aws, "a") == before
+
+
+# -- racing writers, one at a time ---------------------------------------------------------------
+
+
+def other_writer(aws: Any, when: Any, write: Any) -> list[bool]:
+    """Run `write(client)` once, from another client, just before the store's first request that `when` matches."""
+    other = boto3.client("dynamodb")
+    done: list[bool] = []
+
+    def race(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if not done and when(model.name, params):
+            done.append(True)
+            write(other)
+
+    aws.dynamodb.meta.events.register("before-parameter-build.dynamodb", race)
+    return done
+
+
+def set_key(aws: Any, key: str, value: Any) -> Any:
+    """Another store's merge of one key into session "a"."""
+    return lambda client: DynamoSessionStore(aws.table_name, client).merge_metadata("a", {key: value}, TTL)
+
+
+def test_a_key_changed_between_read_and_write_is_read_again(store: Any, aws: Any) -> None:
+    store.create("a", {"x": "old"}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "x", "theirs"))
+    merged = store.merge_metadata("a", {"x": "mine", "y": 1}, TTL)
+    assert raced
+    assert merged.metadata == {"x": "mine", "y": 1} == store.get("a").metadata
+
+
+def test_another_writers_key_is_kept_and_returned(store: Any, aws: Any) -> None:
+    store.create("a", {"x": 1}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", 2))
+    merged = store.merge_metadata("a", {"mine": 3}, TTL)
+    assert raced
+    assert merged.metadata == {"x": 1, "theirs": 2, "mine": 3} == store.get("a").metadata
+
+
+@pytest.mark.parametrize("keys", [1, 80])  # a merge naming its keys, and one writing the whole map
+def test_a_merge_that_would_pass_the_limit_after_another_write_is_413(store: Any, aws: Any, keys: int) -> None:
+    store.create("a", {"base": "b" * 30_000}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", "t" * 30_000))
+    mine = {f"m{i}": "v" * (6_000 // keys) for i in range(keys)}
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("a", mine, TTL)
+    assert raced
+    assert store.get("a").metadata == {"base": "b" * 30_000, "theirs": "t" * 30_000}
+
+
+def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afresh(store: Any, aws: Any) -> None:
+    def end(client: Any) -> None:
+        DynamoSessionStore(aws.table_name, client).end("a")
+
+    store.create("a", {"x": 1}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", end)
+    with pytest.raises(SessionEnded):
+        store.merge_metadata("a", {"y": 2}, TTL)
+    assert raced and store.get("a").ended
+    store.create("a", {"x": 1}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", end)
+    session, created = store.create("a", {"z": 3}, TTL)
+    assert raced and created
+    assert store.get("a") == session and session.metadata == {"z": 3}
+
+
+def test_a_start_over_an_item_changed_since_it_was_read_is_retried(store: Any, aws: Any, clock: Any) -> None:
+    store.create("a", {"x": 1}, 60)
+    clock.advance(61)  # expired: a create replaces it
+
+    def restart(client: Any) -> None:
+        DynamoSessionStore(aws.table_name, client, clock=clock).create("a", {"theirs": 1}, TTL)
+
+    raced = other_writer(
+        aws, lambda name, params: name == "PutItem" and "#ver" in params["ExpressionAttributeNames"], restart
+    )
+    session, created = store.create("a", {"mine": 2}, TTL)
+    assert raced and not created  # the other create started it; this one merged into it
+    assert session.metadata == {"theirs": 1, "mine": 2} == store.get("a").metadata
+
+
+# -- size bookkeeping, incarnations, items of earlier versions -----------------------------------
+
+
+def test_the_stored_size_follows_the_metadata(store: Any, aws: Any) -> None:
+    def check() -> None:
+        stored = int(raw(aws, "a")[Attr.SIZE]["N"])  # type: ignore[index]
+        metadata = store.get("a").metadata
+        assert stored + 1 == metadata_size(metadata) if metadata else stored == 0
+
+    store.create("a", {"k": "é✓", "n": [1, 2.5, None]}, TTL)
+    check()
+    store.merge_metadata("a", {"k": "longer value", "ключ": {"x": True}}, TTL)
+    check()
+    store.merge_metadata("a", {f"many-{i}": i for i in range(80)}, TTL)
+    check()
+    store.delete_metadata("a")
+    check()
+    store.merge_metadata("a", {"again": 1}, TTL)
+    check()
+
+
+def test_incarnation_is_new_at_each_start_and_kept_by_merges(store: Any, clock: Any) -> None:
+    first, _ = store.create("a", {"x": 1}, TTL)
+    assert re.fullmatch(r"[0-9a-f]{8}", first.incarnation) and INCARNATION_LENGTH == 8
+    assert store.merge_metadata("a", {"y": 2}, TTL).incarnation == first.incarnation
+    assert store.merge_metadata("a", {f"k{i}": i for i in range(80)}, TTL).incarnation == first.incarnation
+    assert store.create("a", {"z": 3}, TTL)[0].incarnation == first.incarnation  # merged, not started
+    assert store.get("a").incarnation == first.incarnation
+    store.delete_metadata("a")
+    assert store.get("a").incarnation == first.incarnation
+    store.end("a")
+    assert store.get("a").incarnation == first.incarnation
+    seen = {first.incarnation}
+    second, created = store.create("a", {}, TTL)  # after end
+    assert created and second.incarnation not in seen and store.get("a").incarnation == second.incarnation
+    seen.add(second.incarnation)
+    clock.advance(TTL + 1)
+    third = store.merge_metadata("a", {"k": 1}, TTL)  # after expiry, a PATCH starts it
+    assert third.incarnation not in seen and store.get("a").incarnation == third.incarnation
+    seen.add(third.incarnation)
+    clock.advance(TTL + 1)
+    fourth, created = store.create("a", {}, TTL)  # after expiry
+    assert created and fourth.incarnation not in seen
+    assert store.merge_metadata("b", {"k": 1}, TTL).incarnation not in seen | {fourth.incarnation}
+
+
+def test_items_written_before_versions_and_sizes_merge_and_end(store: Any, aws: Any, clock: Any) -> None:
+    """Items as the store wrote them before it kept `ver`, `md_bytes` and `incarnation`."""
+    expires_at = int(clock()) + TTL
+    for call_id in ("old", "old-2"):
+        aws.dynamodb.put_item(
+            TableName=aws.table_name,
+            Item={
+                Attr.KEY: {"S": call_id},
+                Attr.EXPIRES_AT: {"N": str(expires_at)},
+                Attr.BUCKET: {"S": expiry_bucket(call_id, expires_at)},
+                Attr.CREATED_AT: {"N": str(int(clock()))},
+                Attr.ENDED: {"BOOL": False},
+                Attr.METADATA: {"M": {"x": {"S": "1"}}},
+            },
+        )
+    assert store.get("old").incarnation == ""
+    assert store.merge_metadata("old", {"y": 2}, TTL).metadata == {"x": 1, "y": 2}
+    assert store.merge_metadata("old", {"z": 3}, TTL).metadata == {"x": 1, "y": 2, "z": 3}  # by key, now sized
+    assert store.get("old").incarnation == ""  # kept, as merges keep it
+    assert store.create("old-2", {"w": 4}, TTL)[0].metadata == {"x": 1, "w": 4}
+    assert store.end("old") is True
+    assert store.create("old", {}, TTL)[0].incarnation != ""
