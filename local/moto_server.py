@@ -14,14 +14,119 @@ DynamoDB's attribute values are written to JSON directly (`DynamoDBSerializer`):
 generic serializer looks each of a value's ten possible type members up by several
 spellings, so returning a session of 1,600 metadata keys took 0.9 s, close to the
 functions' 1 s read timeout, where DynamoDB takes milliseconds (now 0.13 s).
+
+DynamoDB refuses a PutItem or UpdateItem whose resulting item would exceed 400 KB; moto
+checks only its own estimate, and not at all for values set inside a map (`SET md.#k = :v`),
+so it stored 600 KB items. The server enforces DynamoDB's rule (`enforce_item_size`).
 """
 
 from __future__ import annotations
 
+import base64
+import copy
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from moto.core import serialize
+
+# DynamoDB's maximum item size, attribute names included: 400 KB, and its sizing rule, from
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+# (strings and binaries: their UTF-8 / raw bytes; numbers: 1 byte per two significant digits,
+# plus 1; null and Boolean: 1; a list or map: 3, plus 1 per element, plus its elements, a map's
+# with their names).
+MAX_ITEM_BYTES = 400 * 1024
+
+
+def _number_bytes(text: str) -> int:
+    mantissa = text.strip().lstrip("+-").lower().split("e")[0].replace(".", "")
+    return (len(mantissa.strip("0")) + 1) // 2 + 1
+
+
+def _binary_bytes(value: bytes | str) -> int:
+    return len(value) if isinstance(value, bytes) else len(base64.b64decode(value))  # base64 on the wire
+
+
+def attribute_value_bytes(value: Mapping[str, Any]) -> int:
+    """The size of one AttributeValue (`{type: value}`, as on the wire or as moto holds it), by DynamoDB's rule."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return _number_bytes(inner)
+    if kind == "B":
+        return _binary_bytes(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(v.encode()) for v in inner)
+    if kind == "NS":
+        return sum(_number_bytes(v) for v in inner)
+    if kind == "BS":
+        return sum(_binary_bytes(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attribute_value_bytes(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(attribute_value_bytes(v) + 1 for v in inner)
+    raise ValueError(f"not an AttributeValue type: {kind!r}")
+
+
+def item_bytes(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """An item's size by DynamoDB's rule: each attribute's name and value."""
+    return sum(len(name.encode()) + attribute_value_bytes(value) for name, value in item.items())
+
+
+def enforce_item_size() -> None:
+    """Make moto's DynamoDB refuse items over MAX_ITEM_BYTES as DynamoDB does (idempotent).
+
+    PutItem (BatchWriteItem's puts too) is checked before it is applied. UpdateItem runs on a
+    copy of the stored item, which replaces it only if the result is within the limit; on any
+    error the item is left as it was, as in DynamoDB, where moto can leave half of an update
+    applied (or an empty item created for it). The messages are DynamoDB's own.
+    """
+    from moto.dynamodb.exceptions import ItemSizeTooLarge, ItemSizeToUpdateTooLarge
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_item_size_enforced", False):
+        return
+    put, update = DynamoDBBackend.put_item, DynamoDBBackend.update_item
+
+    def put_item(self: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if item_bytes(item_attrs) > MAX_ITEM_BYTES:
+            raise ItemSizeTooLarge()
+        return put(self, table_name, item_attrs, *args, **kwargs)
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        hash_value, range_value = self.get_keys_value(table, key)
+        stored = table.get_item(hash_value, range_value)
+        if stored is not None:  # moto updates the item in place: let it update a copy
+            _place(table, hash_value, range_value, copy.deepcopy(stored))
+        try:
+            item = update(self, table_name, key, *args, **kwargs)
+            if item_bytes(item.to_json()["Attributes"]) > MAX_ITEM_BYTES:
+                raise ItemSizeToUpdateTooLarge()
+        except Exception:
+            _place(table, hash_value, range_value, stored)
+            raise
+        return item
+
+    DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    DynamoDBBackend._item_size_enforced = True  # type: ignore[attr-defined]
+
+
+def _place(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
+    """Store `item` under its key in a moto table (None: no item)."""
+    if range_value is None:
+        if item is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = item
+    elif item is None:
+        table.items[hash_value].pop(range_value, None)
+    else:
+        table.items[hash_value][range_value] = item
 
 
 class DynamoDBSerializer(serialize.JSONSerializer):
@@ -64,6 +169,7 @@ class MotoServer:
         from werkzeug.serving import make_server
 
         serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("dynamodb", {})["json"] = DynamoDBSerializer  # moto's hook
+        enforce_item_size()
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 

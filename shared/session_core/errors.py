@@ -44,6 +44,14 @@ class MetadataTooLarge(ServiceError):
     message = "the session's metadata would exceed 64 KiB serialized"
 
 
+class SessionBusy(ServiceError):
+    """A create or merge lost the race to other writers of the same session too many times in a row."""
+
+    status = 503
+    code = "session_busy"
+    message = "the session changed under too many concurrent writers; retry shortly"
+
+
 class Unavailable(ServiceError):
     status = 503
     code = "service_unavailable"

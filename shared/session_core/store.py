@@ -1,22 +1,23 @@
 """Session persistence: the SessionStore interface and its DynamoDB implementation.
 
 One item per call id. Metadata values are stored as JSON text inside a map, one map
-entry per key, so `SET md.#k = :v` merges keys atomically and any JSON value
-(floats, big ints, nesting, null) comes back exactly as sent: DynamoDB numbers would
-turn 1.0 into 1 and reject NaN-free but out-of-range floats.
+entry per key, so any JSON value (floats, big ints, nesting, null) comes back exactly
+as sent: DynamoDB numbers would turn 1.0 into 1 and reject out-of-range floats.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import secrets
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
-from .errors import MetadataTooLarge, SessionEnded
+from .errors import MetadataTooLarge, SessionBusy, SessionEnded
 
 MAX_METADATA_BYTES = 64 * 1024
 INCARNATION_LENGTH = 8  # hex characters: half of the 16-character nonce the service mints with
@@ -32,13 +33,24 @@ class Attr:
     METADATA = "md"
     CREATED_AT = "created_at"
     INCARNATION = "incarnation"  # random per start of a call id: tokens minted for it carry it in their nonce
+    SIZE = "md_bytes"  # the metadata's size by the 64 KiB measure, less one (see _entry_bytes)
+    VERSION = "ver"  # random per write: a whole-item write's condition that nobody wrote since its read
 
 
 EXPIRY_INDEX = "by-expiry"
 BUCKET_SECS = 3600  # an expiry bucket spans one hour of expiry times
 BUCKET_SHARDS = 8  # spreads one hour's writes over 8 index partitions
 LOOKBACK_BUCKETS = 72  # cleanup looks back three days, past DynamoDB's own TTL lag
-MERGE_BATCH = 50  # metadata keys per UpdateItem (each expression stays far below 4 KB)
+# A merge of up to this many keys names each key in its expressions (about 45 bytes a key), so
+# merges of different keys do not conflict; a larger one writes the whole map. Either way the
+# expressions stay far below DynamoDB's 4 KB limit.
+KEYS_PER_UPDATE = 50
+# A create or merge whose condition keeps failing under other writers gives up (SessionBusy, 503)
+# after this many writes. Each failure means another write went through; the waits (at most about
+# 1 s in all) keep a retrying request well inside the functions' 5 s timeout.
+WRITE_ATTEMPTS = 16
+BACKOFF_BASE_SECS = 0.002  # the first retry goes at once; later ones wait up to base * 2**attempt
+BACKOFF_CAP_SECS = 0.1
 
 
 def bucket_name(period: int, shard: int) -> str:
@@ -53,6 +65,19 @@ def expiry_bucket(call_id: str, expires_at: int) -> str:
 def metadata_size(metadata: Mapping[str, Any]) -> int:
     """Bytes of the metadata serialized as compact UTF-8 JSON (the 64 KiB limit's measure)."""
     return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _entry_bytes(key: str, text: str) -> int:
+    """One stored entry's share of metadata_size: `"key":value` and its comma or closing brace.
+
+    So a non-empty object's size is one (the opening brace) plus its entries' sum, and a merge's
+    change in size is the sum over its own keys alone, whatever other keys hold.
+    """
+    return len(json.dumps(key, ensure_ascii=False).encode()) + len(text.encode()) + 2
+
+
+def _stored_bytes(entries: Mapping[str, Mapping[str, str]]) -> int:
+    return sum(_entry_bytes(k, v["S"]) for k, v in entries.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +128,44 @@ def _dump(value: Any) -> dict[str, str]:
     return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)}
 
 
-class DynamoSessionStore:
-    """SessionStore on one DynamoDB table (low-level client: no type-serializer round trip)."""
+def _version() -> str:
+    return secrets.token_hex(8)
 
-    def __init__(self, table_name: str, client: Any, clock: Any = time.time) -> None:
+
+def _entries(item: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The item's metadata map as stored: key -> {"S": JSON text}."""
+    entries: dict[str, dict[str, str]] = item.get(Attr.METADATA, {}).get("M", {})
+    return entries
+
+
+class DynamoSessionStore:
+    """SessionStore on one DynamoDB table (low-level client: no type-serializer round trip).
+
+    Every create and merge is one conditional write, computed from the item as read: the merged
+    metadata's size is checked here, before anything is written, and the condition that the item
+    still is as the computation assumed makes the check hold however many writers race. So a write
+    is all or nothing whatever the number of keys, the 64 KiB limit always holds, and a refused
+    write changes nothing. A write whose condition fails retries on the item the failure returned.
+
+    - Start (absent, expired, or ended when creating): a PutItem of a fresh session, on the
+      condition that the item's version (`ver`, new at every write) is the one read.
+    - Merge of up to KEYS_PER_UPDATE keys: `SET md.#k = :v` for each, on the condition that each
+      of these keys still holds what was read and that the stored size (`md_bytes`, moved by
+      `ADD`) leaves room; merges of other keys do not make it fail.
+    - Larger merge: the whole map, on the version condition.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any,
+        clock: Any = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.table = table_name
         self.client = client
         self.clock = clock
+        self.sleep = sleep
         self._conditional_failure = client.exceptions.ConditionalCheckFailedException
 
     def _now(self) -> int:
@@ -123,190 +179,210 @@ class DynamoSessionStore:
             call_id=item[Attr.KEY]["S"],
             expires_at=int(item[Attr.EXPIRES_AT]["N"]),
             ended=item.get(Attr.ENDED, {}).get("BOOL", False),
-            metadata={k: json.loads(v["S"]) for k, v in item.get(Attr.METADATA, {}).get("M", {}).items()},
+            metadata={k: json.loads(v["S"]) for k, v in _entries(item).items()},
             created_at=int(item.get(Attr.CREATED_AT, {}).get("N", 0)),
+            incarnation=item.get(Attr.INCARNATION, {}).get("S", ""),
         )
 
-    def _live(self, item: Mapping[str, Any] | None, now: int) -> bool:
+    def _live(self, item: Mapping[str, Any] | None, now: int) -> TypeGuard[Mapping[str, Any]]:
         """An item counts only until its expiry: TTL deletion can lag by days."""
         return item is not None and int(item[Attr.EXPIRES_AT]["N"]) > now
 
+    def _read(self, call_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table, Key=self._key(call_id), ConsistentRead=True
+        ).get("Item")
+        return item
+
     def get(self, call_id: str) -> Session | None:
-        item = self.client.get_item(TableName=self.table, Key=self._key(call_id), ConsistentRead=True).get("Item")
+        item = self._read(call_id)
         return self._session(item) if self._live(item, self._now()) else None
 
     def create(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> tuple[Session, bool]:
-        return self._upsert(call_id, metadata, ttl, creating=True)
+        # No read first: a new call id is the common case, and a refused insert returns the item.
+        return self._upsert(call_id, metadata, ttl, creating=True, item=None)
 
     def merge_metadata(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> Session:
-        return self._upsert(call_id, metadata, ttl, creating=False)[0]
+        return self._upsert(call_id, metadata, ttl, creating=False, item=self._read(call_id))[0]
 
-    def _upsert(self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool) -> tuple[Session, bool]:
-        """Start or merge, whichever the item's state allows; each step is one conditional write.
+    def _upsert(
+        self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool, item: Mapping[str, Any] | None
+    ) -> tuple[Session, bool]:
+        """Start or merge, whichever the item's state calls for, in one conditional write.
 
-        Creating tries the insert first; merging tries the merge first. A race between two
-        writers resolves in the next step, so concurrent calls never lose a key.
+        Absent or expired (or ended, when creating): a fresh session. Active: a merge. Ended, when
+        merging: SessionEnded. `item` is the item as last seen (None: assumed absent). After the
+        first failed condition each retry waits a short random time, so colliding writers spread out.
         """
         if metadata_size(metadata) > MAX_METADATA_BYTES:
             raise MetadataTooLarge()
-        insert_first = creating
-        for _ in range(4):
-            if insert_first:
-                session = self._insert(call_id, metadata, ttl, replace_ended=creating)
-                if session is not None:
-                    return session, True
-            else:
-                merged = self._merge(call_id, metadata, ttl, creating=creating)
-                if merged is not None:
-                    return merged, False
-            insert_first = not insert_first
-        raise RuntimeError(f"session {call_id!r} kept changing under concurrent writes")
-
-    def _insert(self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, replace_ended: bool) -> Session | None:
-        """Write a fresh session unless an active one exists; None when one does."""
-        now = self._now()
-        expires_at = now + ttl
-        condition = "attribute_not_exists(#key) OR #exp <= :now"
-        if replace_ended:
-            condition += " OR #ended = :true"
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={
-                    **self._key(call_id),
-                    Attr.EXPIRES_AT: _n(expires_at),
-                    Attr.BUCKET: _s(expiry_bucket(call_id, expires_at)),
-                    Attr.CREATED_AT: _n(now),
-                    Attr.ENDED: {"BOOL": False},
-                    Attr.METADATA: {"M": {k: _dump(v) for k, v in metadata.items()}},
-                },
-                ConditionExpression=condition,
-                ExpressionAttributeNames={
-                    "#key": Attr.KEY,
-                    "#exp": Attr.EXPIRES_AT,
-                    **({"#ended": Attr.ENDED} if replace_ended else {}),
-                },
-                ExpressionAttributeValues={":now": _n(now), **({":true": {"BOOL": True}} if replace_ended else {})},
-            )
-        except self._conditional_failure:
-            return None
-        return Session(call_id, expires_at, False, dict(metadata), created_at=now)
-
-    def _merge(self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool) -> Session | None:
-        """Merge into an active session; None when there is none to merge into.
-
-        Keys go MERGE_BATCH to a conditional UpdateItem (the first also refreshes the expiry),
-        so no expression nears DynamoDB's 4 KB limit however many keys one request has.
-        """
-        now = self._now()
-        expires_at = now + ttl
-        pairs = list(metadata.items())
-        old: dict[str, Any] = {}
-        for start in range(0, max(len(pairs), 1), MERGE_BATCH):
-            batch = pairs[start : start + MERGE_BATCH]
-            names = {"#exp": Attr.EXPIRES_AT, "#ended": Attr.ENDED}
-            values: dict[str, Any] = {":now": _n(now), ":false": {"BOOL": False}}
-            sets = []
-            if start == 0:
-                names["#bucket"] = Attr.BUCKET
-                values[":exp"] = _n(expires_at)
-                values[":bucket"] = _s(expiry_bucket(call_id, expires_at))
-                sets += ["#exp = :exp", "#bucket = :bucket"]
-            if batch:  # DynamoDB rejects an expression attribute name the expressions do not use
-                names["#md"] = Attr.METADATA
-            for i, (k, v) in enumerate(batch):
-                names[f"#k{i}"] = k
-                values[f":v{i}"] = _dump(v)
-                sets.append(f"#md.#k{i} = :v{i}")
+        # Serialized once, before any write: a value JSON cannot carry (NaN, infinity) fails here.
+        written = {k: _dump(v) for k, v in metadata.items()}
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt > 1:
+                self.sleep(random.uniform(0, min(BACKOFF_CAP_SECS, BACKOFF_BASE_SECS * 2**attempt)))
+            now = self._now()
             try:
-                written = self.client.update_item(
-                    TableName=self.table,
-                    Key=self._key(call_id),
-                    UpdateExpression="SET " + ", ".join(sets),
-                    ConditionExpression="#exp > :now AND #ended = :false",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValues="ALL_OLD" if start == 0 else "NONE",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+                if self._live(item, now):
+                    if not item.get(Attr.ENDED, {}).get("BOOL", False):
+                        return self._merge(call_id, item, written, ttl, now), False
+                    if not creating:
+                        raise SessionEnded()
+                return self._start(call_id, item, metadata, written, ttl, now), True
             except self._conditional_failure as exc:
-                item = exc.response.get("Item")
-                if not creating and self._live(item, now):
-                    raise SessionEnded() from exc  # only an ended session fails the condition while live
-                return None
-            old = written.get("Attributes", old)
-        before = self._session(old)
-        merged = {**before.metadata, **metadata}
-        if metadata_size(merged) > MAX_METADATA_BYTES:
-            self._undo_merge(call_id, before.metadata, metadata)
-            raise MetadataTooLarge()
-        return Session(call_id, expires_at, False, merged, created_at=before.created_at)
+                item = exc.response.get("Item")  # the item as it is now (absent: no Item)
+        raise SessionBusy()
 
-    def _undo_merge(self, call_id: str, before: Mapping[str, Any], written: Mapping[str, Any]) -> None:
-        """Put back what an over-limit merge replaced, unless another writer changed it since.
+    def _guard(self, item: Mapping[str, Any] | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """The condition that nobody wrote the item since it was read: (expression, names, values).
 
-        A batch per write while none of its keys changed (so a merge of many keys is undone
-        within the function's timeout), key by key in a batch where one did.
+        Every write sets a new random version, so an item ended, emptied or deleted and started
+        again since the read never matches (a counter could, once a deleted item counts up again).
+        Items written before versions existed match by having none.
         """
-        pairs = list(written.items())
-        for start in range(0, len(pairs), MERGE_BATCH):
-            batch = pairs[start : start + MERGE_BATCH]
-            if not self._undo_keys(call_id, before, batch):
-                for pair in batch:
-                    self._undo_keys(call_id, before, [pair])  # False: a later writer owns this key now
+        if item is None:
+            return "attribute_not_exists(#key)", {"#key": Attr.KEY}, {}
+        if Attr.VERSION in item:
+            return "#ver = :seen", {"#ver": Attr.VERSION}, {":seen": item[Attr.VERSION]}
+        return "attribute_exists(#key) AND attribute_not_exists(#ver)", {"#key": Attr.KEY, "#ver": Attr.VERSION}, {}
 
-    def _undo_keys(self, call_id: str, before: Mapping[str, Any], pairs: list[tuple[str, Any]]) -> bool:
-        """Restore these keys to `before` in one write if each still holds what was written."""
-        names = {"#md": Attr.METADATA}
-        values: dict[str, Any] = {}
-        sets, removes, unchanged = [], [], []
-        for i, (k, v) in enumerate(pairs):
-            names[f"#k{i}"] = k
-            values[f":mine{i}"] = _dump(v)
-            unchanged.append(f"#md.#k{i} = :mine{i}")
-            if k in before:
-                values[f":old{i}"] = _dump(before[k])
-                sets.append(f"#md.#k{i} = :old{i}")
-            else:
-                removes.append(f"#md.#k{i}")
-        update = " ".join(f"{verb} {', '.join(paths)}" for verb, paths in (("SET", sets), ("REMOVE", removes)) if paths)
-        try:
+    def _start(
+        self,
+        call_id: str,
+        item: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any],
+        written: Mapping[str, dict[str, str]],
+        ttl: int,
+        now: int,
+    ) -> Session:
+        """Replace whatever the item was (absent, expired or ended) with a fresh session."""
+        expires_at = now + ttl
+        incarnation = secrets.token_hex(INCARNATION_LENGTH // 2)
+        condition, names, values = self._guard(item)
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                **self._key(call_id),
+                Attr.EXPIRES_AT: _n(expires_at),
+                Attr.BUCKET: _s(expiry_bucket(call_id, expires_at)),
+                Attr.CREATED_AT: _n(now),
+                Attr.ENDED: {"BOOL": False},
+                Attr.INCARNATION: _s(incarnation),
+                Attr.VERSION: _s(_version()),
+                Attr.METADATA: {"M": dict(written)},
+                Attr.SIZE: _n(_stored_bytes(written)),
+            },
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return Session(call_id, expires_at, False, dict(metadata), created_at=now, incarnation=incarnation)
+
+    def _merge(
+        self, call_id: str, item: Mapping[str, Any], written: Mapping[str, dict[str, str]], ttl: int, now: int
+    ) -> Session:
+        """Merge into the active session and refresh its expiry; MetadataTooLarge before any write."""
+        stored = _entries(item)
+        growth = sum(
+            _entry_bytes(k, v["S"]) - (_entry_bytes(k, stored[k]["S"]) if k in stored else 0)
+            for k, v in written.items()
+        )
+        size = _stored_bytes(stored) + growth
+        if size + 1 > MAX_METADATA_BYTES:  # + 1: the opening brace
+            raise MetadataTooLarge()
+        expires_at = now + ttl
+        names = {"#md": Attr.METADATA, "#exp": Attr.EXPIRES_AT, "#bucket": Attr.BUCKET, "#ver": Attr.VERSION}
+        names |= {"#ended": Attr.ENDED, "#size": Attr.SIZE}
+        values: dict[str, Any] = {
+            ":exp": _n(expires_at),
+            ":bucket": _s(expiry_bucket(call_id, expires_at)),
+            ":ver": _s(_version()),
+            ":now": _n(now),
+            ":false": {"BOOL": False},
+        }
+        # Still active: nothing else in a per-key condition stops a merge reviving a session expired since.
+        active = "#exp > :now AND #ended = :false"
+        if len(written) > KEYS_PER_UPDATE or Attr.SIZE not in item:
+            condition, guard_names, guard_values = self._guard(item)
             self.client.update_item(
                 TableName=self.table,
                 Key=self._key(call_id),
-                UpdateExpression=update,
-                ConditionExpression=" AND ".join(unchanged),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                UpdateExpression="SET #md = :md, #size = :size, #exp = :exp, #bucket = :bucket, #ver = :ver",
+                ConditionExpression=f"{condition} AND {active}",
+                ExpressionAttributeNames=names | guard_names,
+                ExpressionAttributeValues=values
+                | guard_values
+                | {":md": {"M": {**stored, **written}}, ":size": _n(size)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._conditional_failure:
-            return False
-        return True
+            before = self._session(item)
+            merged = before.metadata | {k: json.loads(v["S"]) for k, v in written.items()}
+            return Session(call_id, expires_at, False, merged, before.created_at, before.incarnation)
+        sets = ["#exp = :exp", "#bucket = :bucket", "#ver = :ver"]
+        conditions = [active, "#size <= :room"]  # false, too, where the attribute is missing
+        values[":room"] = _n(MAX_METADATA_BYTES - 1 - growth)
+        values[":growth"] = _n(growth)
+        for i, (k, v) in enumerate(written.items()):
+            names[f"#k{i}"] = k
+            values[f":v{i}"] = v
+            sets.append(f"#md.#k{i} = :v{i}")
+            if k in stored:
+                values[f":o{i}"] = stored[k]
+                conditions.append(f"#md.#k{i} = :o{i}")
+            else:
+                conditions.append(f"attribute_not_exists(#md.#k{i})")
+        if not written:
+            del names["#md"]  # DynamoDB refuses a name that no expression uses
+        attributes = self.client.update_item(
+            TableName=self.table,
+            Key=self._key(call_id),
+            UpdateExpression=f"SET {', '.join(sets)} ADD #size :growth",
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",  # the session as this write left it, other writers' keys included
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )["Attributes"]
+        return self._session(attributes)
 
-    def _update_active(self, call_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
-        """Apply an update to an active session; False when there is none or `condition` fails."""
+    def _update_active(self, call_id: str, condition: str = "", *, ending: bool = False) -> bool:
+        """Empty an active session's metadata (and end it); False when there is none or `condition` fails.
+
+        It sets a new version too, so a start or whole-map merge that read the item before fails and retries.
+        """
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=self._key(call_id),
-                UpdateExpression=update,
+                UpdateExpression="SET #md = :empty, #size = :zero, #ver = :ver"
+                + (", #ended = :true" if ending else ""),
                 ConditionExpression="#exp > :now AND #ended = :false" + condition,
-                ExpressionAttributeNames={"#exp": Attr.EXPIRES_AT, "#ended": Attr.ENDED, "#md": Attr.METADATA},
-                ExpressionAttributeValues={":now": _n(self._now()), ":false": {"BOOL": False}, **values},
+                ExpressionAttributeNames={
+                    "#exp": Attr.EXPIRES_AT,
+                    "#ended": Attr.ENDED,
+                    "#md": Attr.METADATA,
+                    "#size": Attr.SIZE,
+                    "#ver": Attr.VERSION,
+                },
+                ExpressionAttributeValues={
+                    ":now": _n(self._now()),
+                    ":false": {"BOOL": False},
+                    ":empty": {"M": {}},
+                    ":zero": _n(0),
+                    ":ver": _s(_version()),
+                    **({":true": {"BOOL": True}} if ending else {}),
+                },
             )
         except self._conditional_failure:
             return False
         return True
 
     def delete_metadata(self, call_id: str) -> bool:
-        return self._update_active(
-            call_id, "SET #md = :empty", " AND size(#md) > :zero", {":empty": {"M": {}}, ":zero": _n(0)}
-        )
+        return self._update_active(call_id, " AND size(#md) > :zero")
 
     def end(self, call_id: str) -> bool:
-        return self._update_active(
-            call_id, "SET #ended = :true, #md = :empty", "", {":true": {"BOOL": True}, ":empty": {"M": {}}}
-        )
+        return self._update_active(call_id, ending=True)
 
     def _expired_in(self, bucket: str, now: int) -> list[str]:
         """Call ids in one expiry bucket whose expiry has passed (only those are read)."""

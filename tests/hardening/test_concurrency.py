@@ -5,6 +5,8 @@
   minutes; the default run still does the whole 16 x 100 (the issue's figure), and
   SOAK=short runs 16 x 10 for a quick look.
 - 16 threads creating the same session at once: exactly one 201, the rest 200, one item.
+- 8 PATCHes of 20 KB values at once: the 64 KiB limit holds, every answer is true, the session stays usable.
+- creates racing ends on one id: every request resolves (a 503 session_busy, retried, does).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from hardening_client import TIMEOUT, new_call_id, start
+from session_core.store import MAX_METADATA_BYTES, metadata_size
 
 from local.stack import Stack
 
@@ -94,3 +97,50 @@ def test_concurrent_creates_of_one_session_start_it_once(default_stack: Stack) -
     # every creator's metadata was merged into that one session
     metadata = requests.get(f"{url}/{call_id}/metadata", timeout=TIMEOUT).json()["metadata"]
     assert metadata == {f"t{t}": t for t in range(THREADS)}
+
+
+def test_concurrent_near_limit_patches_keep_the_limit(default_stack: Stack) -> None:
+    """8 PATCHes of a distinct 20 KB value at once: at most 64 KiB stored, every 200 present, every 413 absent."""
+    call_id = start(requests.Session(), default_stack)
+    url = f"{default_stack.base_url}/sessions/{call_id}/metadata"
+
+    def patch(thread: int) -> tuple[str, int]:
+        key = f"big-{thread}"
+        reply = requests.patch(url, json={"key": key, "value": "x" * 20_000}, timeout=MERGE_TIMEOUT)
+        return key, reply.status_code
+
+    replies = run_together(8, patch)
+    assert {status for _, status in replies} <= {200, 413}
+    metadata = requests.get(url, timeout=TIMEOUT).json()["metadata"]
+    assert metadata_size(metadata) <= MAX_METADATA_BYTES
+    assert set(metadata) == {key for key, status in replies if status == 200}
+    assert requests.patch(url, json={"key": "small", "value": 1}, timeout=TIMEOUT).status_code == 200  # still usable
+    again = requests.post(f"{default_stack.base_url}/sessions", json={"call_id": call_id}, timeout=TIMEOUT)
+    assert again.status_code == 200
+
+
+def test_create_racing_end_never_fails(default_stack: Stack) -> None:
+    """POST /sessions and DELETE /sessions/{id} on one id from 8 threads: 200/201 and 200, or a 503 a retry resolves."""
+    call_id = new_call_id("create-end")
+    base = default_stack.base_url
+
+    def work(thread: int) -> list[int]:
+        statuses = []
+        with requests.Session() as http:
+            for i in range(10):
+                body = {"call_id": call_id, "metadata": {f"t{thread}": i}}
+                reply = http.post(f"{base}/sessions", json=body, timeout=MERGE_TIMEOUT)
+                for _ in range(RETRIES):
+                    if reply.status_code != 503:
+                        break
+                    assert reply.json()["error"] == "session_busy", reply.text
+                    statuses.append(503)
+                    reply = http.post(f"{base}/sessions", json=body, timeout=MERGE_TIMEOUT)
+                statuses.append(reply.status_code)
+                statuses.append(http.delete(f"{base}/sessions/{call_id}", timeout=MERGE_TIMEOUT).status_code)
+        return statuses
+
+    statuses = [s for per_thread in run_together(8, work) for s in per_thread]
+    print(f"\ncreate racing end: {statuses.count(503)} answered 503 first, all resolved by a retry")
+    assert set(statuses) <= {200, 201, 503}
+    assert statuses.count(200) + statuses.count(201) == 8 * 10 * 2

@@ -1,19 +1,22 @@
-"""The local moto server: DynamoDB's attribute values written directly give what moto's serializer gives."""
+"""The local moto server: DynamoDB's attribute values written directly give what moto's serializer gives,
+and items over DynamoDB's 400 KB are refused as DynamoDB refuses them."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.core import serialize
 from moto.core.responses import get_service_model
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.utilities import dynamo_to_dict
 
 from local import aws
-from local.moto_server import DynamoDBSerializer, MotoServer
+from local.moto_server import MAX_ITEM_BYTES, DynamoDBSerializer, MotoServer, attribute_value_bytes, item_bytes
 
 # Every AttributeValue type, nested and empty, as boto3 takes and gives it (binaries as bytes).
 ITEM: dict[str, Any] = {
@@ -103,3 +106,109 @@ def test_server_uses_it_and_round_trips_every_type() -> None:
             ReturnValues="ALL_OLD",
         )["Attributes"]
     assert got == old == ITEM
+
+
+# -- DynamoDB's 400 KB item limit ----------------------------------------------------------------
+
+
+def test_item_bytes_follows_dynamodbs_rule() -> None:
+    # name + value: "pk" 2 + "a" 1; "n" 1 + 3 significant digits (2) + 1; "b" 1 + 4 raw bytes; "t" 1 + 1;
+    # "m" 1 + 3 + ("x" 1 + "é✓" 5 + 1) + ("l" 1 + 3 + (1 + 1) + (1 + 1) + 1)
+    item = {
+        "pk": {"S": "a"},
+        "n": {"N": "-0012.500"},
+        "b": {"B": base64.b64encode(b"\x00\x01\x02\xff").decode()},
+        "t": {"BOOL": True},
+        "m": {"M": {"x": {"S": "é✓"}, "l": {"L": [{"NULL": True}, {"BOOL": False}]}}},
+    }
+    assert aws_sizes(item) == [3, 4, 5, 2, 1 + 3 + 7 + 1 + 3 + 2 + 2 + 1]
+    assert item_bytes(item) == sum(aws_sizes(item))
+    assert attribute_value_bytes({"N": "0"}) == 1 and attribute_value_bytes({"N": "1E+5"}) == 2
+    assert attribute_value_bytes({"SS": ["ab", "é"]}) == 4
+
+
+def aws_sizes(item: dict[str, Any]) -> list[int]:
+    return [len(name.encode()) + attribute_value_bytes(value) for name, value in item.items()]
+
+
+@pytest.fixture
+def table() -> Iterator[tuple[Any, str]]:
+    with MotoServer(aws.HOST) as moto:
+        client = aws.clients(moto.endpoint)[0]
+        client.create_table(
+            TableName="sized",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client, "sized"
+        client.delete_table(TableName="sized")
+
+
+def stored(client: Any, name: str, pk: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = client.get_item(TableName=name, Key={"pk": {"S": pk}}, ConsistentRead=True).get(
+        "Item"
+    )
+    return item
+
+
+def refused(call: Any) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    return str(caught.value.response["Error"]["Message"])
+
+
+def test_put_item_over_400_kb_is_refused(table: tuple[Any, str]) -> None:
+    client, name = table
+    # A map of 50 entries of 10,000 bytes: about 500 KB, spread so that no single value stands out.
+    entries = {f"k{i:02d}": {"S": "x" * 10_000} for i in range(50)}
+    item = {"pk": {"S": "big"}, "md": {"M": entries}}
+    assert item_bytes(item) > MAX_ITEM_BYTES
+    message = refused(lambda: client.put_item(TableName=name, Item=item))
+    assert message == "Item size has exceeded the maximum allowed size"
+    assert stored(client, name, "big") is None
+    fits = {"pk": {"S": "fits"}, "md": {"M": dict(list(entries.items())[:35])}}
+    client.put_item(TableName=name, Item=fits)
+    assert stored(client, name, "fits") == fits
+
+
+def test_update_item_is_refused_when_the_resulting_item_would_exceed_400_kb(table: tuple[Any, str]) -> None:
+    client, name = table
+    client.put_item(TableName=name, Item={"pk": {"S": "a"}, "md": {"M": {}}})
+
+    def set_entry(key: str, value: str) -> Any:
+        return lambda: client.update_item(
+            TableName=name,
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET md.#k = :v",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+
+    for i in range(6):  # 6 x 60,000 bytes set one at a time inside the map: each UpdateItem is small
+        set_entry(f"k{i}", "x" * 60_000)()
+    before = stored(client, name, "a")
+    assert before is not None
+    room = MAX_ITEM_BYTES - item_bytes(before) - (len("k6") + 1)  # what one more entry's string may hold
+    message = refused(set_entry("k6", "y" * (room + 1)))
+    assert message == "Item size to update has exceeded the maximum allowed size"  # DynamoDB's UpdateItem wording
+    assert stored(client, name, "a") == before  # nothing of the refused update applied
+    set_entry("k6", "y" * room)()  # exactly 400 KB
+    after = stored(client, name, "a")
+    assert after is not None and item_bytes(after) == MAX_ITEM_BYTES
+
+
+def test_update_item_creating_an_oversized_item_creates_nothing(table: tuple[Any, str]) -> None:
+    client, name = table
+    values = {f":v{i}": {"S": "z" * 100_000} for i in range(5)}
+    message = refused(
+        lambda: client.update_item(
+            TableName=name,
+            Key={"pk": {"S": "new"}},
+            UpdateExpression="SET " + ", ".join(f"a{i} = :v{i}" for i in range(5)),
+            ExpressionAttributeValues=values,
+        )
+    )
+    assert "has exceeded the maximum allowed size" in message
+    assert stored(client, name, "new") is None

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from session_core.errors import MetadataTooLarge, SessionEnded
 from session_core.store import (
+    INCARNATION_LENGTH,
     MAX_METADATA_BYTES,
-    MERGE_BATCH,
     Attr,
+    DynamoSessionStore,
     Session,
     expiry_bucket,
     metadata_size,
@@ -68,7 +71,7 @@ def test_every_write_path_leaves_the_ttl_attribute_on_every_item(store: Any, aws
         ("end", lambda: store.end("b")),
         ("create over ended", lambda: store.create("b", {"fresh": True}, TTL)),
         ("merge before an over-limit one", lambda: store.merge_metadata("a", {"pad": 1}, TTL)),
-        ("over-limit merge, undone", lambda: over_limit(store, "a")),
+        ("over-limit merge, refused", lambda: over_limit(store, "a")),
         ("expire, then merge creates", lambda: (clock.advance(TTL + 1), store.merge_metadata("c", {"x": 1}, TTL))),
         ("create over expired", lambda: store.create("a", {}, TTL)),
     ]
@@ -108,7 +111,9 @@ def test_expiry_is_set_and_refreshed(store: Any, aws: Any, clock: Any) -> None:
 def test_an_item_past_its_expiry_is_absent_to_every_read(store: Any, aws: Any, clock: Any) -> None:
     session, _ = store.create("a", {"old": 1}, 60)
     clock.advance(59)
-    assert store.get("a") == Session("a", session.expires_at, False, {"old": 1}, session.created_at)
+    assert store.get("a") == Session(
+        "a", session.expires_at, False, {"old": 1}, session.created_at, session.incarnation
+    )
     clock.advance(1)  # now == expires_at: past it
     assert store.get("a") is None
     assert raw(aws, "a") is not None  # still in the table (TTL deletion lags), yet treated as absent
@@ -152,7 +157,7 @@ def test_create_over_an_ended_session_starts_fresh(store: Any, clock: Any) -> No
     assert store.end("a") is True
     session, created = store.create("a", {"y": 2}, TTL)
     assert created and session.metadata == {"y": 2}
-    assert store.get("a") == Session("a", session.expires_at, False, {"y": 2}, session.created_at)
+    assert store.get("a") == Session("a", session.expires_at, False, {"y": 2}, session.created_at, session.incarnation)
     assert session.created_at == int(clock())  # the fresh session's own start
 
 
@@ -197,7 +202,9 @@ def test_end_return_values_and_state(store: Any, clock: Any) -> None:
     clock.advance(10)
     assert store.end("a") is True
     ended = store.get("a")
-    assert ended == Session("a", session.expires_at, True, {}, session.created_at)  # visible as ended until expiry
+    assert ended == Session(
+        "a", session.expires_at, True, {}, session.created_at, session.incarnation
+    )  # visible as ended until expiry
     assert store.end("a") is False
 
 
@@ -266,8 +273,9 @@ def test_many_small_merges_reach_the_limit(store: Any) -> None:
 MAX_EXPRESSION_BYTES = 4096
 
 
-@pytest.mark.parametrize("keys", [1, 60, 250])
-def test_expressions_stay_within_dynamodb_limits(store: Any, aws: Any, keys: int) -> None:
+@pytest.mark.parametrize("keys", [1, 60, 250, 3000])
+def test_a_merge_is_one_write_whatever_its_size(store: Any, aws: Any, keys: int) -> None:
+    """One write per create or merge: all of it is stored or none of it, however many keys."""
     requests = Requests(aws.dynamodb)
     metadata = {f"key-{i}": i for i in range(keys)}
     store.create("a", {"base": "b" * 10_000}, TTL)
@@ -275,15 +283,16 @@ def test_expressions_stay_within_dynamodb_limits(store: Any, aws: Any, keys: int
     expected = {"base": "b" * 10_000, **metadata, "one": 1}
     assert store.create("a", {"one": 1}, TTL)[0].metadata == expected
     assert store.get("a").metadata == expected
-    # An over-limit merge of as many keys (under the limit alone, over it with "base"), then its undo.
+    # The repeated create tries the insert first; the refused insert returns the item to merge into.
+    assert [name for name, _ in requests.writes()] == ["PutItem", "UpdateItem", "PutItem", "UpdateItem"]
+    # An over-limit merge of as many keys (under the limit alone, over it with "base") writes nothing.
     changed: dict[str, Any] = {f"key-{i}": "v" for i in range(keys)}
     changed["pad"] = "p" * (MAX_METADATA_BYTES - metadata_size(changed) - 100)
     sent = len(requests.writes())
     with pytest.raises(MetadataTooLarge):
         store.merge_metadata("a", changed, TTL)
     assert store.get("a").metadata == expected
-    batches = -(-len(changed) // MERGE_BATCH)
-    assert len(requests.writes()) - sent == 2 * batches  # written and undone a batch per write, not key by key
+    assert len(requests.writes()) == sent
     for name, params in requests.writes():
         for field in ("UpdateExpression", "ConditionExpression"):
             assert len(params.get(field, "").encode()) <= MAX_EXPRESSION_BYTES, (name, field, len(params[field]))
@@ -297,25 +306,195 @@ def test_values_are_stored_as_json_text(store: Any, aws: Any) -> None:
     assert stored["f"] == {"S": "1.0"}
 
 
-def test_undo_spares_a_key_another_writer_changed_meanwhile(store: Any, aws: Any) -> None:
-    """Between an over-limit merge and its undo, another writer's UpdateItem sets one of the same keys."""
-    store.create("a", {"base": "b" * 40_000, "x": "old-x", "y": "old-y"}, TTL)
-    other_client = boto3.client("dynamodb")
-    raced: list[bool] = []
+# -- a refused or failed write changes nothing ---------------------------------------------------
 
-    def race(params: dict[str, Any], **_: Any) -> None:
-        if not raced and ":mine0" in params.get("ExpressionAttributeValues", {}):  # the undo is about to go
-            raced.append(True)
-            other_client.update_item(
-                TableName=aws.table_name,
-                Key={Attr.KEY: {"S": "a"}},
-                UpdateExpression="SET #md.#y = :v",
-                ExpressionAttributeNames={"#md": Attr.METADATA, "#y": "y"},
-                ExpressionAttributeValues={":v": {"S": json.dumps("concurrent-y")}},
-            )
 
-    aws.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", race)
+def test_a_refused_or_failed_write_leaves_the_item_byte_identical(store: Any, aws: Any, clock: Any) -> None:
+    store.create("a", {"base": "b" * 10_000, "x": 1}, TTL)
+    before = raw(aws, "a")
+    requests = Requests(aws.dynamodb)
+    clock.advance(600)  # a write that went through would move expires_at
+
+    # 65 keys, the last of which JSON cannot carry: refused before anything is sent.
+    bad: dict[str, Any] = {f"k{i}": i for i in range(64)} | {"k64": float("nan")}
+    with pytest.raises(ValueError):
+        store.merge_metadata("a", bad, TTL)
+    # Over the limit only together with what is stored: 413, nothing sent.
     with pytest.raises(MetadataTooLarge):
-        store.merge_metadata("a", {"x": "new-x", "y": "new-y", "z": "z" * 30_000}, TTL)
+        store.merge_metadata("a", {"x": 2, "more": "m" * 60_000}, TTL)
+    with pytest.raises(MetadataTooLarge):
+        store.create("a", {f"k{i}": "v" * 600 for i in range(100)}, TTL)  # create on an active session merges
+    assert [name for name, _ in requests.writes()] == ["PutItem"]  # the create's insert attempt, refused
+    assert raw(aws, "a") == before
+
+    # A write DynamoDB itself refuses: 3,000 keys are one request, so none of them is stored.
+    def refuse(**_: Any) -> tuple[Any, dict[str, Any]]:
+        error = {"Code": "ValidationException", "Message": "refused for the test"}
+        return type("Reply", (), {"status_code": 400})(), {"Error": error}
+
+    aws.dynamodb.meta.events.register("before-call.dynamodb.UpdateItem", refuse)
+    with pytest.raises(ClientError):
+        store.merge_metadata("a", {f"many-{i}": i for i in range(3000)}, TTL)
+    aws.dynamodb.meta.events.unregister("before-call.dynamodb.UpdateItem", refuse)
+    assert raw(aws, "a") == before
+    assert store.get("a").expires_at == int(before[Attr.EXPIRES_AT]["N"])  # type: ignore[index]
+
+
+def test_a_merge_into_an_ended_session_changes_nothing(store: Any, aws: Any, clock: Any) -> None:
+    store.create("a", {"x": 1}, TTL)
+    store.end("a")
+    before = raw(aws, "a")
+    clock.advance(60)
+    with pytest.raises(SessionEnded):
+        store.merge_metadata("a", {"k": 1}, TTL)
+    assert raw(aws, "a") == before
+
+
+# -- racing writers, one at a time ---------------------------------------------------------------
+
+
+def other_writer(aws: Any, when: Any, write: Any) -> list[bool]:
+    """Run `write(client)` once, from another client, just before the store's first request that `when` matches."""
+    other = boto3.client("dynamodb")
+    done: list[bool] = []
+
+    def race(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if not done and when(model.name, params):
+            done.append(True)
+            write(other)
+
+    aws.dynamodb.meta.events.register("before-parameter-build.dynamodb", race)
+    return done
+
+
+def set_key(aws: Any, key: str, value: Any) -> Any:
+    """Another store's merge of one key into session "a"."""
+    return lambda client: DynamoSessionStore(aws.table_name, client).merge_metadata("a", {key: value}, TTL)
+
+
+def test_a_key_changed_between_read_and_write_is_read_again(store: Any, aws: Any) -> None:
+    store.create("a", {"x": "old"}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "x", "theirs"))
+    merged = store.merge_metadata("a", {"x": "mine", "y": 1}, TTL)
     assert raced
-    assert store.get("a").metadata == {"base": "b" * 40_000, "x": "old-x", "y": "concurrent-y"}
+    assert merged.metadata == {"x": "mine", "y": 1} == store.get("a").metadata
+
+
+def test_another_writers_key_is_kept_and_returned(store: Any, aws: Any) -> None:
+    store.create("a", {"x": 1}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", 2))
+    merged = store.merge_metadata("a", {"mine": 3}, TTL)
+    assert raced
+    assert merged.metadata == {"x": 1, "theirs": 2, "mine": 3} == store.get("a").metadata
+
+
+@pytest.mark.parametrize("keys", [1, 80])  # a merge naming its keys, and one writing the whole map
+def test_a_merge_that_would_pass_the_limit_after_another_write_is_413(store: Any, aws: Any, keys: int) -> None:
+    store.create("a", {"base": "b" * 30_000}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", "t" * 30_000))
+    mine = {f"m{i}": "v" * (6_000 // keys) for i in range(keys)}
+    with pytest.raises(MetadataTooLarge):
+        store.merge_metadata("a", mine, TTL)
+    assert raced
+    assert store.get("a").metadata == {"base": "b" * 30_000, "theirs": "t" * 30_000}
+
+
+def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afresh(store: Any, aws: Any) -> None:
+    def end(client: Any) -> None:
+        DynamoSessionStore(aws.table_name, client).end("a")
+
+    store.create("a", {"x": 1}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", end)
+    with pytest.raises(SessionEnded):
+        store.merge_metadata("a", {"y": 2}, TTL)
+    assert raced and store.get("a").ended
+    store.create("a", {"x": 1}, TTL)
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", end)
+    session, created = store.create("a", {"z": 3}, TTL)
+    assert raced and created
+    assert store.get("a") == session and session.metadata == {"z": 3}
+
+
+def test_a_start_over_an_item_changed_since_it_was_read_is_retried(store: Any, aws: Any, clock: Any) -> None:
+    store.create("a", {"x": 1}, 60)
+    clock.advance(61)  # expired: a create replaces it
+
+    def restart(client: Any) -> None:
+        DynamoSessionStore(aws.table_name, client, clock=clock).create("a", {"theirs": 1}, TTL)
+
+    raced = other_writer(
+        aws, lambda name, params: name == "PutItem" and "#ver" in params["ExpressionAttributeNames"], restart
+    )
+    session, created = store.create("a", {"mine": 2}, TTL)
+    assert raced and not created  # the other create started it; this one merged into it
+    assert session.metadata == {"theirs": 1, "mine": 2} == store.get("a").metadata
+
+
+# -- size bookkeeping, incarnations, items of earlier versions -----------------------------------
+
+
+def test_the_stored_size_follows_the_metadata(store: Any, aws: Any) -> None:
+    def check() -> None:
+        stored = int(raw(aws, "a")[Attr.SIZE]["N"])  # type: ignore[index]
+        metadata = store.get("a").metadata
+        assert stored + 1 == metadata_size(metadata) if metadata else stored == 0
+
+    store.create("a", {"k": "é✓", "n": [1, 2.5, None]}, TTL)
+    check()
+    store.merge_metadata("a", {"k": "longer value", "ключ": {"x": True}}, TTL)
+    check()
+    store.merge_metadata("a", {f"many-{i}": i for i in range(80)}, TTL)
+    check()
+    store.delete_metadata("a")
+    check()
+    store.merge_metadata("a", {"again": 1}, TTL)
+    check()
+
+
+def test_incarnation_is_new_at_each_start_and_kept_by_merges(store: Any, clock: Any) -> None:
+    first, _ = store.create("a", {"x": 1}, TTL)
+    assert re.fullmatch(r"[0-9a-f]{8}", first.incarnation) and INCARNATION_LENGTH == 8
+    assert store.merge_metadata("a", {"y": 2}, TTL).incarnation == first.incarnation
+    assert store.merge_metadata("a", {f"k{i}": i for i in range(80)}, TTL).incarnation == first.incarnation
+    assert store.create("a", {"z": 3}, TTL)[0].incarnation == first.incarnation  # merged, not started
+    assert store.get("a").incarnation == first.incarnation
+    store.delete_metadata("a")
+    assert store.get("a").incarnation == first.incarnation
+    store.end("a")
+    assert store.get("a").incarnation == first.incarnation
+    seen = {first.incarnation}
+    second, created = store.create("a", {}, TTL)  # after end
+    assert created and second.incarnation not in seen and store.get("a").incarnation == second.incarnation
+    seen.add(second.incarnation)
+    clock.advance(TTL + 1)
+    third = store.merge_metadata("a", {"k": 1}, TTL)  # after expiry, a PATCH starts it
+    assert third.incarnation not in seen and store.get("a").incarnation == third.incarnation
+    seen.add(third.incarnation)
+    clock.advance(TTL + 1)
+    fourth, created = store.create("a", {}, TTL)  # after expiry
+    assert created and fourth.incarnation not in seen
+    assert store.merge_metadata("b", {"k": 1}, TTL).incarnation not in seen | {fourth.incarnation}
+
+
+def test_items_written_before_versions_and_sizes_merge_and_end(store: Any, aws: Any, clock: Any) -> None:
+    """Items as the store wrote them before it kept `ver`, `md_bytes` and `incarnation`."""
+    expires_at = int(clock()) + TTL
+    for call_id in ("old", "old-2"):
+        aws.dynamodb.put_item(
+            TableName=aws.table_name,
+            Item={
+                Attr.KEY: {"S": call_id},
+                Attr.EXPIRES_AT: {"N": str(expires_at)},
+                Attr.BUCKET: {"S": expiry_bucket(call_id, expires_at)},
+                Attr.CREATED_AT: {"N": str(int(clock()))},
+                Attr.ENDED: {"BOOL": False},
+                Attr.METADATA: {"M": {"x": {"S": "1"}}},
+            },
+        )
+    assert store.get("old").incarnation == ""
+    assert store.merge_metadata("old", {"y": 2}, TTL).metadata == {"x": 1, "y": 2}
+    assert store.merge_metadata("old", {"z": 3}, TTL).metadata == {"x": 1, "y": 2, "z": 3}  # by key, now sized
+    assert store.get("old").incarnation == ""  # kept, as merges keep it
+    assert store.create("old-2", {"w": 4}, TTL)[0].metadata == {"x": 1, "w": 4}
+    assert store.end("old") is True
+    assert store.create("old", {}, TTL)[0].incarnation != ""

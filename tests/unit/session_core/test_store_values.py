@@ -1,4 +1,5 @@
-"""DynamoSessionStore on moto: values come back exactly as sent; concurrent writers lose nothing."""
+"""DynamoSessionStore on moto: values come back exactly as sent; concurrent writers lose nothing,
+never pass the 64 KiB limit together and never undo each other."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from botocore.config import Config
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from session_core.config import CLIENT_CONFIG
-from session_core.store import DynamoSessionStore
+from session_core.errors import MetadataTooLarge, SessionBusy
+from session_core.store import KEYS_PER_UPDATE, MAX_METADATA_BYTES, DynamoSessionStore, metadata_size
 
 from local.aws import provision
 from local.moto_server import MotoServer
@@ -157,3 +159,109 @@ def test_concurrent_first_writes_start_one_session(serial_store: Any) -> None:
     metadata = store.get("new").metadata
     assert sum(created) <= 1  # a PATCH may have started it; never two creates
     assert metadata == {f"create-{t}" if t % 2 == 0 else f"patch-{t}": t for t in range(THREADS)}
+
+
+def run_together(count: int, work: Any) -> list[Any]:
+    start = threading.Barrier(count)
+
+    def task(t: int) -> Any:
+        start.wait()
+        return work(t)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(task, range(count)))
+
+
+def test_concurrent_near_limit_merges_never_pass_64_kib(serial_store: Any) -> None:
+    """8 writers, each adding distinct 20 KB values: whatever order, the limit holds and every answer is true."""
+    store = serial_store
+    store.create("full", {"seed": 0}, TTL)
+    before = store.get("full").expires_at
+
+    def writer(t: int) -> list[tuple[str, bool]]:
+        outcomes = []
+        for i in range(3):
+            key = f"t{t}-{i}"
+            try:
+                store.merge_metadata("full", {key: f"{t}" * 20_000}, TTL)
+                outcomes.append((key, True))
+            except MetadataTooLarge:
+                outcomes.append((key, False))
+        return outcomes
+
+    outcomes = [o for per_thread in run_together(THREADS, writer) for o in per_thread]
+    metadata = store.get("full").metadata
+    assert metadata_size(metadata) <= MAX_METADATA_BYTES
+    accepted = {key for key, ok in outcomes if ok}
+    assert set(metadata) == {"seed"} | accepted  # every 200 is there, every 413 left nothing
+    assert len(accepted) == 3  # 64 KiB holds three 20 KB values, and something took the room
+    assert all(metadata[key] == key.split("-")[0][1:] * 20_000 for key in accepted)
+    assert store.get("full").expires_at >= before
+
+
+def test_refused_merges_never_revert_an_acknowledged_key(serial_store: Any) -> None:
+    """One writer sets `x` again and again; others keep trying merges that touch `x` and are always 413."""
+    store = serial_store
+    store.create("s", {"base": "b" * 40_000, "x": "start"}, TTL)
+    rounds = 30
+
+    def work(t: int) -> list[str]:
+        seen = []
+        for i in range(rounds):
+            if t == 0:
+                store.merge_metadata("s", {"x": f"a-{i}"}, TTL)
+                seen.append(store.get("s").metadata["x"])  # its own write, until it writes again
+            else:
+                with pytest.raises(MetadataTooLarge):
+                    store.merge_metadata("s", {"x": f"refused-{t}", "pad": "p" * 30_000}, TTL)
+        return seen
+
+    seen = run_together(4, work)[0]
+    assert seen == [f"a-{i}" for i in range(rounds)]
+    assert store.get("s").metadata == {"base": "b" * 40_000, "x": f"a-{rounds - 1}"}
+
+
+def test_concurrent_whole_map_merges_lose_nothing(serial_store: Any) -> None:
+    """Merges of more keys than one expression names: the version condition serializes them."""
+    store = serial_store
+    store.create("wide", {}, TTL)
+
+    def writer(t: int) -> None:
+        for i in range(3):
+            store.merge_metadata("wide", {f"t{t}-r{i}-k{k}": k for k in range(KEYS_PER_UPDATE + 10)}, TTL)
+
+    run_together(4, writer)
+    expected = {f"t{t}-r{i}-k{k}": k for t in range(4) for i in range(3) for k in range(KEYS_PER_UPDATE + 10)}
+    assert store.get("wide").metadata == expected
+
+
+def test_create_racing_end_always_resolves(serial_store: Any) -> None:
+    """Threads alternating create and end on one id: a create starts or merges, or (documented) SessionBusy."""
+    store = serial_store
+    rounds = 15
+    busy: list[str] = []
+
+    def work(t: int) -> list[tuple[str, bool]]:
+        started = []
+        for i in range(rounds):
+            for _attempt in range(3):  # SessionBusy is a 503 that says "retry shortly": a client retries
+                try:
+                    session, created = store.create("race", {f"t{t}": i}, TTL)
+                    break
+                except SessionBusy:
+                    busy.append(f"{t}-{i}")
+            else:
+                pytest.fail("three SessionBusy in a row")
+            assert not session.ended and session.metadata.get(f"t{t}") == i
+            started.append((session.incarnation, created))
+            store.end("race")
+        return started
+
+    outcomes = [o for per_thread in run_together(THREADS, work) for o in per_thread]
+    assert len(outcomes) == THREADS * rounds
+    starts = [incarnation for incarnation, created in outcomes if created]
+    assert len(set(starts)) == len(starts)  # each start its own incarnation
+    assert {incarnation for incarnation, _ in outcomes} == set(starts)  # every merge went into a started one
+    final = store.get("race")
+    assert final is None or final.ended or final.incarnation in starts
+    print(f"\n{len(starts)} starts among {len(outcomes)} creates; {len(busy)} SessionBusy retried")
