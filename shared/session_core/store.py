@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
 
+from session_rules.limits import MAX_METADATA_BYTES
+
 from .errors import MetadataTooLarge, SessionBusy, SessionEnded
 
-MAX_METADATA_BYTES = 64 * 1024
 INCARNATION_LENGTH = 8  # hex characters: half of the 16-character nonce the service mints with
 
 
