@@ -1,9 +1,14 @@
-"""POST /sessions: start a call's session, or merge metadata into the active one."""
+"""POST /sessions: start a call's session, or merge metadata into the active one; optionally mint its tokens.
+
+With `functions`, the answer also carries the session's tokens for them, so an agent's call
+setup (a session and a token per tool) is one request.
+"""
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from session_core import config, contract, inputs
-from session_core.http import body, entry, logger, resolver
+from session_core.http import body, entry, logger, metrics, resolver
 from session_core.service import default_service
 
 app = resolver()
@@ -14,10 +19,17 @@ def create_session() -> tuple[dict[str, Any], int]:
     request = body(app)
     call_id = inputs.call_id(request["call_id"]) if request.get("call_id") is not None else None
     metadata = inputs.metadata(request.get("metadata", {}))
-    session, created = default_service().create_session(call_id, metadata)
+    functions = inputs.function_names(request) if "functions" in request else []
+    restart = inputs.flag(request, "restart", default=True)
+    service = default_service()
+    session, created = service.create_session(call_id, metadata, restart=restart)
     logger.append_keys(call_id=session.call_id)
     logger.info("session created" if created else "session already active")
-    return {"call_id": session.call_id, "expires_at": session.expires_at}, 201 if created else 200
+    reply: dict[str, Any] = {"call_id": session.call_id, "expires_at": session.expires_at}
+    if functions:
+        reply["tokens"], reply["tokens_expire_at"] = service.mint_for(session, functions)
+        metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=len(functions))
+    return reply, 201 if created else 200
 
 
-lambda_handler = entry(app, requires=(config.TABLE,))
+lambda_handler = entry(app, requires=(config.TABLE, config.SIGNING_SECRET))

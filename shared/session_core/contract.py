@@ -88,13 +88,28 @@ def operation(
 _SESSION = _object(["call_id", "expires_at"], {"call_id": CALL_ID, "expires_at": EXPIRES_AT})
 _METADATA_REPLY = _object(["call_id", "metadata"], {"call_id": {"type": "string"}, "metadata": {"type": "object"}})
 
+_FUNCTIONS = {"type": "array", "items": FUNCTION, "minItems": 1, "maxItems": limits.MAX_BATCH}
+_TOKENS = {"type": "object", "propertyNames": FUNCTION, "additionalProperties": TOKEN}
+_CREATED = _object(
+    ["call_id", "expires_at"],
+    {"call_id": CALL_ID, "expires_at": EXPIRES_AT, "tokens": _TOKENS, "tokens_expire_at": EXPIRES_AT},
+)
 CREATE = operation(
-    "Start a call's session, or merge metadata into the active one",
-    {201: ("session started", _SESSION), 200: ("the session was already active; metadata merged", _SESSION)},
-    (400, 413),
+    "Start a call's session, or merge metadata into the active one; with `functions`, mint their tokens too",
+    {201: ("session started", _CREATED), 200: ("the session was already active; metadata merged", _CREATED)},
+    (400, 409, 413),
     body=_object(
         [],
-        {"call_id": {"anyOf": [CALL_ID, {"type": "null"}]}, "metadata": METADATA},
+        {
+            "call_id": {"anyOf": [CALL_ID, {"type": "null"}]},
+            "metadata": METADATA,
+            "functions": {**_FUNCTIONS, "description": "mint a token for each; the answer's `tokens`"},
+            "restart": {
+                "type": "boolean",
+                "default": True,
+                "description": "an ended session under call_id: start a fresh one (true) or answer 409 (false)",
+            },
+        },
         closed=False,
     ),
 )
@@ -114,7 +129,7 @@ MINT = operation(
                         ["call_id", "tokens", "expires_at"],
                         {
                             "call_id": CALL_ID,
-                            "tokens": {"type": "object", "propertyNames": FUNCTION, "additionalProperties": TOKEN},
+                            "tokens": _TOKENS,
                             "expires_at": EXPIRES_AT,
                         },
                     ),
@@ -129,9 +144,7 @@ MINT = operation(
             {"required": ["function"], "properties": {"function": FUNCTION}},
             {
                 "required": ["functions"],
-                "properties": {
-                    "functions": {"type": "array", "items": FUNCTION, "minItems": 1, "maxItems": limits.MAX_BATCH}
-                },
+                "properties": {"functions": _FUNCTIONS},
             },
         ],
     },

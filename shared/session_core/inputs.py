@@ -96,7 +96,7 @@ def function_name(value: Any) -> str:
 
 
 def function_names(body: Mapping[str, Any]) -> list[str]:
-    """`function` (one name) or `functions` (1-64 names), not both."""
+    """`function` (one name) or `functions` (1-64 names), not both; each name once, in order."""
     if ("function" in body) == ("functions" in body):
         raise BadRequest("give exactly one of 'function' or 'functions'", "missing_field")
     if "function" in body:
@@ -105,6 +105,13 @@ def function_names(body: Mapping[str, Any]) -> list[str]:
     if not isinstance(names, list) or not 1 <= len(names) <= limits.MAX_BATCH:
         raise BadRequest(f"'functions' must be a list of 1-{limits.MAX_BATCH} names", "invalid_function")
     return list(dict.fromkeys(function_name(n) for n in names))
+
+
+def flag(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"'{name}' must be true or false", "invalid_body")
+    return value
 
 
 def token(value: Any) -> str:

@@ -38,25 +38,37 @@ class SessionService:
     def keys(self) -> KeyRing:
         return self._keys() if callable(self._keys) else self._keys
 
-    def create_session(self, call_id: str | None, metadata: Mapping[str, Any]) -> tuple[Session, bool]:
-        """Start a session (id generated like the SDK's when absent); True when new."""
-        return self.store.create(call_id or secrets.token_urlsafe(16), metadata, self.config.session_ttl_secs)
+    def create_session(
+        self, call_id: str | None, metadata: Mapping[str, Any], *, restart: bool = True
+    ) -> tuple[Session, bool]:
+        """Start a session (id generated like the SDK's when absent); True when new.
+
+        An ended session under the id is replaced by a fresh one when `restart`, else SessionEnded.
+        """
+        return self.store.create(
+            call_id or secrets.token_urlsafe(16), metadata, self.config.session_ttl_secs, restart=restart
+        )
 
     def mint(self, call_id: str, functions: list[str]) -> tuple[dict[str, str], int]:
-        """Tokens for an active session's functions, and their common expiry.
-
-        Each nonce starts with the session's incarnation, so revocation can tell tokens of
-        this session from those of an ended one under the same call id.
-        """
+        """Tokens for an active session's functions, and their common expiry."""
         session = self.store.get(call_id)
         if session is None:
             raise SessionNotFound()
         if session.ended:
             raise SessionEnded()
+        return self.mint_for(session, functions)
+
+    def mint_for(self, session: Session, functions: list[str]) -> tuple[dict[str, str], int]:
+        """Tokens for a session known to be active (just read or written), and their common expiry.
+
+        Each nonce starts with the session's incarnation, so revocation can tell tokens of
+        this session from those of an ended one under the same call id.
+        """
         key = self.keys.current()
         expiry = int(self.clock()) + self.config.token_expiry_secs
+        nonce = tokens.new_nonce
         return {
-            name: tokens.mint(key, call_id, name, expiry, tokens.new_nonce(session.incarnation)) for name in functions
+            name: tokens.mint(key, session.call_id, name, expiry, nonce(session.incarnation)) for name in functions
         }, expiry
 
     def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:

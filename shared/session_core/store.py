@@ -101,8 +101,13 @@ class SessionStore(Protocol):
     def get(self, call_id: str) -> Session | None:
         """The session, or None when absent or past its expiry (ended sessions are returned)."""
 
-    def create(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> tuple[Session, bool]:
-        """Start a session, or merge into the active one; True when it was started."""
+    def create(
+        self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, restart: bool = True
+    ) -> tuple[Session, bool]:
+        """Start a session, or merge into the active one; True when it was started.
+
+        An ended session is replaced by a fresh one when `restart`, else SessionEnded.
+        """
 
     def merge_metadata(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> Session:
         """Merge keys into the session's metadata (starting it if absent) and refresh its expiry."""
@@ -199,20 +204,29 @@ class DynamoSessionStore:
         item = self._read(call_id)
         return self._session(item) if self._live(item, self._now()) else None
 
-    def create(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> tuple[Session, bool]:
+    def create(
+        self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, restart: bool = True
+    ) -> tuple[Session, bool]:
         # No read first: a new call id is the common case, and a refused insert returns the item.
-        return self._upsert(call_id, metadata, ttl, creating=True, item=None)
+        return self._upsert(call_id, metadata, ttl, creating=True, restart=restart, item=None)
 
     def merge_metadata(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> Session:
-        return self._upsert(call_id, metadata, ttl, creating=False, item=self._read(call_id))[0]
+        return self._upsert(call_id, metadata, ttl, creating=False, restart=False, item=self._read(call_id))[0]
 
     def _upsert(
-        self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, creating: bool, item: Mapping[str, Any] | None
+        self,
+        call_id: str,
+        metadata: Mapping[str, Any],
+        ttl: int,
+        *,
+        creating: bool,
+        restart: bool,
+        item: Mapping[str, Any] | None,
     ) -> tuple[Session, bool]:
         """Start or merge, whichever the item's state calls for, in one conditional write.
 
-        Absent or expired (or ended, when creating): a fresh session. Active: a merge. Ended, when
-        merging: SessionEnded. `item` is the item as last seen (None: assumed absent). After the
+        Absent or expired: a fresh session. Active: a merge. Ended: a fresh session when creating
+        with `restart`, else SessionEnded. `item` is the item as last seen (None: assumed absent). After the
         first failed condition each retry waits a short random time, so colliding writers spread out.
         """
         if metadata_size(metadata) > MAX_METADATA_BYTES:
@@ -227,7 +241,7 @@ class DynamoSessionStore:
                 if self._live(item, now):
                     if not item.get(Attr.ENDED, {}).get("BOOL", False):
                         return self._merge(call_id, item, written, ttl, now), False
-                    if not creating:
+                    if not (creating and restart):
                         raise SessionEnded()
                 return self._start(call_id, item, metadata, written, ttl, now), True
             except self._conditional_failure as exc:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from session_core.store import MAX_METADATA_BYTES, metadata_size
+from signalwire.core.security.session_manager import SessionManager
 
 
 def test_new_session_is_201_with_its_expiry(stack: Any) -> None:
@@ -90,3 +91,40 @@ def test_metadata_up_to_64_kib(stack: Any) -> None:
     reply = stack.request("POST", "/sessions", {"call_id": "too-big", "metadata": over})
     assert (reply.status, reply.body["error"]) == (413, "metadata_too_large")
     assert stack.request("POST", "/sessions/too-big/tokens", {"function": "f"}).status == 404  # nothing stored
+
+
+def test_create_with_functions_mints_their_tokens_in_the_same_request(stack: Any) -> None:
+    reply = stack.request("POST", "/sessions", {"call_id": "call-9", "functions": ["f", "g", "f"]})
+    assert reply.status == 201 and set(reply.body["tokens"]) == {"f", "g"}
+    sdk = SessionManager(secret_key=stack.account.signing_key)
+    for name, token in reply.body["tokens"].items():
+        assert sdk.validate_tool_token(name, token, "call-9")
+    assert reply.body["tokens_expire_at"] <= reply.body["expires_at"] + 900
+    again = stack.request("POST", "/sessions", {"call_id": "call-9", "functions": ["h"]})
+    assert again.status == 200 and set(again.body["tokens"]) == {"h"}
+    plain = stack.request("POST", "/sessions", {"call_id": "call-10"})
+    assert "tokens" not in plain.body
+
+
+def test_restart_false_keeps_an_ended_session_ended(stack: Any) -> None:
+    stack.create("call-11", {"a": 1})
+    stack.request("DELETE", "/sessions/call-11")
+    refused = stack.request("POST", "/sessions", {"call_id": "call-11", "restart": False, "functions": ["f"]})
+    assert (refused.status, refused.body["error"]) == (409, "session_ended")
+    minted = stack.request("POST", "/sessions/call-11/tokens", {"function": "f"})
+    assert minted.status == 409  # still ended: the refusal started nothing
+    fresh = stack.request("POST", "/sessions", {"call_id": "call-12", "restart": False})
+    assert fresh.status == 201  # a call id that never had a session starts as usual
+    restarted = stack.request("POST", "/sessions", {"call_id": "call-11"})
+    assert restarted.status == 201  # the default: a fresh session over the ended one
+
+
+def test_create_refuses_bad_functions_and_restart_without_writing(stack: Any) -> None:
+    for body, code in [
+        ({"call_id": "call-13", "functions": []}, "invalid_function"),
+        ({"call_id": "call-13", "functions": ["a.b"]}, "invalid_function"),
+        ({"call_id": "call-13", "restart": "no"}, "invalid_body"),
+    ]:
+        reply = stack.request("POST", "/sessions", body)
+        assert (reply.status, reply.body["error"]) == (400, code), body
+    assert stack.request("POST", "/sessions/call-13/tokens", {"function": "f"}).status == 404

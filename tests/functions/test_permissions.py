@@ -1,6 +1,6 @@
 """Every AWS call a handler makes is one its function's role allows in template.yaml.
 
-Runs each function through its paths (successes, refusals, the over-limit undo, a key
+Runs each function through its paths (successes, refusals, an over-limit merge, a key
 refresh, a whole rotation, a cleanup that deletes) and compares the operations recorded
 with botocore's event hooks to the role's actions: a call missing from the template
 would be AccessDenied (a 503) only once deployed.
@@ -35,6 +35,9 @@ def exercise(stack: Any) -> None:
     stack.create("call-1", {"b": 2})
     stack.create("call-1")
     token = stack.mint("call-1", "f")
+    stack.reset()  # a cold start: the create function reads the key itself
+    stack.request("POST", "/sessions", {"call_id": "call-2", "functions": ["f", "g"]})  # create and mint
+    stack.request("POST", "/sessions", {"call_id": "call-2", "restart": False})
     stack.request("POST", "/sessions/call-1/tokens", {"functions": ["f", "g"]})
     stack.request("POST", "/sessions/nobody/tokens", {"function": "f"})
     stack.validate("call-1", "f", token)
@@ -42,7 +45,7 @@ def exercise(stack: Any) -> None:
     stack.request("POST", "/tokens/debug", {"token": token})
     stack.request("GET", "/sessions/call-1/metadata")
     stack.request("PATCH", "/sessions/call-1/metadata", {"metadata": {"c": half}})
-    stack.request("PATCH", "/sessions/call-1/metadata", {"key": "d", "value": half})  # 413: undone
+    stack.request("PATCH", "/sessions/call-1/metadata", {"key": "d", "value": half})  # 413: nothing written
     stack.request("PATCH", "/sessions/new-call/metadata", {"key": "k", "value": 1})
     stack.request("DELETE", "/sessions/call-1/metadata")
     stack.request("DELETE", "/sessions/call-1")
