@@ -8,16 +8,18 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from session_rules import limits
+from session_rules import tokens as token_format
 from urllib3.util.retry import Retry
 
 from . import signing
 from .errors import SessionServiceError
 from .keys import SecretKeys, StaticKeys
-from .tokens import TokenCheck, verify
+from .minted import MintedTokens
+from .tokens import TokenCheck, input_error, verify
 
 log = logging.getLogger("session_client")
 
@@ -50,19 +52,25 @@ class RemoteSessionManager:
 
     Differences from the SDK, on purpose:
 
-    * sessions are real: `generate_token` needs one. When the service answers
-      404 `session_not_found`, the client creates the session (POST /sessions
-      with that call_id) and mints once more (`auto_create=False` turns this
-      off). This also starts a fresh session for an id whose session was ended.
+    * sessions are real: a token is minted only for an active session. When
+      the service answers 404 `session_not_found`, generate_token starts the
+      session and mints in one more request (`auto_create=False` turns this
+      off). An ended session stays ended: minting for it raises
+      `SessionServiceError` (`session_ended`), and `activate_session` answers False.
+    * a call setup costs one request: the manager learns the agent's function
+      names from its create_tool_token calls, and from then on create_session
+      mints their tokens in the same request and create_tool_token hands them out.
     * metadata is stored (shared by every instance), `end_session` ends the
-      session and returns the service's `ended`, `activate_session` makes sure
-      the session exists.
-    * failures raise `SessionServiceError` (status, code), except that
-      `validate_token` answers False for an invalid token (200 `valid: false`)
-      and for inputs the service refuses with a 400 (the SDK answers False to
-      those too); it raises when the service cannot give a verdict, so an
-      outage is never mistaken for a forged token (the agent then refuses the
-      call with a 500).
+      session and returns the service's `ended`.
+    * the bool methods answer False when the service refuses for the session's
+      state (unknown, expired, ended) and raise `SessionServiceError` only when
+      no verdict could be had (unreachable, 5xx, denied); `validate_token` answers
+      False for an invalid token and for inputs the service refuses with a 400
+      (as the SDK), and raises when the service cannot give a verdict, so an
+      outage is never mistaken for a forged token. A call id outside the
+      service's rule is refused (`invalid_call_id`) before any URL is built.
+    * `debug_token` decodes locally and only with `debug_mode=True` (the SDK's
+      `_debug_mode`); off, it answers as the SDK does, without a request.
 
     Signing: SigV4 (`execute-api`) when `sign` is True; by default (`sign=None`)
     unsigned for http://127.0.0.1 / localhost (the local stack), otherwise
@@ -73,9 +81,10 @@ class RemoteSessionManager:
     `secret_arn` (read from Secrets Manager, AWSCURRENT and AWSPREVIOUS,
     re-read after `key_cache_secs` or when a signature matches no key held),
     `validate_token` checks the HMAC
-    in-process with no HTTP call, with the service's exact verdicts. It cannot
-    see ended sessions, so with the stack's RevocationCheck on, leave both
-    unset to keep revocation.
+    in-process with no HTTP call, with the service's exact verdicts (give
+    `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the
+    default). It cannot see ended sessions, so with the stack's RevocationCheck
+    on, leave both unset to keep revocation.
 
     One pooled `requests.Session` serves all calls, from any thread (no per-call state: the
     service sets no cookies).
@@ -95,6 +104,8 @@ class RemoteSessionManager:
         secret_key: str | None = None,
         secret_arn: str | None = None,
         key_cache_secs: float = 300.0,
+        max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
+        debug_mode: bool = False,
         session: requests.Session | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
@@ -104,6 +115,9 @@ class RemoteSessionManager:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.auto_create = auto_create
+        self.debug_mode = debug_mode
+        self.max_token_lifetime_secs = max_token_lifetime_secs  # the stack's MaxTokenLifetimeSecs
+        self._minted = MintedTokens()
         self._keys: StaticKeys | SecretKeys | None = None
         if secret_key:
             self._keys = StaticKeys(secret_key)
@@ -181,10 +195,17 @@ class RemoteSessionManager:
             raise SessionServiceError(code, str(message or response.reason or "request failed"), status)
         return response.status_code, answer
 
+    def _session_path(self, call_id: str, tail: str = "") -> str:
+        """The route of one session: a call id outside the service's rule is refused before any URL
+        is built (an empty one would address another route), as the service would refuse it."""
+        if not limits.is_call_id(call_id):
+            raise SessionServiceError("invalid_call_id", f"call_id must be {limits.CALL_ID_RULE}", 400)
+        return f"/sessions/{call_id}{tail}"  # the alphabet is one percent-encoding leaves unchanged
+
     @staticmethod
-    def _session_path(call_id: str, tail: str = "") -> str:
-        # Every character is escaped (a call_id may hold "/", "?" or "%"); the service decodes once.
-        return f"/sessions/{quote(call_id, safe='')}{tail}"
+    def _refused_for_state(exc: SessionServiceError) -> bool:
+        """The service's verdict that the session is not there to act on (unknown, expired or ended)."""
+        return (exc.status, exc.code) in {(404, "session_not_found"), (409, "session_ended")}
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -192,37 +213,75 @@ class RemoteSessionManager:
         """Start (or, for an active id, keep) a session; the id is generated like the SDK's when none is given.
 
         Generated here rather than by the service, so a retried request cannot start a second session.
+        The same request mints tokens for the function names this manager has learned, which
+        create_tool_token then hands out: an agent's call setup costs this one request.
         """
-        body: dict[str, Any] = {"call_id": call_id or secrets.token_urlsafe(16)}
+        call_id = call_id or secrets.token_urlsafe(16)
+        body: dict[str, Any] = {"call_id": call_id}
         if metadata:
             body["metadata"] = dict(metadata)
-        return str(self._call("POST", "/sessions", body)[1]["call_id"])
+        if names := self._minted.names():
+            body["functions"] = names
+        answer = self._call("POST", "/sessions", body)[1]
+        self._keep(call_id, answer)
+        return str(answer["call_id"])
 
     def activate_session(self, call_id: str) -> bool:
-        """Make sure the session exists and is active (a no-op in the SDK)."""
-        self.create_session(call_id)
+        """Make sure the session is active: True when it is (started if it never was or has expired),
+        False when it was ended (an ended call stays ended)."""
+        self._session_path(call_id)  # the id's rule, before any request
+        try:
+            self._call("POST", "/sessions", {"call_id": call_id, "restart": False})
+        except SessionServiceError as exc:
+            if self._refused_for_state(exc):
+                return False
+            raise
         return True
 
     def end_session(self, call_id: str) -> bool:
         """End the session: its metadata goes, minting stops; True when an active session was ended."""
-        return bool(self._call("DELETE", self._session_path(call_id))[1]["ended"])
+        path = self._session_path(call_id)
+        self._minted.forget(call_id)
+        try:
+            return bool(self._call("DELETE", path)[1]["ended"])
+        except SessionServiceError as exc:
+            if self._refused_for_state(exc):
+                return False
+            raise
 
     # -- tokens -----------------------------------------------------------------------
 
-    def _mint(self, call_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def _keep(self, call_id: str, answer: Mapping[str, Any]) -> None:
+        tokens = answer.get("tokens")
+        if isinstance(tokens, dict) and tokens:
+            self._minted.keep(call_id, tokens, float(answer.get("tokens_expire_at") or answer["expires_at"]))
+        else:
+            self._minted.forget(call_id)  # a fresh session: whatever was held belongs to an earlier one
+
+    def _mint(self, call_id: str, names: list[str]) -> dict[str, Any]:
+        """Tokens for `names` of an active session. With auto_create, a call id that never had a
+        session, or whose session expired, gets one; an ended one stays ended (409 session_ended)."""
         path = self._session_path(call_id, "/tokens")
         try:
-            return self._call("POST", path, body)[1]
+            return self._call("POST", path, {"functions": names})[1]
         except SessionServiceError as exc:
-            if not (self.auto_create and exc.status == 404 and exc.code == "session_not_found"):
+            if not (self.auto_create and (exc.status, exc.code) == (404, "session_not_found")):
                 raise
-        log.debug("no active session %s: creating it to mint", call_id)
-        self.create_session(call_id)
-        return self._call("POST", path, body)[1]
+        log.debug("no session %s: starting it to mint", call_id)
+        return self._call("POST", "/sessions", {"call_id": call_id, "functions": names, "restart": False})[1]
 
     def generate_token(self, function_name: str, call_id: str) -> str:
-        """A token for one function of one call (creates the session first if needed)."""
-        return str(self._mint(call_id, {"function": function_name})["token"])
+        """A token for one function of one call: held from the call's create when it can be, else one
+        request that also mints for every function name learned so far."""
+        if not limits.is_function_name(function_name):
+            raise SessionServiceError("invalid_function", f"function names are {limits.FUNCTION_NAME_RULE}", 400)
+        self._minted.learn(function_name)
+        held = self._minted.get(call_id, function_name)
+        if held is not None:
+            return held
+        answer = self._mint(call_id, self._minted.names(first=function_name))
+        self._keep(call_id, answer)
+        return str(answer["tokens"][function_name])
 
     def create_tool_token(self, function_name: str, call_id: str) -> str:
         """Alias of generate_token, same argument order (as in the SDK)."""
@@ -230,19 +289,21 @@ class RemoteSessionManager:
 
     def create_tool_tokens(self, call_id: str, names: Iterable[str]) -> dict[str, str]:
         """Tokens for several functions of one call in one request (1-64 names): {name: token}."""
-        tokens = self._mint(call_id, {"functions": list(names)})["tokens"]
+        tokens = self._mint(call_id, list(names))["tokens"]
         return {str(name): str(token) for name, token in tokens.items()}
 
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
         """validate_token with the reason: (valid, reason), locally when a secret was given."""
+        if code := input_error(call_id, function_name, token):
+            return TokenCheck(False, code)  # what the service's 400 would say, without asking it
         if self._keys is not None:
             held = self._keys.keys()
-            verdict = verify(held, call_id, function_name, token, time.time())
+            verdict = verify(held, call_id, function_name, token, time.time(), self.max_token_lifetime_secs)
             if verdict.reason == "bad_signature":  # perhaps rotated since the keys were read
                 self._keys.refresh()
                 fresh = self._keys.keys()  # compared, not refresh()'s answer: another thread may have re-read
                 if fresh != held:
-                    verdict = verify(fresh, call_id, function_name, token, time.time())
+                    verdict = verify(fresh, call_id, function_name, token, time.time(), self.max_token_lifetime_secs)
             return verdict
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:
@@ -264,15 +325,14 @@ class RemoteSessionManager:
         return self.validate_token(call_id, function_name, token)
 
     def debug_token(self, token: str) -> dict[str, Any]:
-        """The service's debug view of a token; the SDK's answer when the stack's debug mode is off."""
-        try:
-            return self._call("POST", "/tokens/debug", {"token": token})[1]
-        except SessionServiceError as exc:
-            if exc.status == 403 and exc.code == "debug_disabled":
-                return dict(DEBUG_DISABLED)
-            if exc.status == 400:  # not a token at all: answered like the SDK, without raising
-                return {"valid_format": False, "error": exc.message, "token_length": len(token) if token else 0}
-            raise
+        """The SDK's debug view of a token, decoded here (it is only a parse): never a request.
+
+        Off unless `debug_mode` is set, as in the SDK, whose agents call this on every refused
+        token: a flood of junk tokens at an agent never becomes a flood of requests.
+        """
+        if not self.debug_mode:
+            return dict(DEBUG_DISABLED)
+        return token_format.debug(token, time.time())
 
     # -- metadata ---------------------------------------------------------------------
 
@@ -283,7 +343,7 @@ class RemoteSessionManager:
     def set_session_metadata(self, call_id: str, key: str | Mapping[str, Any], value: Any = _UNSET) -> bool:
         """Merge metadata: `(call_id, key, value)` as in the SDK, or `(call_id, {...})` as in the TS SDK.
 
-        Creates the session when it does not exist and refreshes its expiry.
+        Creates the session when it does not exist and refreshes its expiry; False when it was ended.
         """
         if isinstance(key, Mapping) and value is _UNSET:
             body: dict[str, Any] = {"metadata": dict(key)}
@@ -291,12 +351,22 @@ class RemoteSessionManager:
             body = {"key": key, "value": value}
         else:
             raise TypeError("set_session_metadata(call_id, key, value) or set_session_metadata(call_id, {...})")
-        self._call("PATCH", self._session_path(call_id, "/metadata"), body)
+        try:
+            self._call("PATCH", self._session_path(call_id, "/metadata"), body)
+        except SessionServiceError as exc:
+            if self._refused_for_state(exc):
+                return False
+            raise
         return True
 
     def delete_session_metadata(self, call_id: str) -> bool:
         """Remove the session's metadata; True when there was some."""
-        return bool(self._call("DELETE", self._session_path(call_id, "/metadata"))[1]["deleted"])
+        try:
+            return bool(self._call("DELETE", self._session_path(call_id, "/metadata"))[1]["deleted"])
+        except SessionServiceError as exc:
+            if self._refused_for_state(exc):
+                return False
+            raise
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from signalwire.core.security.session_manager import SessionManager
 
@@ -58,9 +59,46 @@ def test_end_session_reports_what_it_ended(
     assert client.end_session(call_id) is True
     assert client.end_session(call_id) is False  # already ended
     assert client.get_session_metadata(call_id) == {}
-    with pytest.raises(SessionServiceError) as ended:
-        connect(client.base_url, auto_create=False).generate_token("f", call_id)
-    assert ended.value.code == "session_not_found"
+    for manager in (client, connect(client.base_url, auto_create=False)):
+        with pytest.raises(SessionServiceError) as ended:
+            manager.generate_token("f", call_id)
+        assert (ended.value.status, ended.value.code) == (409, "session_ended")
+
+
+def test_bool_methods_answer_false_for_a_session_s_state(client: RemoteSessionManager, call_id: str) -> None:
+    """Ended or unknown sessions are verdicts (False), as the SDK's bools are, not exceptions."""
+    assert client.end_session(call_id) is False  # never started
+    assert client.delete_session_metadata(call_id) is False
+    client.create_session(call_id, metadata={"a": 1})
+    assert client.end_session(call_id) is True
+    assert client.set_session_metadata(call_id, "k", 1) is False  # ended: nothing written
+    assert client.delete_session_metadata(call_id) is False
+    assert client.activate_session(call_id) is False  # an ended call stays ended
+    assert client.get_session_metadata(call_id) == {}
+    assert client.create_session(call_id) == call_id  # an explicit create starts it afresh
+    assert client.activate_session(call_id) is True
+
+
+@pytest.mark.parametrize("bad_id", ["", ".", "..", "a/b", "q?x=1", "pct%2Fx", "hash#1", "ünï", "a:b", "x" * 129])
+def test_a_call_id_outside_the_rule_is_refused_before_any_request(
+    stack: Stack, connect: Callable[..., RemoteSessionManager], bad_id: str
+) -> None:
+    sent: list[str] = []
+    manager = connect(stack.base_url)
+    manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
+    for call in (
+        lambda: manager.end_session(bad_id),
+        lambda: manager.activate_session(bad_id),
+        lambda: manager.generate_token("f", bad_id),
+        lambda: manager.get_session_metadata(bad_id),
+        lambda: manager.set_session_metadata(bad_id, "k", 1),
+        lambda: manager.delete_session_metadata(bad_id),
+    ):
+        with pytest.raises(SessionServiceError) as refused:
+            call()
+        assert (refused.value.status, refused.value.code) == (400, "invalid_call_id")
+    assert manager.validate_token(bad_id, "f", "dG9rZW4=") is False
+    assert sent == []
 
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -76,12 +114,19 @@ def test_generate_token_creates_a_missing_session_and_the_sdk_accepts_it(
     assert not sdk.validate_token(call_id, "get_time", token)
 
 
-def test_generate_token_after_end_starts_a_fresh_session(strict: RemoteSessionManager, call_id: str) -> None:
+def test_generate_token_after_end_is_refused_until_the_call_is_created_again(
+    strict: RemoteSessionManager, call_id: str
+) -> None:
     old = strict.generate_token("f", call_id)
     strict.end_session(call_id)
     assert strict.check_token(call_id, "f", old) == TokenCheck(False, "session_ended")
-    new = strict.generate_token("f", call_id)  # documented: auto-create revives the id
+    with pytest.raises(SessionServiceError) as ended:
+        strict.generate_token("f", call_id)  # auto-create never revives an ended call
+    assert ended.value.code == "session_ended"
+    strict.create_session(call_id)
+    new = strict.generate_token("f", call_id)
     assert strict.validate_token(call_id, "f", new)
+    assert strict.check_token(call_id, "f", old) == TokenCheck(False, "session_ended")
 
 
 def test_create_tool_token_keeps_the_sdk_argument_order(client: RemoteSessionManager, call_id: str) -> None:
@@ -138,18 +183,41 @@ def test_validate_answers_false_to_inputs_the_service_refuses(
     assert client.validate_token(call, function, token) is False
 
 
-def test_debug_token_when_debug_mode_is_on(strict: RemoteSessionManager, call_id: str) -> None:
-    token = strict.generate_token("get_weather", call_id)
-    info = strict.debug_token(token)
+def test_debug_token_when_debug_mode_is_on_decodes_locally_as_the_service_does(
+    strict_stack: Stack, connect: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
+    debugging = connect(strict_stack.base_url, debug_mode=True)
+    token = debugging.generate_token("get_weather", call_id)
+    sent: list[str] = []
+    debugging._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
+    info = debugging.debug_token(token)
     assert info["valid_format"] is True
     assert info["components"]["function"] == "get_weather"
     assert info["components"]["call_id"] == call_id[:8] + "..."
     assert info["status"]["is_expired"] is False
-    assert strict.debug_token("A" * 2000)["valid_format"] is False  # the service's 400, answered like the SDK
+    assert debugging.debug_token("A" * 2000)["valid_format"] is False
+    assert sent == []  # a parse: no request
+    for odd in (token, token.rstrip("="), "A" * 2000, "bm90IGEgdG9rZW4", "x"):
+        service = requests.post(f"{strict_stack.base_url}/tokens/debug", json={"token": odd}, timeout=60)
+        if service.status_code == 200:  # the same view, within the second both were computed in
+            local = debugging.debug_token(odd)
+            view = service.json()
+            if "status" in view:
+                view["status"] = local["status"] = None
+            assert local == view, odd
 
 
-def test_debug_token_when_debug_mode_is_off(client: RemoteSessionManager, call_id: str) -> None:
-    assert client.debug_token(client.generate_token("f", call_id)) == {"error": "debug mode not enabled"}
+def test_debug_token_when_debug_mode_is_off_costs_no_request(
+    client: RemoteSessionManager, strict: RemoteSessionManager, call_id: str
+) -> None:
+    """Off by default, as in the SDK, even against a stack with DebugMode on."""
+    token = client.generate_token("f", call_id)
+    sent: list[str] = []
+    for manager in (client, strict):
+        manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
+        assert manager.debug_token(token) == {"error": "debug mode not enabled"}
+        manager._http.hooks["response"].clear()
+    assert sent == []
     assert SessionManager().debug_token("x") == {"error": "debug mode not enabled"}  # the SDK's own answer
 
 
@@ -183,8 +251,8 @@ def test_metadata_of_an_unknown_session_is_empty(client: RemoteSessionManager, c
     assert client.get_session_metadata(call_id) == {}
 
 
-@pytest.mark.parametrize("odd_id", ["root.2", "a/b", "q?x=1", "pct%2Fx", "hash#1", "ünï-ćødé"])
-def test_call_ids_with_path_characters_round_trip(client: RemoteSessionManager, odd_id: str) -> None:
+@pytest.mark.parametrize("odd_id", ["root.2", ".x.", "a~b", "-_-", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a"])
+def test_call_ids_of_every_allowed_kind_round_trip(client: RemoteSessionManager, odd_id: str) -> None:
     client.set_session_metadata(odd_id, "seen", odd_id)
     assert client.get_session_metadata(odd_id) == {"seen": odd_id}
     token = client.generate_token("f", odd_id)

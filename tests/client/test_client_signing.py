@@ -213,10 +213,10 @@ def recorder() -> Iterator[Recorder]:
 def test_signed_request_verifies_at_the_receiving_end(recorder: Recorder) -> None:
     with RemoteSessionManager(recorder.url, sign=True, credentials=SESSION_CREDENTIALS, region="us-west-2") as client:
         assert client.signed
-        assert client.validate_token("call/1", "get_weather", "dG9rZW4=")
+        assert client.validate_token("call-1", "get_weather", "dG9rZW4=")
     [got] = recorder.requests
     assert got.path == "/tokens/validate"
-    assert json.loads(got.body) == {"call_id": "call/1", "function": "get_weather", "token": "dG9rZW4="}
+    assert json.loads(got.body) == {"call_id": "call-1", "function": "get_weather", "token": "dG9rZW4="}
     match = reference_check(got.method, recorder.url + got.path, got.headers, got.body, SESSION_CREDENTIALS)
     assert (match["region"], match["service"]) == ("us-west-2", "execute-api")
     assert {"content-type", "host", "x-amz-date", "x-amz-security-token"} <= set(match["signed"].split(";"))

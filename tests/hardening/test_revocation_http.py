@@ -47,7 +47,13 @@ def test_with_revocation_every_token_of_an_ended_call_is_rejected(http: requests
     assert end(http, stack, call_id) is False  # already ended
     assert verdict(http, stack, call_id, "lookup", tokens["lookup"][0])["reason"] == "session_ended"
     reply = http.post(f"{stack.base_url}/sessions/{call_id}/tokens", json={"function": "lookup"}, timeout=10)
-    assert (reply.status_code, reply.json()["error"]) == (404, "session_not_found")
+    assert (reply.status_code, reply.json()["error"]) == (409, "session_ended")
+    # The same call id started again, in the same second: the old tokens stay dead, new ones live.
+    assert http.post(f"{stack.base_url}/sessions", json={"call_id": call_id}, timeout=10).status_code == 201
+    fresh = mint(http, stack, call_id, "lookup")["lookup"]
+    assert verdict(http, stack, call_id, "lookup", fresh) == {"valid": True}
+    for token in tokens["lookup"]:
+        assert verdict(http, stack, call_id, "lookup", token) == {"valid": False, "reason": "session_ended"}
 
 
 def test_with_revocation_a_never_created_call_is_rejected(http: requests.Session, loud_stack: Stack) -> None:
@@ -73,4 +79,4 @@ def test_without_revocation_validate_stays_stateless(http: requests.Session, def
     assert verdict(http, stack, unknown, "lookup", token) == {"valid": True}
     # ...and minting still needs an active session.
     reply = http.post(f"{stack.base_url}/sessions/{call_id}/tokens", json={"function": "lookup"}, timeout=10)
-    assert reply.status_code == 404
+    assert (reply.status_code, reply.json()["error"]) == (409, "session_ended")

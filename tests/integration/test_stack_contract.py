@@ -125,8 +125,8 @@ def test_end_then_mint_is_refused(http: requests.Session, stack: Stack, session:
     assert (ended.status_code, ended.json()) == (200, {"ended": True})
     assert http.delete(f"{stack.base_url}/sessions/{session}", timeout=TIMEOUT).json() == {"ended": False}
     refused = post(http, f"{stack.base_url}/sessions/{session}/tokens", {"function": "f"})
-    assert refused.status_code == 404
-    assert refused.json()["error"] == "session_not_found"
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "session_ended"
     # RevocationCheck is off by default: validate stays stateless, so the token still checks out.
     assert validate(http, stack, session, "f", token) == {"valid": True}
     assert http.get(f"{stack.base_url}/sessions/{session}/metadata", timeout=TIMEOUT).json()["metadata"] == {}

@@ -34,7 +34,7 @@ ROUTES = {
 
 # Each function's role: exactly these actions, nothing else.
 ACTIONS = {
-    "CreateFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "CreateFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
     "TokenFunction": {"dynamodb:GetItem", "secretsmanager:GetSecretValue"},
     "ValidateFunction": {"dynamodb:GetItem", "secretsmanager:GetSecretValue"},
     "DebugFunction": set(),
