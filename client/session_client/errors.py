@@ -6,10 +6,13 @@ from __future__ import annotations
 class SessionServiceError(Exception):
     """The service answered with an error, or could not be reached.
 
-    `status` is the HTTP status (None when no answer came back), `code` the
-    service's stable error code (`session_not_found`, `invalid_call_id`,
-    `service_unavailable`, ...; `unreachable` when the request never got an
-    answer, `http_<status>` when the body held no code, e.g. API Gateway's 403).
+    `status` is the HTTP status (None when no answer came back; 400 for an input
+    refused here before any request, as the service would refuse it), `code` the
+    service's stable error code (`session_not_found`, `session_ended`,
+    `invalid_call_id`, `service_unavailable`, ...), `gateway_<what>` when API
+    Gateway answered itself (`gateway_not_found`, `gateway_forbidden`,
+    `gateway_unavailable`, ...), `unreachable` when the request never got an
+    answer, `http_<status>` when the body said nothing else.
     """
 
     def __init__(self, code: str, message: str, status: int | None = None) -> None:

@@ -31,6 +31,8 @@ _UNSET: Any = object()
 # retried only when the request never reached the service (connection errors).
 _RETRY_METHODS = frozenset({"GET", "POST", "PATCH"})
 _RETRY_STATUSES = frozenset({502, 503, 504})
+# The service's verdicts that a session is not there to act on: unknown or expired, ended.
+_STATE_REFUSALS = frozenset({(404, "session_not_found"), (409, "session_ended")})
 # API Gateway's own answers carry only {"message": ...}: named here so that, say, its 404 (no
 # such route) is never taken for the service's 404 session_not_found.
 _GATEWAY_CODES = {
@@ -202,10 +204,15 @@ class RemoteSessionManager:
             raise SessionServiceError("invalid_call_id", f"call_id must be {limits.CALL_ID_RULE}", 400)
         return f"/sessions/{call_id}{tail}"  # the alphabet is one percent-encoding leaves unchanged
 
-    @staticmethod
-    def _refused_for_state(exc: SessionServiceError) -> bool:
-        """The service's verdict that the session is not there to act on (unknown, expired or ended)."""
-        return (exc.status, exc.code) in {(404, "session_not_found"), (409, "session_ended")}
+    def _unless_refused(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """The answer, or None when the service's verdict is that the session is not there to act on
+        (unknown, expired or ended): a bool method's False, not an error."""
+        try:
+            return self._call(method, path, body)[1]
+        except SessionServiceError as exc:
+            if (exc.status, exc.code) in _STATE_REFUSALS:
+                return None
+            raise
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -230,24 +237,14 @@ class RemoteSessionManager:
         """Make sure the session is active: True when it is (started if it never was or has expired),
         False when it was ended (an ended call stays ended)."""
         self._session_path(call_id)  # the id's rule, before any request
-        try:
-            self._call("POST", "/sessions", {"call_id": call_id, "restart": False})
-        except SessionServiceError as exc:
-            if self._refused_for_state(exc):
-                return False
-            raise
-        return True
+        return self._unless_refused("POST", "/sessions", {"call_id": call_id, "restart": False}) is not None
 
     def end_session(self, call_id: str) -> bool:
         """End the session: its metadata goes, minting stops; True when an active session was ended."""
         path = self._session_path(call_id)
         self._minted.forget(call_id)
-        try:
-            return bool(self._call("DELETE", path)[1]["ended"])
-        except SessionServiceError as exc:
-            if self._refused_for_state(exc):
-                return False
-            raise
+        answer = self._unless_refused("DELETE", path)
+        return answer is not None and bool(answer["ended"])
 
     # -- tokens -----------------------------------------------------------------------
 
@@ -351,22 +348,12 @@ class RemoteSessionManager:
             body = {"key": key, "value": value}
         else:
             raise TypeError("set_session_metadata(call_id, key, value) or set_session_metadata(call_id, {...})")
-        try:
-            self._call("PATCH", self._session_path(call_id, "/metadata"), body)
-        except SessionServiceError as exc:
-            if self._refused_for_state(exc):
-                return False
-            raise
-        return True
+        return self._unless_refused("PATCH", self._session_path(call_id, "/metadata"), body) is not None
 
     def delete_session_metadata(self, call_id: str) -> bool:
         """Remove the session's metadata; True when there was some."""
-        try:
-            return bool(self._call("DELETE", self._session_path(call_id, "/metadata"))[1]["deleted"])
-        except SessionServiceError as exc:
-            if self._refused_for_state(exc):
-                return False
-            raise
+        answer = self._unless_refused("DELETE", self._session_path(call_id, "/metadata"))
+        return answer is not None and bool(answer["deleted"])
 
     # -- lifecycle --------------------------------------------------------------------
 

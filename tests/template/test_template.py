@@ -20,7 +20,7 @@ from session_core.store import EXPIRY_INDEX, Attr
 
 from local import template
 
-# The contract's routes (shared/spec/session-manager.md, Part 2) and the function serving each.
+# The HTTP contract's routes (docs/api.md) and the function serving each.
 ROUTES = {
     ("POST", "/sessions"): "CreateFunction",
     ("POST", "/sessions/{call_id}/tokens"): "TokenFunction",
