@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = {"verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory"}
+CASES = {"verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render"}
 ROWS = {
     "verify",
     "validate_handler",
@@ -27,6 +27,12 @@ ROWS = {
     "cold_start",
     "cleanup",
     "memory",
+    "agent_render_requests_1_tool",
+    "agent_render_requests_10_tools",
+    "agent_render_requests_1_tool_key",
+    "agent_render_requests_10_tools_key",
+    "agent_render_10_vs_1_tools",
+    "agent_render_10_vs_1_tools_key",
 }
 # No target: measured beside a target to put it in context (floors: what a part we chose costs alone).
 REFERENCES = {
@@ -35,6 +41,8 @@ REFERENCES = {
     "validate_handler_sdk_behind_powertools",
     "mint_batch_cpu_floor_session_read",
     "cold_start_floor_secret",
+    "agent_render_sdk_1_tool",
+    "agent_render_sdk_10_tools",
 }
 
 
@@ -159,3 +167,20 @@ def test_cleanup_reads_only_expired_items(bench: dict[str, Any]) -> None:
     assert cleanup["scan_items_read"] == cleanup["sessions"]  # the baseline really read the whole table
     assert cleanup["items_read"] <= 1.2 * cleanup["deleted"]
     assert cleanup["operations"].get("Scan", 0) == 0  # the index is queried, the table never scanned
+
+
+def test_agent_renders_count_every_request(bench: dict[str, Any]) -> None:
+    agent = bench["cases"]["agent_render"]
+    remote = {"remote_1_tool", "remote_10_tools", "remote_1_tool_key", "remote_10_tools_key"}
+    for name in remote | {"sdk_1_tool", "sdk_10_tools"}:
+        _stats(agent[name])
+    assert set(agent["requests_per_render"]) == set(agent["requests_first_render"]) == remote
+    for name in remote:  # a render starts a session, so it sends at least one request
+        assert agent["requests_per_render"][name] >= 1 and agent["requests_first_render"][name] >= 1, name
+    # The client's own count is what reached the stack's front: nothing sent twice, nothing missed.
+    assert isinstance(agent["requests_sent"], int) and agent["requests_sent"] > 0
+    assert agent["requests_at_front"] == agent["requests_sent"]
+    rows = {row["metric"]: row for row in bench["rows"]}
+    for name in remote:
+        row = rows["agent_render_requests_" + name.removeprefix("remote_")]
+        assert row["ours"] == agent["requests_per_render"][name] and row["unit"] == "requests", row
