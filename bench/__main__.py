@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cleanup, handlers, processes, verify
+from . import agent, cleanup, handlers, processes, verify
 from .report import CaseResult, bench_line, table
 from .stack import MotoProcess, Stack
 
@@ -32,6 +32,8 @@ class Sizes:
     memory_events: int
     sessions: int
     expired: int
+    agent_rounds: int
+    agent_sdk_batch: int
 
 
 FULL = Sizes(
@@ -46,6 +48,8 @@ FULL = Sizes(
     memory_events=1000,
     sessions=10_000,
     expired=1_000,
+    agent_rounds=30,
+    agent_sdk_batch=20,
 )
 QUICK = Sizes(
     verify_rounds=10,
@@ -59,9 +63,11 @@ QUICK = Sizes(
     memory_events=200,
     sessions=2_000,
     expired=200,
+    agent_rounds=3,
+    agent_sdk_batch=5,
 )
 
-CASES = ("verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory")
+CASES = ("verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render")
 
 
 def _cases(sizes: Sizes) -> dict[str, Callable[[Stack], CaseResult]]:
@@ -75,6 +81,8 @@ def _cases(sizes: Sizes) -> dict[str, Callable[[Stack], CaseResult]]:
         "cold_start": lambda st: processes.cold_start(st, runs=s.cold_runs),
         "cleanup": lambda st: cleanup.cleanup(st, sessions=s.sessions, expired=s.expired),
         "memory": lambda st: processes.memory(st, runs=s.memory_runs, events=s.memory_events),
+        # Starts the whole local stack (front, workers, moto) of its own: the client talks HTTP to it.
+        "agent_render": lambda _: agent.agent_render(rounds=s.agent_rounds, sdk_batch=s.agent_sdk_batch),
     }
 
 

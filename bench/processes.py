@@ -1,4 +1,4 @@
-"""Cases `cold_start` and `memory`: fresh processes (`python -m bench.child`), alternating with a boto3-only one."""
+"""Cases `cold_start` and `memory`: fresh processes (`python -m bench.child`), alternating with floor processes."""
 
 from __future__ import annotations
 
@@ -74,37 +74,39 @@ def _paired(ours: list[Run], baseline: list[Run]) -> float:
 
 
 def cold_start(stack: Stack, *, runs: int) -> CaseResult:
-    """A fresh process importing functions/validate and answering its first event vs one running `import boto3`.
+    """A fresh process importing functions/validate and answering its first event vs the floor process.
 
-    The floor beside it: a process that only imports boto3, creates the core's Secrets Manager
-    client and reads the key, which any function keeping its key there must do before its first answer.
+    The floor: a process that imports boto3, creates the core's Secrets Manager client and reads
+    the key once, which any function keeping its key there must do before its first answer.
+    A process that only runs `import boto3` is measured beside them, for scale.
     """
     taken = _alternate(
-        {"ours": ["validate", "1"], "boto3": ["boto3"], "secret": ["secret"]},
+        {"ours": ["validate", "1"], "secret": ["secret"], "boto3": ["boto3"]},
         _validate_env(stack, "bench-cold"),
         runs,
         discard=True,
     )
     wall = {name: statistics.median(r.wall for r in runs_) for name, runs_ in taken.items()}
-    ours, boto3_only, secret = wall["ours"], wall["boto3"], wall["secret"]
-    ratio, secret_ratio = _paired(taken["ours"], taken["boto3"]), _paired(taken["secret"], taken["boto3"])
+    ours, secret, boto3_only = wall["ours"], wall["secret"], wall["boto3"]
+    ratio, boto3_ratio = _paired(taken["ours"], taken["secret"]), _paired(taken["boto3"], taken["secret"])
     return CaseResult(
         "cold_start",
         {
             "unit": "ms",
             "ours": round(ours * 1e3, 1),
-            "boto3_import": round(boto3_only * 1e3, 1),
-            "ratio": round(ratio, 4),
-            "ratio_of_medians": round(ours / boto3_only, 4),
             "secret_floor": round(secret * 1e3, 1),
-            "secret_floor_ratio": round(secret_ratio, 4),
+            "ratio": round(ratio, 4),
+            "ratio_of_medians": round(ours / secret, 4),
+            "boto3_import": round(boto3_only * 1e3, 1),
+            "boto3_import_ratio": round(boto3_ratio, 4),
+            "ratio_vs_boto3_import": round(_paired(taken["ours"], taken["boto3"]), 4),
             "runs": runs,
             **{f"{name}_runs": [round(r.wall * 1e3, 1) for r in runs_] for name, runs_ in taken.items()},
         },
         [
-            Row("cold_start", round(ours * 1e3, 1), round(boto3_only * 1e3, 1), "ms", 1.3, paired=ratio),
+            Row("cold_start", round(ours * 1e3, 1), round(secret * 1e3, 1), "ms", 1.3, paired=ratio),
             Row.reference(
-                "cold_start_floor_secret", round(secret * 1e3, 1), round(boto3_only * 1e3, 1), "ms", paired=secret_ratio
+                "cold_start_boto3_import", round(boto3_only * 1e3, 1), round(secret * 1e3, 1), "ms", paired=boto3_ratio
             ),
         ],
     )

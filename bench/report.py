@@ -13,11 +13,11 @@ from typing import Any, Literal
 class Row:
     """One target, checked one of three ways (`check`), or a reference that checks nothing.
 
-    ratio: ours/baseline <= target. at_most: ours <= target (the baseline is shown for scale).
-    exactly: ours == target (counts of AWS calls: behaviour, not timing).
-    reference: no target; measured in the same rounds to put a missed target in context, e.g.
-    a floor (what a part we chose costs on its own: the least the target's row can be while
-    that part stays).
+    ratio: ours/baseline <= target. The baseline is, where one can be measured, a floor: what a
+    part we chose costs on its own (the least the row can be while that part stays), run in the
+    same rounds. at_most: ours <= target (the baseline is shown for scale). exactly: ours ==
+    target (counts of AWS calls or HTTP requests: behaviour, not timing).
+    reference: no target; measured in the same rounds for scale (e.g. the SDK alone, in process).
 
     The ratio is ours/baseline (their medians), unless `paired` gives the median of the ratios
     of each round's pair: for few, long, noisy samples (whole processes), where a burst of load

@@ -1,7 +1,8 @@
 """`python -m bench --quick` runs end to end and ends with a well-formed `BENCH {json}` line.
 
 No timing assertions: times and ratios are reported, never checked. What is checked is the
-report's shape and the behaviour the benchmark counts (AWS calls, DynamoDB items read).
+report's shape and the behaviour the benchmark counts (AWS calls, DynamoDB items read,
+the HTTP requests an agent's render sends).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = {"verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory"}
+CASES = {"verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render"}
 ROWS = {
     "verify",
     "validate_handler",
@@ -27,14 +28,21 @@ ROWS = {
     "cold_start",
     "cleanup",
     "memory",
+    "agent_render_requests_1_tool",
+    "agent_render_requests_10_tools",
+    "agent_render_requests_1_tool_key",
+    "agent_render_requests_10_tools_key",
+    "agent_render_10_vs_1_tools",
+    "agent_render_10_vs_1_tools_key",
 }
-# No target: measured beside a target to put it in context (floors: what a part we chose costs alone).
+# No target: measured in the same rounds as a target, for scale.
 REFERENCES = {
     "validate_handler_floor_powertools",
     "validate_handler_floor_logger_metrics",
-    "validate_handler_sdk_behind_powertools",
-    "mint_batch_cpu_floor_session_read",
-    "cold_start_floor_secret",
+    "validate_handler_sdk_validate_token",
+    "cold_start_boto3_import",
+    "agent_render_sdk_1_tool",
+    "agent_render_sdk_10_tools",
 }
 
 
@@ -117,20 +125,25 @@ def test_timed_cases_report_positive_stats(bench: dict[str, Any]) -> None:
     cases = bench["cases"]
     for name in ("ours", "sdk", "floor"):
         _stats(cases["verify"][name])
-    for name in ("ours", "sdk"):
+    for name in ("ours", "sdk_behind_powertools", "sdk"):
         _stats(cases["validate_handler"][name])
     references = cases["validate_handler"]["references"]
-    assert set(references) == {"floor_powertools", "floor_logger_metrics", "sdk_behind_powertools"}
+    assert set(references) == {"floor_powertools", "floor_logger_metrics"}
     for reference in references.values():
         _stats(reference)
     for name in ("batch", "singles", "create"):
         _stats(cases["mint_batch"][name])
-    for key in ("cpu_per_token_us", "sdk_create_tool_token_cpu_us", "core_mint_cpu_us", "session_read_cpu_us"):
-        assert _positive(cases["mint_batch"][key]), key
+    mint = cases["mint_batch"]
+    for key in ("cpu_per_token_us", "cpu_floor_per_token_us", "core_mint_cpu_us", "session_read_cpu_us"):
+        assert _positive(mint[key]), key
+    assert _positive(mint["sdk_create_tool_token_cpu_us"])
+    # The floor is its two parts: the session read spread over the batch, plus one mint.
+    floor = mint["session_read_cpu_us"] / mint["tokens_per_batch"] + mint["core_mint_cpu_us"]
+    assert mint["cpu_floor_per_token_us"] == pytest.approx(floor, abs=2e-3)
     for case in ("cold_start", "memory"):
         assert _positive(cases[case]["ours"]) and _positive(cases[case]["boto3_import"])
         assert _positive(cases[case]["ratio"])
-    assert _positive(cases["cold_start"]["secret_floor"])
+    assert _positive(cases["cold_start"]["secret_floor"]) and _positive(cases["cold_start"]["boto3_import_ratio"])
     runs = cases["cold_start"]["runs"]
     for side in ("ours_runs", "boto3_runs", "secret_runs"):  # one of each per round, for the pairs
         assert len(cases["cold_start"][side]) == runs, side
@@ -159,3 +172,30 @@ def test_cleanup_reads_only_expired_items(bench: dict[str, Any]) -> None:
     assert cleanup["scan_items_read"] == cleanup["sessions"]  # the baseline really read the whole table
     assert cleanup["items_read"] <= 1.2 * cleanup["deleted"]
     assert cleanup["operations"].get("Scan", 0) == 0  # the index is queried, the table never scanned
+
+
+def test_agent_renders_count_every_request(bench: dict[str, Any]) -> None:
+    agent = bench["cases"]["agent_render"]
+    remote = {"remote_1_tool", "remote_10_tools", "remote_1_tool_key", "remote_10_tools_key"}
+    for name in remote | {"sdk_1_tool", "sdk_10_tools"}:
+        _stats(agent[name])
+    assert set(agent["requests_per_render"]) == set(agent["requests_first_render"]) == remote
+    for name in remote:  # a render starts a session, so it sends at least one request
+        assert agent["requests_per_render"][name] >= 1 and agent["requests_first_render"][name] >= 1, name
+    # The client's own count is what reached the stack's front: nothing sent twice, nothing missed.
+    assert isinstance(agent["requests_sent"], int) and agent["requests_sent"] > 0
+    assert agent["requests_at_front"] == agent["requests_sent"]
+    rows = {row["metric"]: row for row in bench["rows"]}
+    for name in remote:
+        row = rows["agent_render_requests_" + name.removeprefix("remote_")]
+        assert row["ours"] == agent["requests_per_render"][name] and row["unit"] == "requests", row
+
+
+def test_targets_rest_on_the_floors_measured_beside_them(bench: dict[str, Any]) -> None:
+    cases, rows = bench["cases"], {row["metric"]: row for row in bench["rows"]}
+    validate = rows["validate_handler"]
+    assert validate["baseline"] == pytest.approx(cases["validate_handler"]["sdk_behind_powertools"]["median"], abs=0.06)
+    mint = rows["mint_batch_cpu_per_token"]
+    assert mint["baseline"] == pytest.approx(cases["mint_batch"]["cpu_floor_per_token_us"], abs=0.006)
+    cold = rows["cold_start"]
+    assert cold["baseline"] == cases["cold_start"]["secret_floor"] and cold["ratio_of"] == "pairs"
