@@ -25,9 +25,16 @@ from typing import Any, NamedTuple
 from . import limits
 
 NONCE_LENGTH = 16  # hex characters, as the Python SDK mints (secrets.token_hex(8))
-_NONCE = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}")  # Python SDK and ours / TypeScript SDK (16 bytes)
-_EXPIRY = re.compile(r"0|[1-9][0-9]{0,15}")  # as str(int) writes it: one spelling per expiry
-_SIGNATURE = re.compile(r"[0-9a-f]{64}")  # hexdigest()
+# A whole token's decoded text, each field in the shape we and the SDKs mint, matched in one pass:
+# the call id (limits: no ':'; dots allowed, but no other field has one, so the match is unique),
+# the function name, a canonical decimal expiry (as str(int) writes it), a nonce of 16 (Python SDK
+# and ours) or 32 (TypeScript SDK) lowercase hex characters, a 64-hex signature (hexdigest()).
+# Matched on ASCII text only, so no other character can pass for a digit or a letter; the call id
+# is matched lazily, since most have no dot.
+_TOKEN = re.compile(
+    rf"([{limits.CALL_ID_CHARS}]{{1,{limits.MAX_CALL_ID_LENGTH}}}?)\.({limits.FUNCTION_NAME_PATTERN})"
+    r"\.(0|[1-9][0-9]{0,15})\.([0-9a-f]{16}|[0-9a-f]{32})\.([0-9a-f]{64})"
+)
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
@@ -85,11 +92,10 @@ def mint(key: bytes, call_id: str, function: str, expiry: int, nonce: str | None
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def decode(token: object) -> list[str] | None:
-    """The five dot-separated texts of a token, whatever their shape, or None when it is not one.
+def _raw(token: object) -> bytes | None:
+    """The bytes a token encodes, or None unless it is canonical base64url (padded or not).
 
-    Strict where the SDK is lenient, so that every changed character is noticed:
-    only the base64url alphabet, canonical encoding, padding absent or exact.
+    Strict where the SDK is lenient, so that every changed character is noticed.
     """
     if not limits.is_token_text(token):
         return None
@@ -99,30 +105,33 @@ def decode(token: object) -> list[str] | None:
         # re-encode: only the canonical text, padded or not, comes back the same, which rejects
         # other characters, '+', '/', partial padding and non-zero spare bits.
         raw = binascii.a2b_base64(data.translate(_FROM_URLSAFE) + b"==")
-        canonical = binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE)
-        if data != canonical and data != canonical.rstrip(b"="):
-            return None
-        fields = raw.decode("utf-8").rsplit(".", 4)
     except ValueError:  # binascii.Error, UnicodeError: not base64url text
+        return None
+    canonical = binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE)
+    return raw if data == canonical or data == canonical.rstrip(b"=") else None
+
+
+def decode(token: object) -> list[str] | None:
+    """The five dot-separated texts of a token, whatever their shape, or None when it is not one."""
+    raw = _raw(token)
+    if raw is None:
+        return None
+    try:
+        fields = raw.decode("utf-8").rsplit(".", 4)
+    except UnicodeError:
         return None
     return fields if len(fields) == 5 else None
 
 
 def parse(token: object) -> Fields | None:
     """A token's fields when each has the shape we and the SDKs mint, else None."""
-    texts = decode(token)
-    if texts is None:
+    raw = _raw(token)
+    if raw is None or not raw.isascii():
         return None
-    fields = Fields(*texts)
-    if (
-        limits.is_call_id(fields.call_id)
-        and limits.is_function_name(fields.function)
-        and _EXPIRY.fullmatch(fields.expiry)
-        and _NONCE.fullmatch(fields.nonce)
-        and _SIGNATURE.fullmatch(fields.signature)
-    ):
-        return fields
-    return None
+    found = _TOKEN.fullmatch(raw.decode("ascii"))
+    if found is None or not found[1].strip("."):  # a call id of dots alone is no call id
+        return None
+    return Fields._make(found.groups())
 
 
 def verify(
