@@ -9,12 +9,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.parameters import BaseProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from .errors import KeyUnavailable
+
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
-
-
-class KeyUnavailable(Exception):
-    """The signing key could not be read and no earlier copy is cached."""
 
 
 class _StageProvider(BaseProvider):
@@ -62,7 +60,7 @@ class KeyRing:
         except GetParameterError as exc:
             if stage in self._last_good:
                 return self._last_good[stage]
-            raise KeyUnavailable(f"signing key {stage} unavailable") from exc
+            raise KeyUnavailable(stage) from exc
         key = str(value).encode()
         self._last_good[stage] = key
         return key
