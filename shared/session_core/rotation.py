@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import string
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from session_rules import tokens
 
 from .errors import RotationError
 from .keys import CURRENT
+
+if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from .config import Clock
 
 PENDING = "AWSPENDING"
 # Like the template's GenerateSecretString (PasswordLength 64, ExcludePunctuation);
@@ -31,7 +35,7 @@ STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 class Rotation:
     """One rotation of one secret, identified by Secrets Manager's ClientRequestToken."""
 
-    def __init__(self, client: Any, secret_id: str, token: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: SecretsManagerClient, secret_id: str, token: str, clock: Clock = time.time) -> None:
         self.client = client
         self.secret_id = secret_id
         self.token = token
@@ -104,7 +108,7 @@ class Rotation:
         return str(value["SecretString"])
 
 
-def rotate_step(client: Any, event: dict[str, Any]) -> None:
+def rotate_step(client: SecretsManagerClient, event: dict[str, Any]) -> None:
     """Run the step of a Secrets Manager rotation event ({SecretId, ClientRequestToken, Step})."""
     try:
         secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
