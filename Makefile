@@ -1,6 +1,9 @@
 # The project's commands. Each creates .venv first if it is missing.
 #   make serve   the local stack on http://127.0.0.1:$(PORT) (moto on $(AWS_PORT))
 #   make test    the whole suite (what .ci/run runs)
+#   make test-fast   the inner loop (about two minutes): lint, types, and the tests that need neither
+#                the local stack nor sam build (unit, handler, SDK interop, template and lock checks; no soaks)
+#   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
 #   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files
 #   make smoke API=<url>   the whole session lifecycle against a deployment (or the local stack)
 #   make invoke FN=validate EVENT=events/validate.json
@@ -26,7 +29,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test smoke invoke bench lint typecheck clean
+.PHONY: venv lock serve test test-fast openapi smoke invoke bench lint typecheck clean
 
 venv: $(VENV)/.installed
 
@@ -54,6 +57,20 @@ serve: venv
 test: venv lint typecheck
 	$(VENV)/bin/python -m pytest
 
+# Not here: tests/local, integration, client (over the local stack; test_client_signing excepted),
+# hardening, smoke, bench, and tests/template/test_sam_cli.py (sam build and validate).
+FAST_TESTS := tests/unit tests/functions tests/interop tests/template tests/client/test_client_signing.py \
+  --ignore=tests/template/test_sam_cli.py -m "not slow"
+
+test-fast: venv lint typecheck
+	$(VENV)/bin/python -m pytest $(FAST_TESTS)
+
+# Written through a temporary file, so a failed run leaves no half document; the handlers' cold-start
+# settings check (no table or secret here) is not news, so their logs are kept to critical.
+openapi: venv
+	POWERTOOLS_LOG_LEVEL=CRITICAL POWERTOOLS_TRACE_DISABLED=true $(VENV)/bin/python -m local.openapi > openapi.json.tmp
+	mv openapi.json.tmp openapi.json
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -75,4 +92,4 @@ bench: venv
 	$(VENV)/bin/python -m bench
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache openapi.json openapi.json.tmp

@@ -7,6 +7,7 @@ adds what no single resolver knows: the title, the IAM auth API Gateway enforces
 `call_id` path parameter's rules (the handlers take it as a plain `str`).
 
     python -m local.openapi > openapi.json    # the document, as `make serve` serves it at /openapi.json
+    make openapi                              # the same, written to openapi.json (git-ignored)
 
 The resolvers are loaded in a child process: importing handlers sets up Powertools (logger,
 metrics, tracer patching) and that must not happen inside the local stack's front.
@@ -105,6 +106,10 @@ def document() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    # Run from the repository root, the core layer's folder is not on the path as it is in Lambda
+    # (and in document()'s child): put it there before a handler imports session_core.
+    if str(ROOT / "shared") not in sys.path:
+        sys.path.insert(0, str(ROOT / "shared"))
     # The handlers' modules log (a cold start's settings check, for one); their lines go to stderr,
     # so stdout holds the document alone.
     with contextlib.redirect_stdout(sys.stderr):

@@ -14,35 +14,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that turns `!Ref x` into `{"Ref": x}` and `!Sub s` into `{"Fn::Sub": s}`."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 @cache
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)
+    """The template as a dict, short-form intrinsics as SAM reads them (`!Ref x` -> {"Ref": x},
+    `!GetAtt a.b` -> {"Fn::GetAtt": ["a", "b"]}, `!Sub s` -> {"Fn::Sub": s})."""
+    parsed: dict[str, Any] = yaml_parse(path.read_text())
+    return parsed
 
 
 @dataclass(frozen=True)

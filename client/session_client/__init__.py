@@ -6,9 +6,11 @@ Adopting it is one line in an agent::
     agent._session_manager = RemoteSessionManager("https://<api>.execute-api.<region>.amazonaws.com/<stage>")
 """
 
+__version__ = "0.1.0"
+
 from .errors import SessionServiceError
 from .manager import RemoteSessionManager
 from .signing import SigV4
 from .tokens import TokenCheck
 
-__all__ = ["RemoteSessionManager", "SessionServiceError", "SigV4", "TokenCheck"]
+__all__ = ["RemoteSessionManager", "SessionServiceError", "SigV4", "TokenCheck", "__version__"]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from session_core.config import client
+from session_core.config import secretsmanager
 from session_core.http import logger
 from session_core.rotation import rotate_step
 
@@ -11,5 +11,5 @@ from session_core.rotation import rotate_step
 def lambda_handler(event: dict[str, Any], context: Any) -> None:
     # Only the step and the version id are logged: never the key.
     logger.info("rotation step", step=event.get("Step"), version=event.get("ClientRequestToken"))
-    rotate_step(client("secretsmanager"), event)
+    rotate_step(secretsmanager(), event)
     logger.info("rotation step done", step=event.get("Step"))

@@ -1,13 +1,21 @@
-"""Settings from environment variables, read once per container, and the boto3 client factory."""
+"""Settings from environment variables, read once per container, the boto3 client factory and the clock type."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from session_rules import limits
+
+if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+Clock = Callable[[], float]
+"""Where the core reads the time: epoch seconds (time.time; tests pass a settable one)."""
 
 TABLE = "TABLE_NAME"
 SIGNING_SECRET = "SIGNING_SECRET_ID"
@@ -80,9 +88,22 @@ CLIENT_CONFIG: dict[str, Any] = {
 
 @cache
 def client(service: str) -> Any:
-    """A shared boto3 client (thread-safe); honours AWS_ENDPOINT_URL natively."""
+    """A shared boto3 client (thread-safe) for any service; honours AWS_ENDPOINT_URL natively.
+
+    dynamodb() and secretsmanager() return the same cached clients, typed.
+    """
     import boto3
     from botocore.config import Config
 
     session: Any = boto3.session.Session()  # Any: the service name is a runtime string
     return session.client(service, config=Config(**CLIENT_CONFIG))
+
+
+def dynamodb() -> DynamoDBClient:
+    """The shared DynamoDB client."""
+    return client("dynamodb")
+
+
+def secretsmanager() -> SecretsManagerClient:
+    """The shared Secrets Manager client."""
+    return client("secretsmanager")

@@ -1,4 +1,9 @@
-"""Errors the core raises on purpose; http.py maps each to its status and JSON body."""
+"""Every exception the core raises on purpose, in one place.
+
+ServiceError and its subclasses are request failures: http.py maps each to its status and JSON
+body. KeyUnavailable is a dependency failure (http.py answers it as it answers a botocore error);
+RotationError fails a step of the signing key's rotation, which Secrets Manager then retries.
+"""
 
 from __future__ import annotations
 
@@ -64,3 +69,26 @@ class Misconfigured(ServiceError):
     status = 500
     code = "misconfigured"
     message = "the service is misconfigured; the error was logged"
+
+
+class KeyUnavailable(Exception):
+    """The signing key could not be read and no earlier copy is cached.
+
+    `stage` is the version stage that was asked for (AWSCURRENT or AWSPREVIOUS).
+    """
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(f"signing key {stage} unavailable")
+        self.stage = stage
+
+
+class RotationError(Exception):
+    """The rotation cannot go on; Secrets Manager sees the failure and retries the step.
+
+    `version` is the secret version (the rotation's ClientRequestToken) concerned, when known.
+    """
+
+    def __init__(self, message: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.version = version

@@ -14,8 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import failures, inputs
 from .config import settings
-from .errors import BadRequest, Misconfigured, ServiceError, Unavailable
-from .keys import KeyUnavailable
+from .errors import BadRequest, KeyUnavailable, Misconfigured, ServiceError, Unavailable
 
 logger = Logger()  # service name, level: POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL
 metrics = Metrics()  # namespace: POWERTOOLS_METRICS_NAMESPACE

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import BaseProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from .errors import KeyUnavailable
+
+if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
-
-
-class KeyUnavailable(Exception):
-    """The signing key could not be read and no earlier copy is cached."""
 
 
 class _StageProvider(BaseProvider):
@@ -24,7 +25,7 @@ class _StageProvider(BaseProvider):
     stage is what lets AWSCURRENT and AWSPREVIOUS be cached side by side.
     """
 
-    def __init__(self, secret_id: str, client: Any) -> None:
+    def __init__(self, secret_id: str, client: SecretsManagerClient) -> None:
         super().__init__()
         self.client = client
         self.secret_id = secret_id
@@ -49,7 +50,9 @@ class KeyRing:
     Manager does not stop validation.
     """
 
-    def __init__(self, secret_id: str, client: Any, max_age: int, refresh_interval: float = 5.0) -> None:
+    def __init__(
+        self, secret_id: str, client: SecretsManagerClient, max_age: int, refresh_interval: float = 5.0
+    ) -> None:
         self._provider = _StageProvider(secret_id, client)
         self._max_age = max_age
         self._last_good: dict[str, bytes] = {}
@@ -62,7 +65,7 @@ class KeyRing:
         except GetParameterError as exc:
             if stage in self._last_good:
                 return self._last_good[stage]
-            raise KeyUnavailable(f"signing key {stage} unavailable") from exc
+            raise KeyUnavailable(stage) from exc
         key = str(value).encode()
         self._last_good[stage] = key
         return key

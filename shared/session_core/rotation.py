@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import string
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from session_rules import tokens
 
+from .errors import RotationError
 from .keys import CURRENT
+
+if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from .config import Clock
 
 PENDING = "AWSPENDING"
 # Like the template's GenerateSecretString (PasswordLength 64, ExcludePunctuation);
@@ -27,14 +32,10 @@ KEY_ALPHABET = frozenset(string.ascii_letters + string.digits)
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 
-class RotationError(Exception):
-    """The rotation cannot go on; Secrets Manager sees the failure and retries the step."""
-
-
 class Rotation:
     """One rotation of one secret, identified by Secrets Manager's ClientRequestToken."""
 
-    def __init__(self, client: Any, secret_id: str, token: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: SecretsManagerClient, secret_id: str, token: str, clock: Clock = time.time) -> None:
         self.client = client
         self.secret_id = secret_id
         self.token = token
@@ -43,16 +44,16 @@ class Rotation:
     def run(self, step: str) -> None:
         """Run one step; a step already done, or a rotation already finished, does nothing."""
         if step not in STEPS:
-            raise RotationError(f"unknown rotation step {step!r}")
+            raise RotationError(f"unknown rotation step {step!r}", self.token)
         stages = self._stages()
         if CURRENT in stages.get(self.token, []):
             return  # this version is already the current key: a retried or repeated call
         if self.token in stages and PENDING not in stages[self.token]:
-            raise RotationError(f"version {self.token} of the signing key is not staged for rotation")
+            raise RotationError(f"version {self.token} of the signing key is not staged for rotation", self.token)
         # The template also refuses a token Secrets Manager has not staged yet. createSecret
         # accepts one, since put_secret_value stages it; every later step needs it staged.
         if self.token not in stages and step != "createSecret":
-            raise RotationError(f"version {self.token} of the signing key was never created")
+            raise RotationError(f"version {self.token} of the signing key was never created", self.token)
         {
             "createSecret": self.create,
             "setSecret": self.set,
@@ -84,12 +85,12 @@ class Rotation:
         """The pending key has the expected shape and signs a token that verifies, as minting will."""
         key = self._pending()
         if len(key) != KEY_LENGTH or not set(key) <= KEY_ALPHABET:
-            raise RotationError(f"the pending key is not {KEY_LENGTH} letters and digits")
+            raise RotationError(f"the pending key is not {KEY_LENGTH} letters and digits", self.token)
         raw = key.encode()
         now = self.clock()
         token = tokens.mint(raw, "rotation-test", "rotation_test", int(now) + 60)
         if not tokens.verify((raw,), "rotation-test", "rotation_test", token, now).valid:
-            raise RotationError("a token signed with the pending key does not verify")
+            raise RotationError("a token signed with the pending key does not verify", self.token)
 
     def finish(self) -> None:
         """Make the pending key current; Secrets Manager labels the old one AWSPREVIOUS."""
@@ -107,7 +108,7 @@ class Rotation:
         return str(value["SecretString"])
 
 
-def rotate_step(client: Any, event: dict[str, Any]) -> None:
+def rotate_step(client: SecretsManagerClient, event: dict[str, Any]) -> None:
     """Run the step of a Secrets Manager rotation event ({SecretId, ClientRequestToken, Step})."""
     try:
         secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from session_rules import tokens
 
-from .config import Settings, client, settings
+from .config import Clock, Settings, dynamodb, secretsmanager, settings
 from .errors import DebugDisabled, Misconfigured, SessionEnded, SessionNotFound
 from .keys import KeyRing
 from .store import CleanupResult, DynamoSessionStore, Session, SessionStore
@@ -22,7 +22,7 @@ class SessionService:
         config: Settings,
         store: Callable[[], SessionStore] | SessionStore,
         keys: Callable[[], KeyRing] | KeyRing,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         self.config = config
         self._store = store
@@ -127,11 +127,11 @@ def default_service() -> SessionService:
     def store() -> SessionStore:
         if not config.table_name:
             raise Misconfigured("TABLE_NAME is not set")
-        return DynamoSessionStore(config.table_name, client("dynamodb"))
+        return DynamoSessionStore(config.table_name, dynamodb())
 
     def keys() -> KeyRing:
         if not config.signing_secret_id:
             raise Misconfigured("SIGNING_SECRET_ID is not set")
-        return KeyRing(config.signing_secret_id, client("secretsmanager"), config.key_cache_secs)
+        return KeyRing(config.signing_secret_id, secretsmanager(), config.key_cache_secs)
 
     return SessionService(config, store=store, keys=keys)

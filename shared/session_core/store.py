@@ -15,11 +15,17 @@ import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
 from session_rules.limits import MAX_METADATA_BYTES
 
 from .errors import MetadataTooLarge, SessionBusy, SessionEnded
+
+if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutItemInputTypeDef
+
+    from .config import Clock
 
 INCARNATION_LENGTH = 8  # hex characters: half of the 16-character nonce the service mints with
 
@@ -164,8 +170,8 @@ class DynamoSessionStore:
     def __init__(
         self,
         table_name: str,
-        client: Any,
-        clock: Any = time.time,
+        client: DynamoDBClient,
+        clock: Clock = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.table = table_name
@@ -245,7 +251,8 @@ class DynamoSessionStore:
                         raise SessionEnded()
                 return self._start(call_id, item, metadata, written, ttl, now), True
             except self._conditional_failure as exc:
-                item = exc.response.get("Item")  # the item as it is now (absent: no Item)
+                # The item as it is now (absent: no Item); the stubs' error response does not name it.
+                item = cast("Mapping[str, Any] | None", exc.response.get("Item"))
         raise SessionBusy()
 
     def _guard(self, item: Mapping[str, Any] | None) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -274,9 +281,9 @@ class DynamoSessionStore:
         expires_at = now + ttl
         incarnation = secrets.token_hex(INCARNATION_LENGTH // 2)
         condition, names, values = self._guard(item)
-        self.client.put_item(
-            TableName=self.table,
-            Item={
+        request: PutItemInputTypeDef = {
+            "TableName": self.table,
+            "Item": {
                 **self._key(call_id),
                 Attr.EXPIRES_AT: _n(expires_at),
                 Attr.BUCKET: _s(expiry_bucket(call_id, expires_at)),
@@ -287,11 +294,13 @@ class DynamoSessionStore:
                 Attr.METADATA: {"M": dict(written)},
                 Attr.SIZE: _n(_stored_bytes(written)),
             },
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            **({"ExpressionAttributeValues": values} if values else {}),
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:  # DynamoDB refuses an empty ExpressionAttributeValues
+            request["ExpressionAttributeValues"] = values
+        self.client.put_item(**request)
         return Session(call_id, expires_at, False, dict(metadata), created_at=now, incarnation=incarnation)
 
     def _merge(

@@ -11,8 +11,9 @@ import uuid
 from typing import Any
 
 import pytest
+from session_core.errors import RotationError
 from session_core.keys import CURRENT, PREVIOUS
-from session_core.rotation import STEPS, RotationError
+from session_core.rotation import STEPS
 from signalwire.core.security.session_manager import SessionManager
 
 Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftests are not imported)

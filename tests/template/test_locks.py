@@ -6,6 +6,7 @@ installs requirements-dev.txt and `sam build` installs shared/requirements.txt i
 
 from __future__ import annotations
 
+import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
@@ -64,3 +65,10 @@ def test_dev_environment_runs_what_the_layer_ships() -> None:
 def test_layer_boto3_and_botocore_are_one_release_pair() -> None:
     layer = pins(LOCKS["layer"])
     assert layer["boto3"] == layer["botocore"]  # boto3 and botocore release together, under one version
+
+
+def test_client_sdk_extra_admits_the_sdk_the_tests_run() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (sdk,) = (Requirement(line) for line in project["optional-dependencies"]["sdk"])
+    assert canonicalize_name(sdk.name) == "signalwire-sdk"
+    assert sdk.specifier.contains(pins(LOCKS["dev"])["signalwire-sdk"]), "widen or move the client's sdk extra"

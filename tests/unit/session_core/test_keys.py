@@ -11,7 +11,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from session_core.config import CLIENT_CONFIG
-from session_core.keys import KeyRing, KeyUnavailable
+from session_core.errors import KeyUnavailable
+from session_core.keys import KeyRing
 from session_rules import tokens
 from signalwire.core.security.session_manager import SessionManager
 
@@ -135,8 +136,9 @@ def test_validation_survives_a_secrets_manager_outage(make_service: Any, aws: An
 
 def test_nothing_cached_and_no_secret_is_key_unavailable(aws: Any, make_service: Any) -> None:
     aws.secretsmanager.delete_secret(SecretId=aws.secret_id, ForceDeleteWithoutRecovery=True)
-    with pytest.raises(KeyUnavailable):
+    with pytest.raises(KeyUnavailable, match="signing key AWSCURRENT unavailable") as raised:
         KeyRing(aws.secret_id, aws.secretsmanager, max_age=300).current()
+    assert raised.value.stage == "AWSCURRENT"
     service = make_service()
     with pytest.raises(KeyUnavailable):
         service.validate("call-1", "f", tokens.mint(b"k", "call-1", "f", int(time.time()) + 60))

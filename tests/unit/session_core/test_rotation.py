@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from session_core.errors import RotationError
 from session_core.keys import CURRENT, PREVIOUS, KeyRing
-from session_core.rotation import KEY_ALPHABET, KEY_LENGTH, PENDING, STEPS, Rotation, RotationError, rotate_step
+from session_core.rotation import KEY_ALPHABET, KEY_LENGTH, PENDING, STEPS, Rotation, rotate_step
 from session_rules import tokens
 from signalwire.core.security.session_manager import SessionManager
 
@@ -78,8 +79,10 @@ def test_repeating_any_step_after_finish_changes_nothing(aws: Any) -> None:
 
 @pytest.mark.parametrize("step", ["setSecret", "testSecret", "finishSecret"])
 def test_a_step_for_a_version_never_created_fails(aws: Any, step: str) -> None:
-    with pytest.raises(RotationError, match="never created"):
-        Rotation(aws.secretsmanager, aws.secret_id, str(uuid.uuid4())).run(step)
+    version = str(uuid.uuid4())
+    with pytest.raises(RotationError, match="never created") as raised:
+        Rotation(aws.secretsmanager, aws.secret_id, version).run(step)
+    assert raised.value.version == version
     assert key(aws.secretsmanager, aws.secret_id, CURRENT) == aws.signing_key
 
 
