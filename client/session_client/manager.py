@@ -176,7 +176,7 @@ class RemoteSessionManager:
             headers["Content-Type"] = "application/json"
         try:
             response = self._http.request(
-                method, self.base_url + path, data=data, headers=headers, timeout=self.timeout
+                method, self.base_url + path, data=data, headers=headers, timeout=self.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:  # connection refused, timeouts, retries used up
             raise SessionServiceError("unreachable", f"{method} {path}: {exc}") from exc
@@ -186,7 +186,10 @@ class RemoteSessionManager:
             answer = None
         if not isinstance(answer, dict):
             answer = {}
-        if not 200 <= response.status_code < 300:
+        if 200 <= response.status_code < 300 and not answer:
+            # Not the service (a wrong base_url, a proxy's page): no verdict can be read from it.
+            raise SessionServiceError("invalid_response", f"{method} {path}: not a JSON object", response.status_code)
+        if not 200 <= response.status_code < 300:  # a redirect too: the service never sends one
             status, error, message = response.status_code, answer.get("error"), answer.get("message")
             if isinstance(error, str):
                 code = error
@@ -203,6 +206,14 @@ class RemoteSessionManager:
         if not limits.is_call_id(call_id):
             raise SessionServiceError("invalid_call_id", f"call_id must be {limits.CALL_ID_RULE}", 400)
         return f"/sessions/{call_id}{tail}"  # the alphabet is one percent-encoding leaves unchanged
+
+    @staticmethod
+    def _field(answer: Mapping[str, Any], name: str, kind: type) -> Any:
+        """A field of the service's answer, of the type the contract gives it; else no verdict was had."""
+        value = answer.get(name)
+        if not isinstance(value, kind):
+            raise SessionServiceError("invalid_response", f"the answer's {name!r} is not a {kind.__name__}")
+        return value
 
     def _unless_refused(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The answer, or None when the service's verdict is that the session is not there to act on
@@ -229,29 +240,33 @@ class RemoteSessionManager:
             body["metadata"] = dict(metadata)
         if names := self._minted.names():
             body["functions"] = names
+        epoch = self._minted.epoch(call_id)
         answer = self._call("POST", "/sessions", body)[1]
-        self._keep(call_id, answer)
-        return str(answer["call_id"])
+        self._keep(call_id, answer, epoch)
+        return str(self._field(answer, "call_id", str))
 
     def activate_session(self, call_id: str) -> bool:
         """Make sure the session is active: True when it is (started if it never was or has expired),
         False when it was ended (an ended call stays ended)."""
         self._session_path(call_id)  # the id's rule, before any request
-        return self._unless_refused("POST", "/sessions", {"call_id": call_id, "restart": False}) is not None
+        answer = self._unless_refused("POST", "/sessions", {"call_id": call_id, "restart": False})
+        return answer is not None and bool(self._field(answer, "call_id", str))
 
     def end_session(self, call_id: str) -> bool:
         """End the session: its metadata goes, minting stops; True when an active session was ended."""
         path = self._session_path(call_id)
         self._minted.forget(call_id)
         answer = self._unless_refused("DELETE", path)
-        return answer is not None and bool(answer["ended"])
+        self._minted.forget(call_id)  # and whatever a mint answered meanwhile
+        return answer is not None and bool(self._field(answer, "ended", bool))
 
     # -- tokens -----------------------------------------------------------------------
 
-    def _keep(self, call_id: str, answer: Mapping[str, Any]) -> None:
+    def _keep(self, call_id: str, answer: Mapping[str, Any], epoch: int) -> None:
         tokens = answer.get("tokens")
         if isinstance(tokens, dict) and tokens:
-            self._minted.keep(call_id, tokens, float(answer.get("tokens_expire_at") or answer["expires_at"]))
+            expires_at = self._field(answer, "tokens_expire_at" if "tokens_expire_at" in answer else "expires_at", int)
+            self._minted.keep(call_id, tokens, expires_at, epoch)
         else:
             self._minted.forget(call_id)  # a fresh session: whatever was held belongs to an earlier one
 
@@ -276,9 +291,10 @@ class RemoteSessionManager:
         held = self._minted.get(call_id, function_name)
         if held is not None:
             return held
+        epoch = self._minted.epoch(call_id)
         answer = self._mint(call_id, self._minted.names(first=function_name))
-        self._keep(call_id, answer)
-        return str(answer["tokens"][function_name])
+        self._keep(call_id, answer, epoch)
+        return str(self._field(self._field(answer, "tokens", dict), function_name, str))
 
     def create_tool_token(self, function_name: str, call_id: str) -> str:
         """Alias of generate_token, same argument order (as in the SDK)."""
@@ -286,7 +302,7 @@ class RemoteSessionManager:
 
     def create_tool_tokens(self, call_id: str, names: Iterable[str]) -> dict[str, str]:
         """Tokens for several functions of one call in one request (1-64 names): {name: token}."""
-        tokens = self._mint(call_id, list(names))["tokens"]
+        tokens = self._field(self._mint(call_id, list(names)), "tokens", dict)
         return {str(name): str(token) for name, token in tokens.items()}
 
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
@@ -309,7 +325,8 @@ class RemoteSessionManager:
             if exc.status == 400:  # an input no token can be valid for (the SDK answers False)
                 return TokenCheck(False, exc.code)
             raise
-        return TokenCheck(bool(answer.get("valid")), answer.get("reason"))
+        valid = self._field(answer, "valid", bool)
+        return TokenCheck(valid, None if valid else self._field(answer, "reason", str))
 
     validate_token_reason = check_token
 
@@ -335,7 +352,7 @@ class RemoteSessionManager:
 
     def get_session_metadata(self, call_id: str) -> dict[str, Any]:
         """The session's metadata ({} when none)."""
-        return dict(self._call("GET", self._session_path(call_id, "/metadata"))[1]["metadata"])
+        return dict(self._field(self._call("GET", self._session_path(call_id, "/metadata"))[1], "metadata", dict))
 
     def set_session_metadata(self, call_id: str, key: str | Mapping[str, Any], value: Any = _UNSET) -> bool:
         """Merge metadata: `(call_id, key, value)` as in the SDK, or `(call_id, {...})` as in the TS SDK.
@@ -348,12 +365,13 @@ class RemoteSessionManager:
             body = {"key": key, "value": value}
         else:
             raise TypeError("set_session_metadata(call_id, key, value) or set_session_metadata(call_id, {...})")
-        return self._unless_refused("PATCH", self._session_path(call_id, "/metadata"), body) is not None
+        answer = self._unless_refused("PATCH", self._session_path(call_id, "/metadata"), body)
+        return answer is not None and isinstance(self._field(answer, "metadata", dict), dict)
 
     def delete_session_metadata(self, call_id: str) -> bool:
         """Remove the session's metadata; True when there was some."""
         answer = self._unless_refused("DELETE", self._session_path(call_id, "/metadata"))
-        return answer is not None and bool(answer["deleted"])
+        return answer is not None and bool(self._field(answer, "deleted", bool))
 
     # -- lifecycle --------------------------------------------------------------------
 

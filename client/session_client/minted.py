@@ -29,6 +29,9 @@ class MintedTokens:
         self._lock = threading.Lock()
         self._names: dict[str, None] = {}
         self._calls: OrderedDict[str, tuple[dict[str, str], float]] = OrderedDict()
+        # How often each call's tokens were dropped: a mint answered after its call was ended (or
+        # started afresh) by this manager carries an older count, and is not held.
+        self._drops: OrderedDict[str, int] = OrderedDict()
 
     def learn(self, name: str) -> None:
         with self._lock:
@@ -43,10 +46,18 @@ class MintedTokens:
             names = [first, *(n for n in names if n != first)]
         return names[: limits.MAX_BATCH]
 
-    def keep(self, call_id: str, tokens: Mapping[str, str], expires_at: float) -> None:
-        """Hold `tokens` for `call_id`, replacing what was held for it."""
+    def epoch(self, call_id: str) -> int:
+        """What to pass to keep() for tokens asked for from now on."""
+        with self._lock:
+            return self._drops.get(call_id, 0)
+
+    def keep(self, call_id: str, tokens: Mapping[str, str], expires_at: float, epoch: int) -> None:
+        """Hold `tokens` for `call_id`, replacing what was held for it, unless the call's tokens
+        were dropped since `epoch` was read (the tokens may belong to an ended session)."""
         now = self._clock()
         with self._lock:
+            if self._drops.get(call_id, 0) != epoch:
+                return
             self._calls[call_id] = (dict(tokens), now + (expires_at - now) / 2)
             self._calls.move_to_end(call_id)
             while len(self._calls) > MAX_CALLS:
@@ -66,3 +77,6 @@ class MintedTokens:
     def forget(self, call_id: str) -> None:
         with self._lock:
             self._calls.pop(call_id, None)
+            self._drops[call_id] = self._drops.pop(call_id, 0) + 1
+            while len(self._drops) > MAX_CALLS:
+                self._drops.popitem(last=False)

@@ -19,7 +19,7 @@ def create_session() -> tuple[dict[str, Any], int]:
     request = body(app)
     call_id = inputs.call_id(request["call_id"]) if request.get("call_id") is not None else None
     metadata = inputs.metadata(request.get("metadata", {}))
-    functions = inputs.function_names(request) if "functions" in request else []
+    functions = inputs.function_names(request) if {"function", "functions"} & request.keys() else []
     restart = inputs.flag(request, "restart", default=True)
     service = default_service()
     session, created = service.create_session(call_id, metadata, restart=restart)

@@ -103,6 +103,7 @@ CREATE = operation(
         {
             "call_id": {"anyOf": [CALL_ID, {"type": "null"}]},
             "metadata": METADATA,
+            "function": {**FUNCTION, "description": "mint a token for it; the answer's `tokens`"},
             "functions": {**_FUNCTIONS, "description": "mint a token for each; the answer's `tokens`"},
             "restart": {
                 "type": "boolean",
@@ -227,7 +228,11 @@ MERGE_METADATA = operation(
     body={
         "type": "object",
         "anyOf": [
-            {"required": ["metadata"], "properties": {"metadata": METADATA}},
+            {
+                "required": ["metadata"],
+                "not": {"anyOf": [{"required": ["key"]}, {"required": ["value"]}]},
+                "properties": {"metadata": METADATA},
+            },
             {"required": ["key", "value"], "not": {"required": ["metadata"]}, "properties": {"key": METADATA_KEY}},
         ],
     },

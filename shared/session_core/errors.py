@@ -28,7 +28,7 @@ class BadRequest(ServiceError):
 class SessionNotFound(ServiceError):
     status = 404
     code = "session_not_found"
-    message = "the session does not exist, has expired or was ended"
+    message = "the session does not exist or has expired"
 
 
 class SessionEnded(ServiceError):

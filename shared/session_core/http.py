@@ -32,8 +32,10 @@ def resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
-        if exc.status >= 500:
+        if exc.status == 500:  # misconfigured: an error to act on
             logger.error("request failed", code=exc.code, detail=exc.message)
+        elif exc.status > 500:  # busy or unavailable: the client retries
+            logger.warning("request failed", code=exc.code, detail=exc.message)
         return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler([BotoCoreError, ClientError, KeyUnavailable])

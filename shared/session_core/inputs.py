@@ -137,5 +137,7 @@ def metadata_key(value: Any) -> str:
 def metadata_patch(body: Mapping[str, Any]) -> dict[str, Any]:
     """`{"metadata": {...}}` or `{"key": k, "value": v}` as one object to merge."""
     if "metadata" in body:
+        if "key" in body or "value" in body:  # one form or the other, never half of each ignored
+            raise BadRequest("give either 'metadata' or 'key' and 'value'", "invalid_body")
         return metadata(body["metadata"])
     return {metadata_key(require(body, "key")): require(body, "value")}

@@ -64,6 +64,8 @@ class SessionService:
         Each nonce starts with the session's incarnation, so revocation can tell tokens of
         this session from those of an ended one under the same call id.
         """
+        if problems := self.config.problems():  # tokens validation would refuse: an outage, not bad tokens
+            raise Misconfigured(problems[0])
         key = self.keys.current()
         expiry = int(self.clock()) + self.config.token_expiry_secs
         nonce = tokens.new_nonce

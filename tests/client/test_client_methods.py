@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -268,3 +269,24 @@ def test_errors_carry_status_and_code(client: RemoteSessionManager, call_id: str
         client.set_session_metadata(call_id, "blob", "x" * 70_000)
     assert (large.value.status, large.value.code) == (413, "metadata_too_large")
     assert "413" in str(large.value) and large.value.message
+
+
+def test_a_mint_answered_while_the_call_ends_is_not_held(client: RemoteSessionManager, call_id: str) -> None:
+    """The tokens of a mint in flight when end_session runs belong to an ended session: never handed out later."""
+    client.create_session(call_id)
+    real = client._call
+
+    def end_during_mint(method: str, path: str, body: Any = None) -> Any:
+        answer = real(method, path, body)
+        if path.endswith("/tokens"):
+            assert client.end_session(call_id) is True
+        return answer
+
+    client._call = end_during_mint  # type: ignore[method-assign]
+    try:
+        client.generate_token("late_fn", call_id)
+    finally:
+        client._call = real  # type: ignore[method-assign]
+    with pytest.raises(SessionServiceError) as ended:
+        client.generate_token("late_fn", call_id)
+    assert ended.value.code == "session_ended"

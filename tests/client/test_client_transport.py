@@ -182,3 +182,34 @@ def test_one_connection_serves_many_calls(gateway: Scripted) -> None:
     for _ in range(5):
         client.validate_token("c", "f", "dG9r")
     assert len({port for _, _, port in gateway.seen}) == 1
+
+
+# Answers no service gives: a wrong base_url, a proxy's or captive portal's page, a redirect.
+NOT_THE_SERVICE = [
+    (200, b"<html>welcome</html>"),
+    (200, []),
+    (201, {}),
+    (200, {"valid": "false", "ended": "no", "deleted": 1, "metadata": [], "call_id": 7, "tokens": {}}),
+    (302, b""),
+]
+EVERY_METHOD: dict[str, Callable[[RemoteSessionManager], Any]] = {
+    "check_token": lambda c: c.check_token("c", "f", "dG9r"),
+    "end_session": lambda c: c.end_session("c"),
+    "create_session": lambda c: c.create_session("c"),
+    "activate_session": lambda c: c.activate_session("c"),
+    "generate_token": lambda c: c.generate_token("f", "c"),
+    "get_session_metadata": lambda c: c.get_session_metadata("c"),
+    "set_session_metadata": lambda c: c.set_session_metadata("c", "k", 1),
+    "delete_session_metadata": lambda c: c.delete_session_metadata("c"),
+}
+
+
+@pytest.mark.parametrize("answer", NOT_THE_SERVICE, ids=["html", "list", "empty", "mistyped", "redirect"])
+@pytest.mark.parametrize("method", sorted(EVERY_METHOD))
+def test_an_answer_that_is_not_the_service_s_is_no_verdict(gateway: Scripted, method: str, answer: Any) -> None:
+    """Raised, never read as False or True: a wrong URL must not pass or refuse every call silently."""
+    status, body = answer
+    gateway.script = [(status, body)] * 3
+    with pytest.raises(SessionServiceError) as caught:
+        EVERY_METHOD[method](fast(gateway.url, retries=0))
+    assert caught.value.code in {"invalid_response", "http_302"}, caught.value

@@ -128,3 +128,22 @@ def test_create_refuses_bad_functions_and_restart_without_writing(stack: Any) ->
         reply = stack.request("POST", "/sessions", body)
         assert (reply.status, reply.body["error"]) == (400, code), body
     assert stack.request("POST", "/sessions/call-13/tokens", {"function": "f"}).status == 404
+
+
+def test_create_takes_one_function_as_the_mint_route_does(stack: Any) -> None:
+    reply = stack.request("POST", "/sessions", {"call_id": "call-14", "function": "f"})
+    assert reply.status == 201 and set(reply.body["tokens"]) == {"f"}
+    both = stack.request("POST", "/sessions", {"call_id": "call-15", "function": "f", "functions": ["g"]})
+    assert (both.status, both.body["error"]) == (400, "missing_field")
+
+
+def test_a_lifetime_longer_than_validation_accepts_is_a_logged_500_not_tokens(make_stack: Any, logs: Any) -> None:
+    """Every token minted would be refused as lifetime_exceeded: an outage to fix, not bad tokens."""
+    stack = make_stack(TOKEN_EXPIRY_SECS="90000", MAX_TOKEN_LIFETIME_SECS="86400")
+    for method, path, body in [
+        ("POST", "/sessions", {"call_id": "call-16", "functions": ["f"]}),
+        ("POST", "/sessions/call-16/tokens", {"function": "f"}),
+    ]:
+        reply = stack.request(method, path, body)
+        assert (reply.status, reply.body["error"]) == (500, "misconfigured"), path
+    assert any("MAX_TOKEN_LIFETIME_SECS" in r.get("detail", "") for r in logs.records() if r["level"] == "ERROR")

@@ -118,3 +118,10 @@ def test_invalid_path_call_id_is_400(stack: Any) -> None:
     for method, body in [("GET", None), ("PATCH", {"key": "k", "value": 1}), ("DELETE", None)]:
         reply = stack.request(method, "/sessions/a%20b/metadata", body)
         assert (reply.status, reply.body["error"]) == (400, "invalid_call_id"), method
+
+
+def test_a_patch_with_both_forms_is_refused_whole(stack: Any) -> None:
+    stack.create("call-both", {"a": 1})
+    reply = stack.request("PATCH", "/sessions/call-both/metadata", {"metadata": {"x": 1}, "key": "y", "value": 2})
+    assert (reply.status, reply.body["error"]) == (400, "invalid_body")
+    assert stack.request("GET", "/sessions/call-both/metadata").body["metadata"] == {"a": 1}
