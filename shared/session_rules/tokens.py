@@ -35,8 +35,9 @@ _TOKEN = re.compile(
     rf"([{limits.CALL_ID_CHARS}]{{1,{limits.MAX_CALL_ID_LENGTH}}}?)\.({limits.FUNCTION_NAME_PATTERN})"
     r"\.(0|[1-9][0-9]{0,15})\.([0-9a-f]{16}|[0-9a-f]{32})\.([0-9a-f]{64})"
 )
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
+_SIXBITS = bytes(_ALPHABET.index(c) if c in _ALPHABET else 0 for c in range(256))  # a character's 6-bit value
 
 # Reasons, in the order the SDK checks them (LIFETIME_EXCEEDED is ours, beside EXPIRED).
 MALFORMED = "malformed"
@@ -93,22 +94,25 @@ def mint(key: bytes, call_id: str, function: str, expiry: int, nonce: str | None
 
 
 def _raw(token: object) -> bytes | None:
-    """The bytes a token encodes, or None unless it is canonical base64url (padded or not).
+    """The bytes a token encodes, or None unless it is canonical base64url, padded or not.
 
-    Strict where the SDK is lenient, so that every changed character is noticed.
+    Strict where the SDK is lenient, so that every changed character is noticed: only the
+    base64url alphabet, padding absent or exact, and no second spelling of the same bytes
+    (a final character whose unused low bits are set).
     """
-    if not limits.is_token_text(token):
+    if not limits.is_token_text(token) or not token.isascii():
         return None
-    try:
-        data = token.encode("ascii")
-        # Lenient decode (extra padding appended, so an unpadded token decodes too), then
-        # re-encode: only the canonical text, padded or not, comes back the same, which rejects
-        # other characters, '+', '/', partial padding and non-zero spare bits.
-        raw = binascii.a2b_base64(data.translate(_FROM_URLSAFE) + b"==")
-    except ValueError:  # binascii.Error, UnicodeError: not base64url text
+    data = token.encode("ascii")
+    body = data.rstrip(b"=")
+    pad = -len(body) % 4
+    if pad == 3 or len(data) not in (len(body), len(body) + pad):
         return None
-    canonical = binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE)
-    return raw if data == canonical or data == canonical.rstrip(b"=") else None
+    if pad and _SIXBITS[body[-1]] & (0x0F if pad == 2 else 0x03):
+        return None
+    try:  # '+' and '/' are translated to '!', which strict mode refuses like any other stray byte
+        return binascii.a2b_base64(body.translate(_FROM_URLSAFE) + b"=" * pad, strict_mode=True)
+    except binascii.Error:
+        return None
 
 
 def decode(token: object) -> list[str] | None:
@@ -123,15 +127,23 @@ def decode(token: object) -> list[str] | None:
     return fields if len(fields) == 5 else None
 
 
-def parse(token: object) -> Fields | None:
-    """A token's fields when each has the shape we and the SDKs mint, else None."""
+def _fields(token: object) -> tuple[str, ...] | None:
     raw = _raw(token)
-    if raw is None or not raw.isascii():
+    if raw is None:
         return None
-    found = _TOKEN.fullmatch(raw.decode("ascii"))
+    try:
+        found = _TOKEN.fullmatch(raw.decode("ascii"))
+    except UnicodeDecodeError:
+        return None
     if found is None or not found[1].strip("."):  # a call id of dots alone is no call id
         return None
-    return Fields._make(found.groups())
+    return found.groups()
+
+
+def parse(token: object) -> Fields | None:
+    """A token's fields when each has the shape we and the SDKs mint, else None."""
+    fields = _fields(token)
+    return None if fields is None else Fields._make(fields)
 
 
 def verify(
@@ -149,24 +161,25 @@ def verify(
     `keys` is read only when the signature is checked, and only until one matches, so a
     lazy iterable (KeyRing.candidates) fetches a rarely needed key only when it is needed.
     """
-    fields = parse(token)
+    fields = _fields(token)
     if fields is None:
         return Verdict(False, MALFORMED)
+    token_call_id, token_function, expiry_text, nonce, signature = fields
     if not call_id:
         return Verdict(False, CALL_ID_MISMATCH)
-    if fields.function != function:
+    if token_function != function:
         return Verdict(False, FUNCTION_MISMATCH)
-    expiry = int(fields.expiry)
+    expiry = int(expiry_text)
     if expiry < now:
         return Verdict(False, EXPIRED)
     if expiry > now + max_lifetime:
         return Verdict(False, LIFETIME_EXCEEDED)
     for key in keys:
-        if hmac.compare_digest(fields.signature, sign(key, *fields[:4])):
+        if hmac.compare_digest(signature, sign(key, token_call_id, token_function, expiry_text, nonce)):
             break
     else:
         return Verdict(False, BAD_SIGNATURE)
-    if fields.call_id != call_id:
+    if token_call_id != call_id:
         return Verdict(False, CALL_ID_MISMATCH)
     return VALID
 
