@@ -86,16 +86,20 @@ def test_attribute_values_serialize_as_moto_would(operation: str, result: dict[s
     assert fast_lookups * 10 < slow_lookups  # the values were written directly, not member by member
 
 
+def create_table(client: Any, name: str) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def test_server_uses_it_and_round_trips_every_type() -> None:
     with MotoServer(aws.HOST) as moto:
         assert serialize.get_serializer_class("dynamodb", "json") is DynamoDBSerializer
         client = aws.clients(moto.endpoint)[0]
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, "t")
         client.put_item(TableName="t", Item=ITEM)
         got = client.get_item(TableName="t", Key={"pk": ITEM["pk"]}, ConsistentRead=True)["Item"]
         old = client.update_item(
@@ -135,12 +139,7 @@ def aws_sizes(item: dict[str, Any]) -> list[int]:
 def table() -> Iterator[tuple[Any, str]]:
     with MotoServer(aws.HOST) as moto:
         client = aws.clients(moto.endpoint)[0]
-        client.create_table(
-            TableName="sized",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, "sized")
         yield client, "sized"
         client.delete_table(TableName="sized")
 
