@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .report import CaseResult, Row
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 from .stack import Stack
 
 MAX_AGE_SECS = 48 * 3600  # expired sessions expired up to two days ago (inside the cleanup's lookback)
@@ -38,7 +42,7 @@ def _seed(stack: Stack, table: str, ttl: int, *, sessions: int, expired: int, no
     capture = _Capture(stack.client("dynamodb"))
     for i in range(sessions):
         created = now - ttl - rng.randint(1, MAX_AGE_SECS) if i < expired else now
-        store = DynamoSessionStore(table, capture, clock=lambda at=created: at)
+        store = DynamoSessionStore(table, cast("DynamoDBClient", capture), clock=functools.partial(float, created))
         store.create(f"bench-session-{i:06d}", {"seq": i}, ttl)
     if len(capture.items) != sessions:
         raise RuntimeError("DynamoSessionStore.create() no longer writes one PutItem per new session")
