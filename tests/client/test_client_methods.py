@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -113,6 +114,19 @@ def test_generate_token_creates_a_missing_session_and_the_sdk_accepts_it(
     sdk = SessionManager(secret_key=stack.signing_key)
     assert sdk.validate_token(call_id, "get_weather", token)
     assert not sdk.validate_token(call_id, "get_time", token)
+
+
+def test_generate_token_starts_a_fresh_session_over_an_expired_one(
+    client: RemoteSessionManager, stack: Stack, call_id: str
+) -> None:
+    """Expired is not ended: auto-create starts the call again, as for an id that never had a session."""
+    from session_core.store import DynamoSessionStore
+
+    past = DynamoSessionStore(stack.table_name, stack.client("dynamodb"), clock=lambda: time.time() - 7200)
+    past.create(call_id, {"old": True}, 3600)
+    token = client.generate_token("get_weather", call_id)
+    assert client.check_token(call_id, "get_weather", token) == TokenCheck(True, None)
+    assert client.get_session_metadata(call_id) == {}  # a fresh session, not the expired one
 
 
 def test_generate_token_after_end_is_refused_until_the_call_is_created_again(
