@@ -19,7 +19,7 @@ from . import signing
 from .errors import SessionServiceError
 from .keys import SecretKeys, StaticKeys
 from .minted import MintedTokens
-from .tokens import TokenCheck, input_error, verify
+from .tokens import TokenCheck, input_error
 
 log = logging.getLogger("session_client")
 
@@ -311,12 +311,16 @@ class RemoteSessionManager:
             return TokenCheck(False, code)  # what the service's 400 would say, without asking it
         if self._keys is not None:
             held = self._keys.keys()
-            verdict = verify(held, call_id, function_name, token, time.time(), self.max_token_lifetime_secs)
+            verdict = token_format.verify(
+                held, call_id, function_name, token, time.time(), self.max_token_lifetime_secs
+            )
             if verdict.reason == "bad_signature":  # perhaps rotated since the keys were read
                 self._keys.refresh()
                 fresh = self._keys.keys()  # compared, not refresh()'s answer: another thread may have re-read
                 if fresh != held:
-                    verdict = verify(fresh, call_id, function_name, token, time.time(), self.max_token_lifetime_secs)
+                    verdict = token_format.verify(
+                        fresh, call_id, function_name, token, time.time(), self.max_token_lifetime_secs
+                    )
             return verdict
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:

@@ -1,8 +1,7 @@
-"""In-process token check, identical in verdict and reason to the service's POST /tokens/validate.
+"""What the service answers before it looks at a token: the 400 code an input would get.
 
-The token format and every input rule come from session_rules, the one copy the service uses
-too; this module only adds what the service answers before a token is looked at: the 400 code
-an input would get (reported here as the reason, as the SDK answers False to those).
+The client's in-process check is the service's own (session_rules.tokens.verify); this module
+only adds the input codes, reported as the reason, as the SDK answers False to those inputs.
 
 The SDK's `SessionManager.validate_token` is not used: its decoder accepts non-canonical
 base64 yet cannot read unpadded tokens, it holds one key (the service also accepts the key
@@ -11,13 +10,10 @@ before the last rotation), it checks no field's shape, and it gives no reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import cast
-
-from session_rules import limits, tokens
+from session_rules import limits
 from session_rules.tokens import Verdict as TokenCheck
 
-__all__ = ["TokenCheck", "input_error", "verify"]
+__all__ = ["TokenCheck", "input_error"]
 
 
 def input_error(call_id: object, function: object, token: object) -> str | None:
@@ -40,17 +36,3 @@ def _is_unicode(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def verify(
-    keys: Iterable[bytes],
-    call_id: object,
-    function: object,
-    token: object,
-    now: float,
-    max_lifetime: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
-) -> TokenCheck:
-    """Check a token against any of `keys` (current first). Never raises."""
-    if code := input_error(call_id, function, token):
-        return TokenCheck(False, code)
-    return tokens.verify(keys, cast(str, call_id), cast(str, function), token, now, max_lifetime)

@@ -22,6 +22,5 @@ def mint_tokens(call_id: str) -> tuple[dict[str, Any], int]:
     return {"call_id": call_id, "tokens": minted, "expires_at": expires_at}, 201
 
 
-lambda_handler = entry(
-    app, requires=(config.TABLE, config.SIGNING_SECRET), trace=False
-)  # hot path: no X-Ray SDK import
+# trace=False: the hot path imports no X-Ray SDK.
+lambda_handler = entry(app, requires=(config.TABLE, config.SIGNING_SECRET), trace=False)

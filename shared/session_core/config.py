@@ -55,18 +55,22 @@ class Settings:
             key_cache_secs=_int("KEY_CACHE_SECS", 300),
         )
 
+    def missing(self, *required: str) -> list[str]:
+        """The settings (env names) among `required` that are empty, each as a sentence."""
+        values = {TABLE: self.table_name, SIGNING_SECRET: self.signing_secret_id}
+        return [f"{name} is not set" for name in required if not values[name]]
+
+    @property
+    def lifetime_problem(self) -> str | None:
+        """Why tokens minted with these settings could not validate, if they could not."""
+        if self.token_expiry_secs > self.max_token_lifetime_secs:
+            return "TOKEN_EXPIRY_SECS exceeds MAX_TOKEN_LIFETIME_SECS: validation would refuse every minted token"
+        return None
+
     def problems(self, *required: str) -> list[str]:
         """What keeps these settings from serving a function that needs `required` (env names)."""
-        found = [
-            f"{name} is not set"
-            for name in required
-            if not {TABLE: self.table_name, SIGNING_SECRET: self.signing_secret_id}[name]
-        ]
-        if self.token_expiry_secs > self.max_token_lifetime_secs:
-            found.append(
-                "TOKEN_EXPIRY_SECS exceeds MAX_TOKEN_LIFETIME_SECS: validation would refuse every minted token"
-            )
-        return found
+        lifetime = self.lifetime_problem
+        return self.missing(*required) + ([lifetime] if lifetime else [])
 
 
 @cache

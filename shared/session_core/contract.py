@@ -50,7 +50,7 @@ ERROR: dict[str, Any] = {
 ERROR_MEANINGS = {
     400: "bad input: malformed JSON, a missing field or a value outside its rules",
     403: "debug mode is not enabled",
-    404: "the session does not exist, has expired or was ended (or no such route)",
+    404: "the session does not exist or has expired (or no such route)",
     409: "the session was ended (create it again to start a new one)",
     413: "the session's metadata would exceed its limit",
     500: "the service is misconfigured or failed unexpectedly; the error is logged (retrying does not help)",
@@ -85,7 +85,6 @@ def operation(
     return kwargs
 
 
-_SESSION = _object(["call_id", "expires_at"], {"call_id": CALL_ID, "expires_at": EXPIRES_AT})
 _METADATA_REPLY = _object(["call_id", "metadata"], {"call_id": {"type": "string"}, "metadata": {"type": "object"}})
 
 _FUNCTIONS = {"type": "array", "items": FUNCTION, "minItems": 1, "maxItems": limits.MAX_BATCH}

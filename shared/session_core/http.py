@@ -73,9 +73,14 @@ def body(app: APIGatewayHttpResolver) -> dict[str, Any]:
     return inputs.json_object(raw)
 
 
-def path_call_id(app: APIGatewayHttpResolver, raw: str) -> str:
-    """The path's call id, validated and added to every log line of this request."""
-    call_id = inputs.path_call_id(raw)
+def path_call_id(app: APIGatewayHttpResolver, value: str) -> str:
+    """The path's call id, validated and added to every log line of this request.
+
+    API Gateway hands the path over percent-decoded; it is never decoded again: the call-id
+    alphabet is one percent-encoding leaves unchanged, so an id still holding '%' is refused
+    rather than read as another session's.
+    """
+    call_id = inputs.call_id(value)
     logger.append_keys(call_id=call_id)
     return call_id
 

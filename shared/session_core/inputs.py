@@ -34,9 +34,8 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(
-    parse_constant=_reject_constant, parse_float=_finite_float
-)  # json.loads(..., **kw) builds one per call
+# One decoder: json.loads(..., **kw) would build one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def json_object(body: str | bytes | None) -> dict[str, Any]:
@@ -78,15 +77,6 @@ def call_id(value: Any) -> str:
     if not limits.is_call_id(value):
         raise BadRequest(f"call_id must be {limits.CALL_ID_RULE}", "invalid_call_id")
     return value
-
-
-def path_call_id(value: str) -> str:
-    """A call id from the URL path, as API Gateway hands it over: already percent-decoded.
-
-    Never decoded again: the call-id alphabet is one percent-encoding leaves unchanged, so an
-    id that still holds '%' is refused rather than read as another session's.
-    """
-    return call_id(value)
 
 
 def function_name(value: Any) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from session_rules import tokens
 
-from .config import Clock, Settings, dynamodb, secretsmanager, settings
+from .config import SIGNING_SECRET, TABLE, Clock, Settings, dynamodb, secretsmanager, settings
 from .errors import DebugDisabled, Misconfigured, SessionEnded, SessionNotFound
 from .keys import KeyRing
 from .store import CleanupResult, DynamoSessionStore, Session, SessionStore
@@ -64,14 +64,15 @@ class SessionService:
         Each nonce starts with the session's incarnation, so revocation can tell tokens of
         this session from those of an ended one under the same call id.
         """
-        if problems := self.config.problems():  # tokens validation would refuse: an outage, not bad tokens
-            raise Misconfigured(problems[0])
+        if problem := self.config.lifetime_problem:  # tokens validation would refuse: an outage, not bad tokens
+            raise Misconfigured(problem)
         key = self.keys.current()
         expiry = int(self.clock()) + self.config.token_expiry_secs
-        nonce = tokens.new_nonce
-        return {
-            name: tokens.mint(key, session.call_id, name, expiry, nonce(session.incarnation)) for name in functions
-        }, expiry
+        minted = {
+            name: tokens.mint(key, session.call_id, name, expiry, tokens.new_nonce(session.incarnation))
+            for name in functions
+        }
+        return minted, expiry
 
     def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:
         """The SDK's check with a reason; keys of the last rotation still count."""
@@ -127,13 +128,13 @@ def default_service() -> SessionService:
     config = settings()
 
     def store() -> SessionStore:
-        if not config.table_name:
-            raise Misconfigured("TABLE_NAME is not set")
+        if missing := config.missing(TABLE):
+            raise Misconfigured(missing[0])
         return DynamoSessionStore(config.table_name, dynamodb())
 
     def keys() -> KeyRing:
-        if not config.signing_secret_id:
-            raise Misconfigured("SIGNING_SECRET_ID is not set")
+        if missing := config.missing(SIGNING_SECRET):
+            raise Misconfigured(missing[0])
         return KeyRing(config.signing_secret_id, secretsmanager(), config.key_cache_secs)
 
     return SessionService(config, store=store, keys=keys)
