@@ -19,7 +19,7 @@ from . import signing
 from .errors import SessionServiceError
 from .keys import SecretKeys, StaticKeys
 from .minted import MintedTokens
-from .tokens import TokenCheck, input_error
+from .tokens import INPUT_CODES, TokenCheck, input_error
 
 log = logging.getLogger("session_client")
 
@@ -242,7 +242,10 @@ class RemoteSessionManager:
             body["functions"] = names
         epoch = self._minted.epoch(call_id)
         answer = self._call("POST", "/sessions", body)[1]
-        self._keep(call_id, answer, epoch)
+        self._minted.drop(call_id)  # perhaps started afresh: what was held belongs to an earlier session
+        if "tokens" in answer:
+            tokens = self._field(answer, "tokens", dict)
+            self._minted.keep(call_id, tokens, self._field(answer, "tokens_expire_at", int), epoch)
         return str(self._field(answer, "call_id", str))
 
     def activate_session(self, call_id: str) -> bool:
@@ -250,51 +253,44 @@ class RemoteSessionManager:
         False when it was ended (an ended call stays ended)."""
         self._session_path(call_id)  # the id's rule, before any request
         answer = self._unless_refused("POST", "/sessions", {"call_id": call_id, "restart": False})
+        self._minted.drop(call_id)  # perhaps started afresh over an expired session
         return answer is not None and bool(self._field(answer, "call_id", str))
 
     def end_session(self, call_id: str) -> bool:
         """End the session: its metadata goes, minting stops; True when an active session was ended."""
-        path = self._session_path(call_id)
-        self._minted.forget(call_id)
-        answer = self._unless_refused("DELETE", path)
-        self._minted.forget(call_id)  # and whatever a mint answered meanwhile
+        answer = self._unless_refused("DELETE", self._session_path(call_id))
+        self._minted.forget(call_id)  # what is held, and what a mint under way answers
         return answer is not None and bool(self._field(answer, "ended", bool))
 
     # -- tokens -----------------------------------------------------------------------
 
-    def _keep(self, call_id: str, answer: Mapping[str, Any], epoch: int) -> None:
-        tokens = answer.get("tokens")
-        if isinstance(tokens, dict) and tokens:
-            expires_at = self._field(answer, "tokens_expire_at" if "tokens_expire_at" in answer else "expires_at", int)
-            self._minted.keep(call_id, tokens, expires_at, epoch)
-        else:
-            self._minted.forget(call_id)  # a fresh session: whatever was held belongs to an earlier one
-
-    def _mint(self, call_id: str, names: list[str]) -> dict[str, Any]:
-        """Tokens for `names` of an active session. With auto_create, a call id that never had a
-        session, or whose session expired, gets one; an ended one stays ended (409 session_ended)."""
+    def _mint(self, call_id: str, names: list[str]) -> tuple[dict[str, Any], int]:
+        """Tokens for `names` of an active session, and their expiry. With auto_create, a call id that
+        never had a session, or whose session expired, gets one; an ended one stays ended (409)."""
         path = self._session_path(call_id, "/tokens")
         try:
-            return self._call("POST", path, {"functions": names})[1]
+            answer = self._call("POST", path, {"functions": names})[1]
+            return self._field(answer, "tokens", dict), self._field(answer, "expires_at", int)
         except SessionServiceError as exc:
             if not (self.auto_create and (exc.status, exc.code) == (404, "session_not_found")):
                 raise
         log.debug("no session %s: starting it to mint", call_id)
-        return self._call("POST", "/sessions", {"call_id": call_id, "functions": names, "restart": False})[1]
+        answer = self._call("POST", "/sessions", {"call_id": call_id, "functions": names, "restart": False})[1]
+        return self._field(answer, "tokens", dict), self._field(answer, "tokens_expire_at", int)
 
     def generate_token(self, function_name: str, call_id: str) -> str:
         """A token for one function of one call: held from the call's create when it can be, else one
-        request that also mints for every function name learned so far."""
+        request that also mints the learned functions not held for this call."""
         if not limits.is_function_name(function_name):
             raise SessionServiceError("invalid_function", f"function names are {limits.FUNCTION_NAME_RULE}", 400)
         self._minted.learn(function_name)
-        held = self._minted.get(call_id, function_name)
+        held = self._minted.take(call_id, function_name)
         if held is not None:
             return held
         epoch = self._minted.epoch(call_id)
-        answer = self._mint(call_id, self._minted.names(first=function_name))
-        self._keep(call_id, answer, epoch)
-        return str(self._field(self._field(answer, "tokens", dict), function_name, str))
+        tokens, expires_at = self._mint(call_id, self._minted.wanted(call_id, function_name))
+        self._minted.keep(call_id, tokens, expires_at, epoch)
+        return str(self._field(tokens, function_name, str))
 
     def create_tool_token(self, function_name: str, call_id: str) -> str:
         """Alias of generate_token, same argument order (as in the SDK)."""
@@ -302,7 +298,7 @@ class RemoteSessionManager:
 
     def create_tool_tokens(self, call_id: str, names: Iterable[str]) -> dict[str, str]:
         """Tokens for several functions of one call in one request (1-64 names): {name: token}."""
-        tokens = self._field(self._mint(call_id, list(names)), "tokens", dict)
+        tokens = self._mint(call_id, list(names))[0]
         return {str(name): str(token) for name, token in tokens.items()}
 
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
@@ -326,7 +322,7 @@ class RemoteSessionManager:
         try:
             answer = self._call("POST", "/tokens/validate", body)[1]
         except SessionServiceError as exc:
-            if exc.status == 400:  # an input no token can be valid for (the SDK answers False)
+            if exc.status == 400 and exc.code in INPUT_CODES:  # the service's verdict on an input (the SDK's False)
                 return TokenCheck(False, exc.code)
             raise
         valid = self._field(answer, "valid", bool)

@@ -13,7 +13,12 @@ from __future__ import annotations
 from session_rules import limits
 from session_rules.tokens import Verdict as TokenCheck
 
-__all__ = ["TokenCheck", "input_error"]
+__all__ = ["INPUT_CODES", "TokenCheck", "input_error"]
+
+# The codes of the service's 400 answers to POST /tokens/validate: verdicts, not failures.
+INPUT_CODES = frozenset(
+    {"invalid_json", "invalid_body", "missing_field", "invalid_call_id", "invalid_function", "invalid_token"}
+)
 
 
 def input_error(call_id: object, function: object, token: object) -> str | None:

@@ -65,8 +65,13 @@ def test_a_render_costs_one_request_after_the_first(
     manager = connect(stack.base_url, **({"secret_key": stack.signing_key} if keyed else {}))
     agent._session_manager = manager
     sent = counted(manager)
+    asked: list[int] = []  # how many tokens each request asked for
+    manager._http.hooks["response"].append(
+        lambda response, **_: asked.append(len(json.loads(response.request.body or b"{}").get("functions", [])))
+    )
     agent._render_swml()  # learns the agent's function names
     assert len(sent) == 1 + tools + 1  # the session, then each tool's and the post-prompt's token
+    assert sum(asked) == tools + 1  # each minted once: a mint asks only for what the call lacks
     sdk = SessionManager(secret_key=stack.signing_key)
     for _ in range(3):
         sent.clear()

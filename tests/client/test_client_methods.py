@@ -304,3 +304,42 @@ def test_a_mint_answered_while_the_call_ends_is_not_held(client: RemoteSessionMa
     with pytest.raises(SessionServiceError) as ended:
         client.generate_token("late_fn", call_id)
     assert ended.value.code == "session_ended"
+
+
+def test_another_instance_ending_the_call_is_seen_once_the_hold_runs_out(
+    stack: Stack, connect: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
+    """Tokens are held only for a render's moments, so a call ended elsewhere soon stops being served."""
+    from session_client.minted import HOLD_SECS, MintedTokens
+
+    monotonic = [0.0]
+    first, other = connect(stack.base_url), connect(stack.base_url)
+    first._minted = MintedTokens(monotonic=lambda: monotonic[0])
+    first.create_tool_token("f", first.create_session())  # learned
+    first.create_session(call_id)
+    assert first.create_tool_token("f", call_id)  # held from the create
+    assert other.end_session(call_id) is True
+    monotonic[0] += HOLD_SECS
+    with pytest.raises(SessionServiceError) as ended:
+        first.create_tool_token("f", call_id)
+    assert ended.value.code == "session_ended"
+
+
+def test_a_session_started_afresh_by_activate_session_is_not_served_old_tokens(
+    stack: Stack, connect: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
+    from session_core.store import DynamoSessionStore
+
+    manager = connect(stack.base_url)
+    manager.create_tool_token("f", manager.create_session())  # learned
+    manager.create_session(call_id)
+    old = manager._minted.take(call_id, "f")
+    assert old is not None  # held from the create
+    table = stack.client("dynamodb")
+    table.delete_item(TableName=stack.table_name, Key={"call_id": {"S": call_id}})
+    past = DynamoSessionStore(stack.table_name, table, clock=lambda: time.time() - 7200)
+    past.create(call_id, {}, 3600)  # the session has expired meanwhile...
+    assert manager.activate_session(call_id) is True  # ...and activate_session starts it afresh
+    fresh = manager.create_tool_token("f", call_id)
+    assert fresh != old  # minted for the new session, not the one held for the earlier session
+    assert SessionManager(secret_key=stack.signing_key).validate_tool_token("f", fresh, call_id)

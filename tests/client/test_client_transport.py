@@ -213,3 +213,18 @@ def test_an_answer_that_is_not_the_service_s_is_no_verdict(gateway: Scripted, me
     with pytest.raises(SessionServiceError) as caught:
         EVERY_METHOD[method](fast(gateway.url, retries=0))
     assert caught.value.code in {"invalid_response", "http_302"}, caught.value
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(400, {"message": "Bad Request"}), (400, b"<html>bad</html>"), (400, {"error": "something_else", "message": "m"})],
+)
+def test_a_400_that_is_not_the_service_s_verdict_on_an_input_raises(gateway: Scripted, answer: Any) -> None:
+    gateway.script = [answer]
+    with pytest.raises(SessionServiceError):
+        fast(gateway.url, retries=0).check_token("c", "f", "dG9r")
+
+
+def test_the_service_s_400_on_an_input_is_a_false_verdict(gateway: Scripted) -> None:
+    gateway.script = [(400, {"error": "invalid_token", "message": "m"})]
+    assert fast(gateway.url, retries=0).check_token("c", "f", "dG9r") == (False, "invalid_token")
