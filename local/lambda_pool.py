@@ -200,7 +200,7 @@ class FunctionPool:
     env: dict[str, str]
     max_workers: int = MAX_WORKERS
     log: LogSink | None = stderr_sink
-    wait_secs: float = 30.0  # API Gateway's integration timeout
+    wait_secs: float = 30.0  # how long a request waits for a free worker, unless invoke() says otherwise
     _idle: list[Worker] = field(default_factory=list)
     _busy: set[Worker] = field(default_factory=set)
     _starting: int = 0
@@ -212,8 +212,9 @@ class FunctionPool:
         with self._cond:
             return len(self._idle) + len(self._busy) + self._starting
 
-    def invoke(self, event: Any) -> Any:
-        worker = self._acquire()
+    def invoke(self, event: Any, wait: float | None = None) -> Any:
+        """The result; PoolBusy when no worker is free within `wait` seconds (default wait_secs)."""
+        worker = self._acquire(self.wait_secs if wait is None else wait)
         succeeded = False
         try:
             result = worker.invoke(event, self.fn.timeout)  # the template's Timeout
@@ -222,8 +223,8 @@ class FunctionPool:
             self._release(worker, keep=succeeded)  # any failure: a fresh worker next time
         return result
 
-    def _acquire(self) -> Worker:
-        deadline = time.monotonic() + self.wait_secs
+    def _acquire(self, wait: float) -> Worker:
+        deadline = time.monotonic() + wait
         with self._cond:
             while True:
                 if self._closed:
@@ -296,8 +297,8 @@ class LambdaPool:
         for name, fn in functions.items():
             self._pools[name] = FunctionPool(fn, function_env(fn, aws_endpoint), max_workers=max_workers, log=log)
 
-    def invoke(self, name: str, event: Any) -> Any:
-        return self._pools[name].invoke(event)
+    def invoke(self, name: str, event: Any, wait: float | None = None) -> Any:
+        return self._pools[name].invoke(event, wait)
 
     def close(self) -> None:
         threads = [threading.Thread(target=p.close) for p in self._pools.values()]

@@ -182,14 +182,15 @@ class Front:
         return reply, found.target
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
-        """The function's result; FutureTimeout when it outlasts the integration timeout.
+        """The function's result; PoolBusy or FutureTimeout when it cannot come within the integration timeout.
 
-        Only a function allowed to run that long needs watching: any other ends, at its own
-        Timeout, before the gateway gives up. The watched call goes on after the gateway has
+        A function whose Timeout is shorter waits for a worker only as long as still lets it run to
+        its Timeout within the gateway's; it ends, at that Timeout, before the gateway gives up.
+        A function allowed to run longer is watched: its call goes on after the gateway has
         answered, as Lambda's does, and frees its worker when it ends.
         """
         if self.timeouts[name] < self.integration_timeout:
-            return self.pool.invoke(name, event)
+            return self.pool.invoke(name, event, wait=self.integration_timeout - self.timeouts[name])
         outcome: Future[Any] = Future()
 
         def run() -> None:
