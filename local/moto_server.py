@@ -16,8 +16,10 @@ spellings, so returning a session of 1,600 metadata keys took 0.9 s, close to th
 functions' 1 s read timeout, where DynamoDB takes milliseconds (now 0.13 s).
 
 DynamoDB refuses a PutItem or UpdateItem whose resulting item would exceed 400 KB; moto
-checks only its own estimate, and not at all for values set inside a map (`SET md.#k = :v`),
-so it stored 600 KB items. The server enforces DynamoDB's rule (`enforce_item_size`).
+checks only its own estimate (refusing from about 405,000 bytes), and not at all for values set
+inside a map (`SET md.#k = :v`), so it stored 600 KB items. The server adds DynamoDB's rule
+(`enforce_item_size`): an item is refused past 400 KB by that rule or past moto's own estimate,
+whichever comes first, so the local stack is never more lenient than DynamoDB.
 """
 
 from __future__ import annotations

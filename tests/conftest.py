@@ -2,7 +2,8 @@
 
 Fixtures:
 - `clock`: a settable clock for the store's and the service's `clock` parameter.
-- `aws`: mock_aws with the template's table and secret created by local.aws.provision; the
+- `aws`: mock_aws (with DynamoDB's item-size limit, as the local stack's moto server has it)
+  with the template's table and secret created by local.aws.provision; the
   template's function environment (TABLE_NAME, SIGNING_SECRET_ID, ...) is set and the core's
   per-process caches are cleared, so handlers calling default_service() use this account.
 - `store`, `keyring`: the core's DynamoSessionStore and KeyRing over that account.
@@ -100,7 +101,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
     from local import template
     from local.aws import provision
     from local.lambda_runtime import cold_start
+    from local.moto_server import enforce_item_size
 
+    enforce_item_size()  # DynamoDB's 400 KB item limit in every test, not only once a server has started
     with mock_aws():
         dynamodb, secretsmanager = core_client("dynamodb"), core_client("secretsmanager")
         made = provision(dynamodb, secretsmanager, stage="test")

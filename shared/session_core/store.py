@@ -160,11 +160,13 @@ class DynamoSessionStore:
     write changes nothing. A write whose condition fails retries on the item the failure returned.
 
     - Start (absent, expired, or ended when creating): a PutItem of a fresh session, on the
-      condition that the item's version (`ver`, new at every write) is the one read.
+      condition that the item is still in a state that may be started over.
     - Merge of up to KEYS_PER_UPDATE keys: `SET md.#k = :v` for each, on the condition that each
       of these keys still holds what was read and that the stored size (`md_bytes`, moved by
       `ADD`) leaves room; merges of other keys do not make it fail.
-    - Larger merge: the whole map, on the version condition.
+    - Larger merge, or an item whose stored size disagrees with its map (which the whole-map
+      write repairs): the whole map, on the condition that the item's version (`ver`, new at
+      every write) is the one read.
     """
 
     def __init__(
@@ -249,21 +251,19 @@ class DynamoSessionStore:
                         return self._merge(call_id, item, written, ttl, now), False
                     if not (creating and restart):
                         raise SessionEnded()
-                return self._start(call_id, item, metadata, written, ttl, now), True
+                return self._start(call_id, metadata, written, ttl, now, restart=creating and restart), True
             except self._conditional_failure as exc:
                 # The item as it is now (absent: no Item); the stubs' error response does not name it.
                 item = cast("Mapping[str, Any] | None", exc.response.get("Item"))
         raise SessionBusy()
 
-    def _guard(self, item: Mapping[str, Any] | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def _guard(self, item: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
         """The condition that nobody wrote the item since it was read: (expression, names, values).
 
         Every write sets a new random version, so an item ended, emptied or deleted and started
         again since the read never matches (a counter could, once a deleted item counts up again).
         Items written before versions existed match by having none.
         """
-        if item is None:
-            return "attribute_not_exists(#key)", {"#key": Attr.KEY}, {}
         if Attr.VERSION in item:
             return "#ver = :seen", {"#ver": Attr.VERSION}, {":seen": item[Attr.VERSION]}
         return "attribute_exists(#key) AND attribute_not_exists(#ver)", {"#key": Attr.KEY, "#ver": Attr.VERSION}, {}
@@ -271,16 +271,23 @@ class DynamoSessionStore:
     def _start(
         self,
         call_id: str,
-        item: Mapping[str, Any] | None,
         metadata: Mapping[str, Any],
         written: Mapping[str, dict[str, str]],
         ttl: int,
         now: int,
+        *,
+        restart: bool,
     ) -> Session:
-        """Replace whatever the item was (absent, expired or ended) with a fresh session."""
+        """Replace whatever the item was (absent, expired, or ended when `restart`) with a fresh session.
+
+        The condition is the item's state as written, not the version read: whatever happened
+        since, a start is right as long as nothing active stands there.
+        """
         expires_at = now + ttl
         incarnation = secrets.token_hex(INCARNATION_LENGTH // 2)
-        condition, names, values = self._guard(item)
+        condition = "attribute_not_exists(#key) OR #exp <= :now" + (" OR #ended = :true" if restart else "")
+        names = {"#key": Attr.KEY, "#exp": Attr.EXPIRES_AT, **({"#ended": Attr.ENDED} if restart else {})}
+        values: dict[str, Any] = {":now": _n(now), **({":true": {"BOOL": True}} if restart else {})}
         request: PutItemInputTypeDef = {
             "TableName": self.table,
             "Item": {
@@ -296,10 +303,9 @@ class DynamoSessionStore:
             },
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        if values:  # DynamoDB refuses an empty ExpressionAttributeValues
-            request["ExpressionAttributeValues"] = values
         self.client.put_item(**request)
         return Session(call_id, expires_at, False, dict(metadata), created_at=now, incarnation=incarnation)
 
@@ -308,11 +314,12 @@ class DynamoSessionStore:
     ) -> Session:
         """Merge into the active session and refresh its expiry; MetadataTooLarge before any write."""
         stored = _entries(item)
+        stored_size = _stored_bytes(stored)
         growth = sum(
             _entry_bytes(k, v["S"]) - (_entry_bytes(k, stored[k]["S"]) if k in stored else 0)
             for k, v in written.items()
         )
-        size = _stored_bytes(stored) + growth
+        size = stored_size + growth
         if size + 1 > MAX_METADATA_BYTES:  # + 1: the opening brace
             raise MetadataTooLarge()
         expires_at = now + ttl
@@ -327,9 +334,11 @@ class DynamoSessionStore:
         }
         # Still active: nothing else in a per-key condition stops a merge reviving a session expired since.
         active = "#exp > :now AND #ended = :false"
-        if len(written) > KEYS_PER_UPDATE or Attr.SIZE not in item:
+        # The per-key write checks the stored size, which only this store maintains: where it is
+        # not the map's (a writer that did not keep it), the whole-map write sets it right.
+        if len(written) > KEYS_PER_UPDATE or item.get(Attr.SIZE, {}).get("N") != str(stored_size):
             condition, guard_names, guard_values = self._guard(item)
-            self.client.update_item(
+            attributes = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(call_id),
                 UpdateExpression="SET #md = :md, #size = :size, #exp = :exp, #bucket = :bucket, #ver = :ver",
@@ -338,11 +347,10 @@ class DynamoSessionStore:
                 ExpressionAttributeValues=values
                 | guard_values
                 | {":md": {"M": {**stored, **written}}, ":size": _n(size)},
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-            before = self._session(item)
-            merged = before.metadata | {k: json.loads(v["S"]) for k, v in written.items()}
-            return Session(call_id, expires_at, False, merged, before.created_at, before.incarnation)
+            )["Attributes"]
+            return self._session(attributes)
         sets = ["#exp = :exp", "#bucket = :bucket", "#ver = :ver"]
         conditions = [active, "#size <= :room"]  # false, too, where the attribute is missing
         values[":room"] = _n(MAX_METADATA_BYTES - 1 - growth)

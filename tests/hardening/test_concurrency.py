@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -22,24 +20,13 @@ from hardening_client import TIMEOUT, new_call_id, start
 from session_core.store import MAX_METADATA_BYTES, metadata_size
 
 from local.stack import Stack
+from tests.threads import run_together
 
 THREADS = 16
 FULL = os.environ.get("SOAK") != "short"
 MERGES_PER_THREAD = 100 if FULL else 10
 MERGE_TIMEOUT = 120 if FULL else TIMEOUT  # a queue of 16 writers on a slow emulator, not a hang
 RETRIES = 3  # a 503 means "retry shortly" (the contract); moto slows down as the item grows
-
-
-def run_together(count: int, work: Any) -> list[Any]:
-    """Call work(i) from `count` threads released at the same moment."""
-    barrier = threading.Barrier(count)
-
-    def task(i: int) -> Any:
-        barrier.wait()
-        return work(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(task, range(count)))
 
 
 @pytest.mark.slow
