@@ -26,11 +26,6 @@ class Match:
     params: dict[str, str]
 
 
-@dataclass(frozen=True)
-class NotAllowed:
-    allow: list[str]
-
-
 def decode_path(raw: str) -> str:
     """The request path as an HTTP API routes on it and sends it on: percent-decoded once.
 
@@ -65,18 +60,16 @@ class Router:
     def routes(self) -> list[tuple[Route, str]]:
         return [(route, target) for route, target, _, _ in self._routes]
 
-    def match(self, method: str, path: str) -> Match | NotAllowed | None:
-        """The route for `method path`, `path` already decoded (`decode_path`)."""
-        allowed: list[str] = []
+    def match(self, method: str, path: str) -> Match | None:
+        """The route for `method path`, `path` already decoded (`decode_path`); None when there is none.
+
+        An HTTP API route is a method and a path: a known path with another method matches nothing.
+        """
         for route, target, regex, names in self._routes:
             found = regex.match(path)
-            if not found:
-                continue
-            if route.method in (method, "ANY"):
-                params = dict(zip(names, found.groups(), strict=True))
-                return Match(target, route, params)
-            allowed.append(route.method)
-        return NotAllowed(sorted(set(allowed))) if allowed else None
+            if found and route.method in (method, "ANY"):
+                return Match(target, route, dict(zip(names, found.groups(), strict=True)))
+        return None
 
 
 def template_routes(functions: dict[str, Function]) -> list[tuple[Route, str]]:

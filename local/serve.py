@@ -34,7 +34,7 @@ from . import aws, template
 from .aws import HOST, REGION
 from .lambda_pool import InvokeError, LambdaPool, PoolBusy, PoolClosed
 from .lambda_runtime import http_event, scheduled_event
-from .router import Match, NotAllowed, Router, decode_path, template_routes
+from .router import Match, Router, decode_path, template_routes
 from .template import Function, Route
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an HTTP API's payload quota (docs: http-api-quotas.html)
@@ -153,7 +153,7 @@ class Front:
         raw_path, _, query = target.partition("?")
         path = decode_path(raw_path)  # what an HTTP API routes on and puts in the event
         found = self.router.match(method, path)
-        if found is None or isinstance(found, NotAllowed):
+        if found is None:
             return gateway_reply(NOT_FOUND), "-"
         if found.target == OPENAPI_TARGET:
             assert self.openapi is not None

@@ -21,7 +21,7 @@ from session_core import config, http
 from local import aws as aws_local
 from local import template
 from local.lambda_runtime import LambdaContext, cold_start, http_event, load_handler
-from local.router import Match, Router, decode_path, template_routes
+from local.router import Router, decode_path, template_routes
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Stack:
         """The function serving `method path` (`path` as sent, percent-encoded), as API Gateway
         would pick it (the local front's router)."""
         found = self._router.match(method.upper(), decode_path(path))
-        if not isinstance(found, Match):
+        if found is None:
             raise LookupError(f"no route for {method} {path}")
         return found.target, found.route, found.params
 

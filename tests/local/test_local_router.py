@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local import aws, template
-from local.router import Match, NotAllowed, Router, decode_path, template_routes
+from local.router import Match, Router, decode_path, template_routes
 from local.template import Route
 
 FUNCTIONS = template.functions({aws.TABLE_ID: "t", aws.SECRET_ID: "s"})
@@ -59,16 +59,11 @@ def test_an_encoded_slash_is_a_real_slash_and_routes_nowhere(router: Router, pat
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "allow"),
-    [
-        ("GET", "/sessions", ["POST"]),
-        ("PUT", "/sessions/abc", ["DELETE"]),
-        ("POST", "/sessions/abc/metadata", ["DELETE", "GET", "PATCH"]),
-        ("GET", "/tokens/validate", ["POST"]),
-    ],
+    ("method", "path"),
+    [("GET", "/sessions"), ("PUT", "/sessions/abc"), ("POST", "/sessions/abc/metadata"), ("GET", "/tokens/validate")],
 )
-def test_a_known_path_with_another_method_is_405(router: Router, method: str, path: str, allow: list[str]) -> None:
-    assert router.match(method, path) == NotAllowed(allow)
+def test_a_known_path_with_another_method_matches_no_route(router: Router, method: str, path: str) -> None:
+    assert router.match(method, path) is None
 
 
 @pytest.mark.parametrize(
