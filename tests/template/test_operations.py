@@ -46,14 +46,6 @@ def alarms(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return of_type(source["Resources"], "AWS::CloudWatch::Alarm")
 
 
-def metric_of(alarm: dict[str, Any]) -> tuple[str, str, str]:
-    """(namespace, metric, the function it watches) of a one-metric Lambda alarm."""
-    props = alarm["Properties"]
-    (dimension,) = props["Dimensions"]
-    assert dimension["Name"] == "FunctionName"
-    return props["Namespace"], props["MetricName"], dimension["Value"]["Ref"]
-
-
 # --- Logs ----------------------------------------------------------------------------------------
 
 
@@ -118,11 +110,47 @@ def test_signing_secret_is_kept_as_the_table_is(source: dict[str, Any]) -> None:
 # --- Alarms ------------------------------------------------------------------------------------
 
 
+def watched(alarm: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(namespace, metric, function) of each Lambda metric an alarm reads, one metric or metric math."""
+    props = alarm["Properties"]
+    stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+    found = []
+    for metric in stats or [props]:
+        for dimension in metric.get("Dimensions", []):
+            if dimension["Name"] == "FunctionName":
+                found.append((metric["Namespace"], metric["MetricName"], dimension["Value"]["Ref"]))
+    return found
+
+
 def test_every_function_has_errors_and_throttles_alarms(source: dict[str, Any]) -> None:
-    found = {metric_of(a) for a in alarms(source).values() if "Dimensions" in a["Properties"]}
+    found = {metric for a in alarms(source).values() for metric in watched(a)}
     for function_id in FUNCTIONS:
         for metric in ("Errors", "Throttles"):
             assert ("AWS/Lambda", metric, function_id) in found, (function_id, metric)
+
+
+def test_an_api_function_s_errors_alarm_counts_the_failures_it_answers_itself(source: dict[str, Any]) -> None:
+    """A handler answers its failures (a logged 500): Lambda counts no error, so the log lines are counted."""
+    # tests/functions/test_http.py proves a handler's 500 is a log line with "level": "ERROR".
+    filters = of_type(source["Resources"], "AWS::Logs::MetricFilter")
+    routed = [f for f in FUNCTIONS if source["Resources"][f]["Properties"].get("Events")]
+    routed = [
+        f
+        for f in routed
+        if any(e["Type"] == "HttpApi" for e in source["Resources"][f]["Properties"]["Events"].values())
+    ]
+    assert len(routed) == 6
+    for function_id in routed:
+        (log_filter,) = [
+            f["Properties"]
+            for f in filters.values()
+            if f["Properties"]["LogGroupName"] == {"Ref": f"{function_id}LogGroup"}
+        ]
+        assert log_filter["FilterPattern"] == '{ $.level = "ERROR" }'
+        (transform,) = log_filter["MetricTransformations"]
+        (alarm,) = [a for a in alarms(source).values() if ("AWS/Lambda", "Errors", function_id) in watched(a)]
+        stats = [m["MetricStat"]["Metric"] for m in alarm["Properties"]["Metrics"] if "MetricStat" in m]
+        assert {"Namespace": transform["MetricNamespace"], "MetricName": transform["MetricName"]} in stats, function_id
 
 
 def test_service_failure_alarms(source: dict[str, Any]) -> None:
@@ -140,9 +168,9 @@ def test_service_failure_alarms(source: dict[str, Any]) -> None:
         if "MetricStat" in metric:
             assert metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"] == {"Ref": "CleanupFunction"}
 
-    assert metric_of(by_id["RotationFailingAlarm"]) == ("AWS/Lambda", "Errors", "RotateFunction")
+    assert watched(by_id["RotationFailingAlarm"]) == [("AWS/Lambda", "Errors", "RotateFunction")]
     latency = by_id["ValidateLatencyAlarm"]
-    assert metric_of(latency) == ("AWS/Lambda", "Duration", "ValidateFunction")
+    assert watched(latency) == [("AWS/Lambda", "Duration", "ValidateFunction")]
     assert latency["Properties"]["ExtendedStatistic"] == "p99"
     assert latency["Properties"]["Threshold"] == {"Ref": "ValidateP99AlarmMs"}
 
