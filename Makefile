@@ -4,7 +4,8 @@
 #   make test-fast   the inner loop (about two minutes): lint, types, and the tests that need neither
 #                the local stack nor sam build (unit, handler, SDK interop, template and lock checks; no soaks)
 #   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
-#   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files
+#   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files,
+#                keeping every pin that still fits (make lock-upgrade moves them all to the newest)
 #   make smoke API=<url>   the whole session lifecycle against a deployment (or the local stack)
 #   make invoke FN=validate EVENT=events/validate.json
 #   make bench
@@ -29,7 +30,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test test-fast openapi smoke invoke bench lint typecheck clean
+.PHONY: venv lock serve test test-fast openapi smoke invoke bench lint typecheck clean lock-upgrade
 
 venv: $(VENV)/.installed
 
@@ -48,6 +49,10 @@ $(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml 
 
 # Re-resolves both locks from the .in files (newest versions their pins allow); commit the result.
 lock: $(VENV)/.uv
+	$(LAYER_LOCK)
+	$(DEV_LOCK)
+
+lock-upgrade: $(VENV)/.uv
 	$(LAYER_LOCK) --upgrade
 	$(DEV_LOCK) --upgrade
 

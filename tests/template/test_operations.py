@@ -241,3 +241,24 @@ def test_cfn_lint_with_the_serverless_rules_is_clean() -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+# --- What the documentation and the code say of the parameters ------------------------------------
+
+
+def test_every_parameter_is_in_the_deploy_walkthrough_in_order(source: dict[str, Any]) -> None:
+    """`sam deploy --guided` asks for each parameter in the template's order; the walkthrough lists them so."""
+    walkthrough = (template.ROOT / "docs" / "deploy.md").read_text()
+    prompted = [
+        line.split("Parameter ")[1].split(" [")[0] for line in walkthrough.splitlines() if "`Parameter " in line
+    ]
+    assert prompted == list(source["Parameters"])
+
+
+def test_token_defaults_are_the_rules_defaults(source: dict[str, Any]) -> None:
+    """The template's defaults and the code's (settings, the client's local check) are one value each."""
+    from session_rules import limits
+
+    parameters = source["Parameters"]
+    assert parameters["TokenExpirySecs"]["Default"] == limits.DEFAULT_TOKEN_EXPIRY_SECS
+    assert parameters["MaxTokenLifetimeSecs"]["Default"] == limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS
