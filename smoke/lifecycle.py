@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import requests
-from session_client.signing import SigV4, is_local, region_from_url
+from session_client.signing import auth_for, is_local
 
 TIMEOUT_SECS = 30.0  # a cold start with the layer is a few seconds; a hung call should not wait forever
 FUNCTIONS = ["a", "b"]
@@ -136,18 +135,10 @@ def tampered(token: str) -> str:
 def session_for(base_url: str, region: str | None = None) -> requests.Session:
     """A requests session: unsigned for the local stack, SigV4-signed for anything else."""
     http = requests.Session()
-    if is_local(base_url):
-        return http
-    import botocore.session
-
-    aws = botocore.session.Session()
-    credentials = aws.get_credentials()
-    if credentials is None:
-        raise WrongAnswer("no AWS credentials found (set AWS_PROFILE, or run aws configure / aws sso login)")
-    region = region or region_from_url(base_url) or os.environ.get("AWS_REGION") or aws.get_config_variable("region")
-    if not region:
-        raise WrongAnswer("no region: the URL is not an execute-api one; pass --region")
-    http.auth = SigV4(credentials, region)
+    try:
+        http.auth = auth_for(base_url, sign=not is_local(base_url), region=region)
+    except ValueError as exc:  # no credentials, or no region to sign for
+        raise WrongAnswer(str(exc)) from exc
     return http
 
 

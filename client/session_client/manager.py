@@ -137,24 +137,7 @@ class RemoteSessionManager:
         adapter = HTTPAdapter(max_retries=retry)
         self._http.mount("https://", adapter)
         self._http.mount("http://", adapter)
-        self._http.auth = self._auth(sign, credentials, region)
-
-    def _auth(self, sign: bool | None, credentials: Any, region: str | None) -> signing.SigV4 | None:
-        if sign is False or (sign is None and signing.is_local(self.base_url)):
-            return None
-        import botocore.session
-
-        botocore_session = botocore.session.get_session()
-        credentials = credentials or botocore_session.get_credentials()
-        if credentials is None:
-            if sign:
-                raise ValueError("sign=True but botocore found no AWS credentials")
-            log.warning("no AWS credentials found: requests to %s go unsigned", self.base_url)
-            return None
-        region = region or signing.region_from_url(self.base_url) or botocore_session.get_config_variable("region")
-        if not region:
-            raise ValueError("cannot tell the region to sign for: pass region= or set AWS_REGION")
-        return signing.SigV4(credentials, region)
+        self._http.auth = signing.auth_for(self.base_url, sign=sign, credentials=credentials, region=region)
 
     @property
     def signed(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,3 +64,34 @@ class SigV4(requests.auth.AuthBase):
     def _frozen(self) -> Any:
         get = getattr(self.credentials, "get_frozen_credentials", None)
         return get() if get is not None else self.credentials
+
+
+def auth_for(
+    base_url: str, *, sign: bool | None = None, credentials: Any = None, region: str | None = None
+) -> SigV4 | None:
+    """How to sign requests to `base_url`: None (unsigned) or a SigV4 auth hook.
+
+    `sign=None` signs anything but the local stack, when botocore finds credentials (else it
+    warns and sends unsigned); `sign=True` requires credentials. Region: `region`, else the one
+    in an execute-api URL, else AWS_REGION, else botocore's configured one.
+    """
+    if sign is False or (sign is None and is_local(base_url)):
+        return None
+    import botocore.session
+
+    botocore_session = botocore.session.get_session()
+    credentials = credentials or botocore_session.get_credentials()
+    if credentials is None:
+        if sign:
+            raise ValueError("no AWS credentials found (set AWS_PROFILE, or run aws configure / aws sso login)")
+        logging.getLogger("session_client").warning("no AWS credentials found: requests to %s go unsigned", base_url)
+        return None
+    region = (
+        region
+        or region_from_url(base_url)
+        or os.environ.get("AWS_REGION")
+        or botocore_session.get_config_variable("region")
+    )
+    if not region:
+        raise ValueError("cannot tell the region to sign for: pass a region or set AWS_REGION")
+    return SigV4(credentials, region)

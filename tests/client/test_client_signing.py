@@ -11,11 +11,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import botocore.auth
@@ -25,6 +21,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from session_client import RemoteSessionManager, SigV4
 from session_client.signing import is_local, region_from_url
+
+from tests.stub_service import StubService, serving
 
 # AWS's SigV4 test suite: get-vanilla (GET https://example.amazonaws.com/ at 20150830T123600Z).
 VECTOR_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -165,56 +163,18 @@ def test_region_and_locality_from_the_url() -> None:
 # -- on the wire ---------------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Recorder:
-    """An HTTP endpoint that records what reaches it and answers like the validate route."""
-
-    url: str
-    requests: list[Received] = field(default_factory=list)
-
-
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    seen: list[Received] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            seen.append(Received(self.command, self.path, dict(self.headers.items()), body))
-            answer = json.dumps({"valid": True}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Recorder(f"http://127.0.0.1:{server.server_address[1]}", seen)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def recorder() -> Iterator[StubService]:
+    """Records what reaches it and answers like the validate route."""
+    with serving(lambda _: (200, {"valid": True})) as stub:
+        yield stub
 
 
-def test_signed_request_verifies_at_the_receiving_end(recorder: Recorder) -> None:
+def test_signed_request_verifies_at_the_receiving_end(recorder: StubService) -> None:
     with RemoteSessionManager(recorder.url, sign=True, credentials=SESSION_CREDENTIALS, region="us-west-2") as client:
         assert client.signed
         assert client.validate_token("call-1", "get_weather", "dG9rZW4=")
-    [got] = recorder.requests
+    [got] = recorder.received
     assert got.path == "/tokens/validate"
     assert json.loads(got.body) == {"call_id": "call-1", "function": "get_weather", "token": "dG9rZW4="}
     match = reference_check(got.method, recorder.url + got.path, got.headers, got.body, SESSION_CREDENTIALS)
@@ -225,11 +185,11 @@ def test_signed_request_verifies_at_the_receiving_end(recorder: Recorder) -> Non
 
 
 @pytest.mark.parametrize("sign", [False, None])  # explicit, and automatic for a loopback http URL
-def test_unsigned_mode_sends_no_signature(recorder: Recorder, sign: bool | None) -> None:
+def test_unsigned_mode_sends_no_signature(recorder: StubService, sign: bool | None) -> None:
     with RemoteSessionManager(recorder.url, sign=sign, credentials=SESSION_CREDENTIALS) as client:
         assert not client.signed
         assert client.validate_token("call-1", "get_weather", "dG9rZW4=")
-    [got] = recorder.requests
+    [got] = recorder.received
     names = {name.lower() for name in got.headers}
     assert not names & {"authorization", "x-amz-date", "x-amz-security-token"}
 
@@ -265,3 +225,12 @@ def test_signing_needs_a_region_for_a_custom_domain(monkeypatch: pytest.MonkeyPa
         "https://sessions.example.com", sign=True, credentials=SESSION_CREDENTIALS, region="us-east-2"
     )
     assert isinstance(client._http.auth, SigV4) and client._http.auth.region == "us-east-2"
+
+
+def test_aws_region_names_the_region_as_the_error_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client and `make smoke` find the region one way: AWS_REGION counts, as the error message says."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    client = RemoteSessionManager("https://sessions.example.com", sign=True, credentials=SESSION_CREDENTIALS)
+    assert isinstance(client._http.auth, SigV4) and client._http.auth.region == "eu-west-1"

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from session_client.signing import SigV4
 
-from local.aws import HOST
 from local.stack import running_stack
 from smoke import lifecycle
+from tests.stub_service import Received, serving
 
 STEPS = [
     "create",
@@ -58,41 +56,19 @@ def test_smoke_detects_the_revocation_check() -> None:
         check_lifecycle(*run_smoke(stack.base_url), mode="on")
 
 
-class WrongService(BaseHTTPRequestHandler):
-    """Answers every request as a working service would, except the step named by the server."""
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
-        if self.path == "/sessions":
-            self.answer(201, {"call_id": body["call_id"], "expires_at": 1})
-        elif self.path.endswith("/tokens"):
-            self.answer(201, {"call_id": "x", "tokens": {"a": "t", "b": "t"}, "expires_at": 1})
-        else:
-            self.answer(200, {"valid": True})
-
-    def answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def answered_wrongly(request: Received) -> tuple[int, Any]:
+    """As a working service would answer, except that a mint names another call."""
+    if request.path == "/sessions":
+        return 201, {"call_id": json.loads(request.body)["call_id"], "expires_at": 1}
+    if request.path.endswith("/tokens"):
+        return 201, {"call_id": "x", "tokens": {"a": "t", "b": "t"}, "expires_at": 1}
+    return 200, {"valid": True}
 
 
 @pytest.fixture
 def wrong_service() -> Iterator[str]:
-    server = ThreadingHTTPServer((HOST, 0), WrongService)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(answered_wrongly) as stub:
+        yield stub.url
 
 
 def test_smoke_exits_nonzero_on_the_first_wrong_answer(wrong_service: str) -> None:
