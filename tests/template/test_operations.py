@@ -195,21 +195,6 @@ def dashboard_body(source: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(re.sub(r"\$\{[^}]+\}", "x", body)))
 
 
-def test_dashboard_shows_the_service_metrics_where_the_functions_emit_them(source: dict[str, Any]) -> None:
-    env = source["Globals"]["Function"]["Environment"]["Variables"]
-    namespace, service = env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"]
-    widgets = dashboard_body(source)["widgets"]
-    series = [m for w in widgets for m in w["properties"]["metrics"]]
-    plain = {tuple(m[:4]) for m in series if isinstance(m[0], str)}
-    for metric in ("TokensMinted", "SessionsDeleted"):
-        assert (namespace, metric, "service", service) in plain, metric
-    for metric in ("Count", "4xx", "5xx", "Latency"):
-        assert any(m[:2] == ("AWS/ApiGateway", metric) for m in plain), metric
-    searches = [m[0]["expression"] for m in series if isinstance(m[0], dict)]
-    # validate adds the `result` dimension beside Powertools' `service`
-    assert f'{{{namespace},result,service}} MetricName="Validations" service="{service}"' in searches[0]
-
-
 # --- Provisioned concurrency -------------------------------------------------------------------
 
 
