@@ -73,9 +73,12 @@ def require(body: Mapping[str, Any], name: str) -> Any:
     return body[name]
 
 
+CALL_ID_MESSAGE = f"call_id must be {limits.CALL_ID_RULE}"
+
+
 def call_id(value: Any) -> str:
     if not limits.is_call_id(value):
-        raise BadRequest(f"call_id must be {limits.CALL_ID_RULE}", "invalid_call_id")
+        raise BadRequest(CALL_ID_MESSAGE, "invalid_call_id")
     return value
 
 
