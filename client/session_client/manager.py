@@ -124,7 +124,9 @@ class RemoteSessionManager:
         if secret_key:
             self._keys = StaticKeys(secret_key)
         elif secret_arn:
-            self._keys = SecretKeys(secret_arn, key_cache_secs, region=region)
+            self._keys = SecretKeys(
+                secret_arn, key_cache_secs, region=region, max_token_lifetime_secs=max_token_lifetime_secs
+            )
         self._http = session or requests.Session()
         retry = Retry(
             total=retries,
@@ -288,19 +290,11 @@ class RemoteSessionManager:
         """validate_token with the reason: (valid, reason), locally when a secret was given."""
         if code := input_error(call_id, function_name, token):
             return TokenCheck(False, code)  # what the service's 400 would say, without asking it
-        if self._keys is not None:
-            held = self._keys.keys()
-            verdict = token_format.verify(
-                held, call_id, function_name, token, time.time(), self.max_token_lifetime_secs
+        if self._keys is not None:  # the keys re-read when none matches: perhaps rotated since they were read
+            now = time.time()
+            return token_format.verify(
+                self._keys.candidates(now), call_id, function_name, token, now, self.max_token_lifetime_secs
             )
-            if verdict.reason == "bad_signature":  # perhaps rotated since the keys were read
-                self._keys.refresh()
-                fresh = self._keys.keys()  # compared, not refresh()'s answer: another thread may have re-read
-                if fresh != held:
-                    verdict = token_format.verify(
-                        fresh, call_id, function_name, token, time.time(), self.max_token_lifetime_secs
-                    )
-            return verdict
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:
             answer = self._call("POST", "/tokens/validate", body)[1]

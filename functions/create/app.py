@@ -22,6 +22,8 @@ def create_session() -> tuple[dict[str, Any], int]:
     functions = inputs.function_names(request) if {"function", "functions"} & request.keys() else []
     restart = inputs.flag(request, "restart", default=True)
     service = default_service()
+    if functions:
+        service.minting_key()  # a stack that cannot mint fails the request before the session is written
     session, created = service.create_session(call_id, metadata, restart=restart)
     logger.append_keys(call_id=session.call_id)
     logger.info("session created" if created else "session already active")

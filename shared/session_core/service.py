@@ -64,9 +64,7 @@ class SessionService:
         Each nonce starts with the session's incarnation, so revocation can tell tokens of
         this session from those of an ended one under the same call id.
         """
-        if problem := self.config.lifetime_problem:  # tokens validation would refuse: an outage, not bad tokens
-            raise Misconfigured(problem)
-        key = self.keys.current()
+        key = self.minting_key()
         expiry = int(self.clock()) + self.config.token_expiry_secs
         minted = {
             name: tokens.mint(key, session.call_id, name, expiry, tokens.new_nonce(session.incarnation))
@@ -74,10 +72,18 @@ class SessionService:
         }
         return minted, expiry
 
+    def minting_key(self) -> bytes:
+        """The key tokens are minted with; raises what minting would (Misconfigured, KeyUnavailable),
+        so a request can fail before it writes anything."""
+        if problem := self.config.lifetime_problem:  # tokens validation would refuse: an outage, not bad tokens
+            raise Misconfigured(problem)
+        return self.keys.current()
+
     def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:
         """The SDK's check with a reason; keys of the last rotation still count."""
+        now = self.clock()
         verdict = tokens.verify(
-            self.keys.candidates(), call_id, function, token, self.clock(), self.config.max_token_lifetime_secs
+            self.keys.candidates(now), call_id, function, token, now, self.config.max_token_lifetime_secs
         )
         if verdict.valid and self.config.revocation_check and not self._session_holds(call_id, token):
             return tokens.Verdict(False, tokens.SESSION_ENDED)
@@ -135,6 +141,11 @@ def default_service() -> SessionService:
     def keys() -> KeyRing:
         if missing := config.missing(SIGNING_SECRET):
             raise Misconfigured(missing[0])
-        return KeyRing(config.signing_secret_id, secretsmanager(), config.key_cache_secs)
+        return KeyRing(
+            config.signing_secret_id,
+            secretsmanager(),
+            config.key_cache_secs,
+            max_token_lifetime_secs=config.max_token_lifetime_secs,
+        )
 
     return SessionService(config, store=store, keys=keys)
