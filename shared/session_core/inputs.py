@@ -35,10 +35,14 @@ def _exact_float(text: str) -> float:
     or below it (1e-400). RFC 8259 section 6 calls precision and range beyond binary64 not
     interoperable. Integers without either are Python ints and come back exactly, any size.
     """
-    from decimal import Decimal  # only bodies with such numbers pay for the import
+    from decimal import Decimal, InvalidOperation  # only bodies with such numbers pay for the import
 
     value = float(text)
-    if Decimal(repr(value)) != Decimal(text):  # inf's repr is "inf": never equal to a number
+    try:
+        exact = Decimal(repr(value)) == Decimal(text)  # inf's repr is "inf": never equal to a number
+    except InvalidOperation:  # an exponent beyond even Decimal's (1e999999999999999999999)
+        exact = False
+    if not exact:
         raise _InexactNumber(
             f"the number {text[:40]} would not come back as sent: numbers must keep their value as IEEE 754 doubles"
         )

@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 
 Stack = Any  # tests/functions/conftest.py's Stack
 
-CHANGED_BY_A_DOUBLE = ["0.10000000000000000000001", "9007199254740993.0", "123456789.123456789123"]
+CHANGED_BY_A_DOUBLE = [
+    "0.10000000000000000000001",
+    "9007199254740993.0",
+    "123456789.123456789123",
+    "1e999999999999999999999",  # past even Decimal's exponents: once a 500
+]
 
 
 def patch_raw(stack: Stack, call_id: str, body: str) -> Any:

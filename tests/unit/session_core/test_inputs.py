@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from session_core import inputs
 from session_core.errors import BadRequest
@@ -237,6 +237,9 @@ def test_json_object_rejects(body: str | bytes | None, code: str) -> None:
         "4.9e-324",  # rounds to the smallest double, 5e-324
         "2.5e-324",  # rounds to 0.0
         "-1e-400",
+        "1e999999999999999999999",  # beyond even Decimal's exponents: once an unexpected error, a 500
+        "-1e-999999999999999999999",
+        "1." + "0" * 100_000 + "1",  # long, but refused without trouble
     ],
 )
 def test_a_number_a_double_would_change_is_refused(text: str) -> None:
@@ -270,10 +273,17 @@ json_numbers = st.builds(
     st.sampled_from(["", "-"]),
     st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,25}", fullmatch=True)),
     st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,25}", fullmatch=True)),
-    st.one_of(st.just(""), st.from_regex(r"[eE][+-]?[0-9]{1,3}", fullmatch=True)),
+    # exponents past a double's, and past Decimal's (which once escaped as a 500)
+    st.one_of(
+        st.just(""),
+        st.from_regex(r"[eE][+-]?[0-9]{1,3}", fullmatch=True),
+        st.from_regex(r"[eE][+-]?[0-9]{4,25}", fullmatch=True),
+    ),
 )
 
 
+@example("1e999999999999999999999")
+@example("-0.0e-99999999999999999999")
 @given(json_numbers)
 def test_any_json_number_comes_back_with_its_value_or_is_refused(text: str) -> None:
     try:
