@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -157,3 +158,43 @@ def test_a_weak_value_read_once_is_no_key_during_an_outage_either(aws: Any) -> N
     aws.secretsmanager.delete_secret(SecretId=aws.secret_id, ForceDeleteWithoutRecovery=True)
     with pytest.raises(Misconfigured):
         ring.current()
+
+
+def test_going_back_to_an_old_key_takes_a_new_version_not_moved_labels(
+    aws: Any, make_service: Callable[..., Any], clock: Any
+) -> None:
+    """The rotation's time is AWSCURRENT's CreatedDate. Moving AWSCURRENT back onto an old version
+    dates the "rotation" to that version's creation, so the key it displaces may stop checking at
+    once; putting the old value as a new version dates it now. docs/operations.md says which to do."""
+    sm = aws.secretsmanager
+    first = sm.get_secret_value(SecretId=aws.secret_id, VersionStage=CURRENT)
+    first_created = first["CreatedDate"].timestamp()
+    second = random_key()
+    rotate(aws, second)
+    second_version = sm.get_secret_value(SecretId=aws.secret_id, VersionStage=CURRENT)["VersionId"]
+    window = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS + 300
+    clock.now = first_created + window + 0.5  # just past a window dated from the first version
+
+    # Labels moved back: the displaced key's window is dated from the old version, and closed.
+    sm.update_secret_version_stage(
+        SecretId=aws.secret_id,
+        VersionStage=CURRENT,
+        MoveToVersionId=first["VersionId"],
+        RemoveFromVersionId=second_version,
+    )
+    moved_back = make_service()
+    assert moved_back.validate("call-1", "f", forged(second.encode(), clock.now)).reason == tokens.BAD_SIGNATURE
+
+    # The old value put as a new version, a second later: the displaced key keeps its whole window.
+    sm.update_secret_version_stage(
+        SecretId=aws.secret_id,
+        VersionStage=CURRENT,
+        MoveToVersionId=second_version,
+        RemoveFromVersionId=first["VersionId"],
+    )
+    time.sleep(1.1)  # CreatedDate has whole seconds
+    restored_at = rotate(aws, aws.signing_key)
+    assert restored_at + window > clock.now
+    put_back = make_service()
+    assert put_back.validate("call-1", "f", forged(second.encode(), clock.now)) == tokens.VALID
+    assert put_back.validate("call-1", "f", forged(aws.signing_key.encode(), clock.now)) == tokens.VALID
