@@ -86,7 +86,10 @@ class RemoteSessionManager:
     in-process with no HTTP call, with the service's exact verdicts (give
     `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the
     default). It cannot see ended sessions, so with the stack's RevocationCheck
-    on, leave both unset to keep revocation.
+    on, leave both unset to keep revocation. The service's key rules hold here
+    too: only a key of the rotation's shape is used (a `secret_key` of any other
+    shape is a ValueError at once), and AWSPREVIOUS checks tokens only while one
+    minted with it can still be alive (session_rules.keys).
 
     One pooled `requests.Session` serves all calls, from any thread (no per-call state: the
     service sets no cookies).
