@@ -3,6 +3,7 @@
 #   make test    the whole suite (what .ci/run runs)
 #   make test-fast   the inner loop (about two minutes): lint, types, and the tests that need neither
 #                the local stack nor sam build (unit, handler, SDK interop, template and lock checks; no soaks)
+#   make dist    the client's wheel and sdist in dist/ (reproducible: the same commit builds the same bytes)
 #   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
 #   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files,
 #                keeping every pin that still fits (make lock-upgrade moves them all to the newest)
@@ -30,7 +31,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test test-fast openapi smoke invoke bench lint typecheck clean lock-upgrade
+.PHONY: venv lock serve test test-fast dist openapi smoke invoke bench lint typecheck clean lock-upgrade
 
 venv: $(VENV)/.installed
 
@@ -63,12 +64,23 @@ test: venv lint typecheck
 	$(VENV)/bin/python -m pytest
 
 # Not here: tests/local, integration, client (over the local stack; test_client_signing excepted),
-# hardening, smoke, bench, and tests/template/test_sam_cli.py (sam build and validate).
+# hardening, smoke, bench, dist (builds and installs the client), and tests/template/test_sam_cli.py
+# (sam build and validate).
 FAST_TESTS := tests/unit tests/functions tests/interop tests/template tests/client/test_client_signing.py \
   --ignore=tests/template/test_sam_cli.py -m "not slow"
 
 test-fast: venv lint typecheck
 	$(VENV)/bin/python -m pytest $(FAST_TESTS)
+
+# The client's sdist, and its wheel built from that sdist, with the lock's hatchling (no isolation, so no
+# other version is fetched). Every file's time is the last commit's, so the same commit builds the
+# same bytes; outside a git checkout hatchling's fixed default time stands.
+DIST ?= dist
+dist: venv
+	rm -rf $(DIST)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null) ; export SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-315532800} ; \
+	  $(UV) build --quiet --no-build-isolation --python $(VENV)/bin/python --out-dir $(DIST)
+	@ls -1 $(DIST)/*
 
 # Written through a temporary file, so a failed run leaves no half document; the handlers' cold-start
 # settings check (no table or secret here) is not news, so their logs are kept to critical.
