@@ -7,7 +7,8 @@
 #   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
 #   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files,
 #                keeping every pin that still fits (make lock-upgrade moves them all to the newest)
-#   make smoke API=<url>   the whole session lifecycle against a deployment (or the local stack)
+#   make smoke API=<url>   the whole session lifecycle against a deployment (or the local stack;
+#                SIGN=1 signs its requests too, for AUTH=iam make serve)
 #   make invoke FN=validate EVENT=events/validate.json
 #   make bench
 
@@ -96,10 +97,11 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 # The whole session lifecycle against a deployment (the ApiUrl output; signed with your AWS
-# credentials) or the local stack (http://127.0.0.1:$(PORT)).
+# credentials) or the local stack (http://127.0.0.1:$(PORT)); SIGN=1 signs for the local stack too
+# (AUTH=iam make serve, whose credentials are testing / testing).
 smoke: venv
 	@test -n "$(API)" || { echo "usage: make smoke API=<the API's base URL>"; exit 2; }
-	@$(VENV)/bin/python -m smoke "$(API)"
+	@$(VENV)/bin/python -m smoke "$(API)" $(if $(SIGN),--sign)
 
 invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }
