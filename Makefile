@@ -1,7 +1,7 @@
 # The project's commands. Each creates .venv first if it is missing.
 #   make serve   the local stack on http://127.0.0.1:$(PORT) (moto on $(AWS_PORT))
 #   make test    the whole suite (what .ci/run runs)
-#   make test-fast   the inner loop (about two minutes): lint, types, and the tests that need neither
+#   make test-fast   the inner loop: lint, types, and the tests that need neither
 #                the local stack nor sam build (unit, handler, SDK interop, template and lock checks; no soaks)
 #   make dist    the client's wheel and sdist in dist/ (reproducible: the same commit builds the same bytes)
 #   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
@@ -39,14 +39,17 @@ venv: $(VENV)/.installed
 $(VENV)/.uv:
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@# uv installs the ~150 packages in seconds where pip takes minutes (a fresh `make serve`
-	@# must answer within a minute); pip stays the fallback.
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	@# must answer within a minute); pip stays the fallback, where no uv wheel installs.
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 \
+	  || echo "make venv: uv did not install; pip will install the packages instead (several minutes)" >&2
 	@touch $@
 
 # Installs the lock (requirements-dev.txt), never the loose requirements-dev.in.
+# The fallback says so, and pip shows each package as it goes: minutes of silence look like a hang.
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml $(VENV)/.uv
 	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt -e . \
-	  || $(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt -e .
+	  || { echo "make venv: uv could not install the lock; pip installs it instead, one package per line (several minutes)" >&2; \
+	       $(VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt -e . ; }
 	@touch $@
 
 # Re-resolves both locks from the .in files (newest versions their pins allow); commit the result.

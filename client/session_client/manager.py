@@ -285,7 +285,8 @@ class RemoteSessionManager:
         return {str(name): str(token) for name, token in tokens.items()}
 
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
-        """validate_token with the reason: (valid, reason), locally when a secret was given."""
+        """validate_token with the reason: a TokenCheck, the named tuple (valid, reason); locally when a
+        secret was given."""
         if code := input_error(call_id, function_name, token):
             return TokenCheck(False, code)  # what the service's 400 would say, without asking it
         if self._keys is not None:
