@@ -3,6 +3,8 @@
 #   make test    the whole suite (what .ci/run runs)
 #   make test-fast   the inner loop: lint, types, and the tests that need neither
 #                the local stack nor sam build (unit, handler, SDK interop, template and lock checks; no soaks)
+#   make example one call, as SignalWire makes it, across two replicas of examples/weather_agent.py
+#                sharing the local stack (starts and stops everything itself)
 #   make dist    the client's wheel and sdist in dist/ (reproducible: the same commit builds the same bytes)
 #   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
 #   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files,
@@ -32,7 +34,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test test-fast dist openapi smoke invoke bench lint typecheck clean lock-upgrade
+.PHONY: venv lock serve test test-fast example dist openapi smoke invoke bench lint typecheck clean lock-upgrade
 
 venv: $(VENV)/.installed
 
@@ -68,13 +70,16 @@ test: venv lint typecheck
 	$(VENV)/bin/python -m pytest
 
 # Not here: tests/local, integration, client (over the local stack; test_client_signing excepted),
-# hardening, smoke, bench, dist (builds and installs the client), and tests/template/test_sam_cli.py
+# hardening, smoke, bench, dist (builds and installs the client), examples, and tests/template/test_sam_cli.py
 # (sam build and validate).
 FAST_TESTS := tests/unit tests/functions tests/interop tests/template tests/client/test_client_signing.py \
   --ignore=tests/template/test_sam_cli.py -m "not slow"
 
 test-fast: venv lint typecheck
 	$(VENV)/bin/python -m pytest $(FAST_TESTS)
+
+example: venv
+	$(VENV)/bin/python -m examples.run
 
 # The client's sdist, and its wheel built from that sdist, with the lock's hatchling (no isolation, so no
 # other version is fetched). Every file's time is the last commit's, so the same commit builds the
