@@ -328,3 +328,27 @@ def test_token_defaults_are_the_rules_defaults(source: dict[str, Any]) -> None:
     parameters = source["Parameters"]
     assert parameters["TokenExpirySecs"]["Default"] == limits.DEFAULT_TOKEN_EXPIRY_SECS
     assert parameters["MaxTokenLifetimeSecs"]["Default"] == limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS
+
+
+def test_operations_doc_counts_what_the_template_creates(source: dict[str, Any]) -> None:
+    """The alarm and metric counts docs/operations.md prices are the template's and the code's."""
+    from session_rules import tokens
+
+    doc = (template.ROOT / "docs" / "operations.md").read_text()
+    by_id = alarms(source)
+    math = [a for a in by_id.values() if "Metrics" in a["Properties"]]
+    read = sum(len([m for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]) or 1 for a in by_id.values())
+    fine = [a for a in by_id.values() if a["Properties"].get("TreatMissingData") == "notBreaching"]
+    assert f"The stack creates {len(by_id)} CloudWatch alarms" in doc
+    assert f"{read} for the {len(by_id)} (the {len(math)} metric-math alarms read two each)" in doc
+    assert f"${read * 0.10:.2f}" in doc
+    assert f"the {len(fine)} alarms that treat missing data as fine" in doc
+
+    # EMF: one metric per name and dimension value; Validations has one per result.
+    emitted = set()
+    for app in (template.ROOT / "functions").glob("*/app.py"):
+        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', app.read_text()))
+    assert "Validations" in emitted
+    results = len(tokens.REASONS) + 1  # every refusal reason and "valid"
+    assert f"(valid and the {len(tokens.REASONS)} refusal reasons: {results} metrics)" in doc
+    assert f"{results + len(emitted) - 1} metrics at $0.30 a month each" in doc
