@@ -30,10 +30,9 @@ FORECASTS = {"paris": "sunny, 21 C", "london": "drizzle, 14 C", "tokyo": "clear,
 class WeatherAgent(AgentBase):
     def __init__(self, manager: RemoteSessionManager, basic_auth: tuple[str, str], port: int = 3101) -> None:
         super().__init__(name="weather", route=ROUTE, port=port, basic_auth=basic_auth, suppress_logs=True)
-        # The one line: the session service mints and checks this agent's tokens (the manager answers as
-        # the SDK's SessionManager does, without being one, hence the ignore).
-        self._session_manager = manager  # type: ignore[assignment]
-        self.sessions = manager  # what the tools below use: the same manager, typed as the client
+        # The one line: the session service mints and checks this agent's tokens from now on (install
+        # also takes the agent's token lifetime, and keeps the token checks off its event loop).
+        self.sessions = manager.install(self)  # what the tools below use: the agent's session manager
         self.prompt_add_section("Role", "You tell callers the weather, and remember their city for the call.")
         self.set_post_prompt("Summarize the call in one sentence.")
         self.define_tool(
