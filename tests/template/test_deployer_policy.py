@@ -49,6 +49,10 @@ UNUSED_ACTIONS = {
     "lambda:passcapacityprovider": "functions on capacity providers",
     "s3:getobjectmetadata": "not an IAM action (HeadObject needs s3:GetObject, granted)",
     "s3:rest.put.object": "not an IAM action",
+    "iam:attachgrouppolicy": "managed policies the stack attaches to groups (users attach its agent policies)",
+    "iam:detachgrouppolicy": "managed policies the stack attaches to groups",
+    "iam:attachuserpolicy": "managed policies the stack attaches to users",
+    "iam:detachuserpolicy": "managed policies the stack attaches to users",
 }
 # Left out on purpose: CloudFormation never calls them (the resources are retained).
 RETAINED_DELETES = {"dynamodb:deletetable", "secretsmanager:deletesecret"}

@@ -116,6 +116,8 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sam") / "build"
     result = sam("build", "--template-file", str(template.TEMPLATE), "--build-dir", str(out), "--region", "us-east-1")
     assert result.returncode == 0, result.stdout + result.stderr
+    # Each function folder has its (empty) requirements.txt: no "file not found" line per function.
+    assert "requirements.txt file not found" not in result.stdout + result.stderr
     return out
 
 
