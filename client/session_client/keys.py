@@ -1,4 +1,4 @@
-"""Signing keys for in-process validation: a given secret, or the service's secret read by ARN.
+"""Signing keys for in-process minting and validation: a given secret, or the service's secret read by ARN.
 
 Held to the service's own rules (session_rules): a value that is not a key of the rotation's shape
 is never used, and the key a rotation retired checks tokens only while one minted with it can
@@ -34,6 +34,10 @@ class StaticKeys:
             raise ValueError(f"secret_key must be the stack's signing key, {limits.SIGNING_KEY_RULE}")
         self._key = secret.encode()
 
+    def current(self) -> bytes:
+        """The key tokens are minted with."""
+        return self._key
+
     def candidates(self, now: float) -> Iterator[bytes]:
         """The key a token may be signed with (a given secret never changes, nor retires)."""
         yield self._key
@@ -51,14 +55,18 @@ class _Held:
 class SecretKeys:
     """The service's Secrets Manager secret: AWSCURRENT and, after a rotation, AWSPREVIOUS.
 
-    Read on first use and again once `max_age` seconds have passed, like the
-    service's own key cache, and at once (at most every `refresh_interval`
-    seconds) when no key matches a token's signature, so a rotation finished
-    since the last read is noticed as the service notices it. If a re-read
-    fails the keys already held keep serving. As in the service, AWSPREVIOUS checks tokens only
-    until AWSCURRENT's CreatedDate + `max_token_lifetime_secs` + `max_age`, and a value that is
-    not a key is refused (`misconfigured`). Uses a botocore client (botocore is already a
-    dependency, so no boto3 is needed); it honours AWS_ENDPOINT_URL and the usual credential chain.
+    Read in the background from construction (`prefetch`), so that an agent's first render
+    seldom waits for them (it does when they are not read yet). Read again once `max_age` seconds
+    have passed, like the service's own key cache: for minting in the background, the keys held
+    serving meanwhile, so minting never waits on Secrets Manager; for a check at once, so no key
+    retired since is accepted (a failed read keeps the keys held). Read at once (at most every
+    `refresh_interval` seconds) when no key matches a token's signature, so a rotation finished
+    since the last read is noticed as the service notices it: that check waits for the read. If
+    a re-read fails the keys already held keep serving. As in the service, AWSPREVIOUS checks
+    tokens only until AWSCURRENT's CreatedDate + `max_token_lifetime_secs` + `max_age`, and a
+    value that is not a key is refused (`misconfigured`) when it is about to be used. Uses a
+    botocore client (botocore is already a dependency, so no boto3 is needed); it honours
+    AWS_ENDPOINT_URL and the usual credential chain.
     """
 
     def __init__(
@@ -67,6 +75,8 @@ class SecretKeys:
         max_age: float = 300.0,
         region: str | None = None,
         refresh_interval: float = 5.0,
+        *,
+        prefetch: bool = True,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
     ) -> None:
         self.secret_arn = secret_arn
@@ -79,16 +89,29 @@ class SecretKeys:
         self._held: _Held | None = None
         self._read_at = float("-inf")
         self._lock = threading.Lock()
+        self._background: threading.Thread | None = None
+        self._starting = threading.Lock()
+        if prefetch:
+            self._read_soon()
+
+    def current(self) -> bytes:
+        """The key tokens are minted with; `misconfigured` when the secret holds no key."""
+        return _checked(self._fresh(wait=False).current, CURRENT)
 
     def candidates(self, now: float) -> Iterator[bytes]:
-        """Keys a token may be signed with at `now`, most likely first; a re-read's new keys last."""
-        held = self._fresh()
+        """Keys a token may be signed with at `now`, most likely first, each checked only when it
+        is needed; then, when none matched and a re-read found new ones, those.
+
+        Unlike minting, a check waits for the re-read once `max_age` has passed: keys held longer
+        (an agent idle for days) could hold one that two rotations have retired since.
+        """
+        held = self._fresh(wait=True)
         yielded: list[bytes] = []
-        for key in self._keys_of(held, now):  # lazily: AWSPREVIOUS is checked only when needed
+        for key in self._keys_of(held, now):
             yielded.append(key)
             yield key
         self.refresh()
-        fresh = self._fresh()  # compared, not refresh()'s answer: another thread may have re-read
+        fresh = self._fresh(wait=False)  # compared, not refresh()'s answer: another thread may have re-read
         if fresh != held:
             yield from (key for key in self._keys_of(fresh, now) if key not in yielded)
 
@@ -98,13 +121,41 @@ class SecretKeys:
         if held.previous is not None and retired:
             yield _checked(held.previous, PREVIOUS)
 
-    def _fresh(self) -> _Held:
-        if time.monotonic() - self._read_at > self.max_age:
+    def _fresh(self, *, wait: bool) -> _Held:
+        """What was read: read now if nothing was yet (waiting for a read under way, if one is).
+        Once `max_age` has passed, read again: now when `wait`, else in the background while
+        what is held serves."""
+        held = self._held
+        stale = time.monotonic() - self._read_at > self.max_age
+        if held is None or (stale and wait):
             with self._lock:
-                if time.monotonic() - self._read_at > self.max_age:
-                    self._refresh()
-        assert self._held is not None  # _refresh() holds keys or raises
-        return self._held
+                if self._held is None or time.monotonic() - self._read_at > self.max_age:
+                    self._refresh()  # a failed re-read keeps what is held (and is tried again soon)
+                held = self._held
+            assert held is not None  # _refresh() reads keys or raises
+        elif stale:
+            self._read_soon()
+        return held
+
+    def _read_soon(self) -> None:
+        """Re-read in a background thread, unless one is under way."""
+        with self._starting:  # not the read's lock: a read under way must not make this wait
+            if self._background is not None and self._background.is_alive():
+                return
+            self._background = threading.Thread(target=self._read_now, name="session-client-keys", daemon=True)
+            try:
+                self._background.start()
+            except RuntimeError:  # interpreter shutdown: the keys held serve
+                self._background = None
+
+    def _read_now(self) -> None:
+        with self._lock:
+            if self._held is not None and time.monotonic() - self._read_at <= self.max_age:
+                return  # read meanwhile
+            try:
+                self._refresh()
+            except SessionServiceError:  # nothing read yet: the first use reads again and raises
+                log.warning("could not read the signing secret yet", exc_info=True)
 
     def refresh(self) -> bool:
         """Re-read now unless that was done within `refresh_interval`; True when the keys changed."""

@@ -107,8 +107,10 @@ def function_name(value: Any) -> str:
 
 def function_names(body: Mapping[str, Any]) -> list[str]:
     """`function` (one name) or `functions` (1-64 names), not both; each name once, in order."""
-    if ("function" in body) == ("functions" in body):
-        raise BadRequest("give exactly one of 'function' or 'functions'", "missing_field")
+    if "function" in body and "functions" in body:  # neither is dropped silently: the request says two things
+        raise BadRequest("give 'function' or 'functions', not both", "invalid_body")
+    if "function" not in body and "functions" not in body:
+        raise BadRequest("'function' or 'functions' is required", "missing_field")
     if "function" in body:
         return [function_name(body["function"])]
     names = body["functions"]
@@ -121,6 +123,30 @@ def flag(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
         raise BadRequest(f"'{name}' must be true or false", "invalid_body")
+    return value
+
+
+def incarnation(body: Mapping[str, Any]) -> str | None:
+    """The optional `incarnation` a client holding the signing key picked for its tokens."""
+    value = body.get("incarnation")
+    if value is None:
+        return None
+    if not limits.is_incarnation(value):
+        raise BadRequest(f"incarnation must be {limits.INCARNATION_RULE}", "invalid_incarnation")
+    return value
+
+
+def token_lifetime(body: Mapping[str, Any], maximum: int) -> int | None:
+    """The optional `token_expiry_secs`: 1 to `maximum` (the stack's MaxTokenLifetimeSecs) seconds."""
+    value = body.get("token_expiry_secs")
+    if value is None:
+        return None
+    if not limits.is_token_lifetime(value):
+        raise BadRequest(f"token_expiry_secs must be {limits.TOKEN_LIFETIME_RULE}", "invalid_token_expiry")
+    if value > maximum:
+        raise BadRequest(
+            f"token_expiry_secs exceeds this stack's MaxTokenLifetimeSecs ({maximum})", "lifetime_exceeded"
+        )
     return value
 
 

@@ -92,3 +92,18 @@ def test_a_weak_retired_key_is_misconfigured_only_when_it_would_be_used(aws: Any
     with pytest.raises(SessionServiceError) as raised:
         held.check_token(CALL, "f", tokens.mint(b"x", CALL, "f", int(time.time()) + 60))
     assert raised.value.code == "misconfigured" and "AWSPREVIOUS" in raised.value.message
+
+
+def test_a_check_after_the_cache_expired_never_uses_a_key_retired_meanwhile(aws: Any) -> None:
+    """An agent idle past `key_cache_secs` while the key was rotated out twice: its next check reads
+    the secret first, so the retired key is not accepted even once. Minting does not wait."""
+    leaked = aws.signing_key.encode()
+    held = SecretKeys(aws.secret_id, max_age=1, prefetch=False)
+    assert list(held.candidates(time.time())) == [leaked]  # read, then held
+    rotate(aws, random_key())
+    newest = random_key()
+    rotate(aws, newest)
+    time.sleep(1.1)  # the cache's max_age passes
+    assert held.current() == leaked  # minting serves what is held while a background read runs
+    assert leaked not in list(held.candidates(time.time()))
+    assert held.current() == newest.encode()
