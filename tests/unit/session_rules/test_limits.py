@@ -73,3 +73,43 @@ def test_a_signing_key_is_over_hmacs_32_bytes() -> None:
     """64 characters of 62 symbols: 64 bytes of key, about 381 bits of entropy."""
     assert len(KEY.encode()) == limits.SIGNING_KEY_LENGTH >= 32
     assert limits.SIGNING_KEY_RULE == "64 characters of A-Z a-z 0-9"
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("0123abcd", True),
+        ("00000000", True),
+        ("0123abc", False),
+        ("0123abcde", False),
+        ("0123ABCD", False),  # lowercase only: the nonce is lowercase hex
+        ("0123abcg", False),
+        ("0123abcd\n", False),
+        ("", False),
+        (None, False),
+        (0x0123ABCD, False),
+        (b"0123abcd", False),
+    ],
+)
+def test_incarnation(value: object, ok: bool) -> None:
+    assert limits.is_incarnation(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        (1, True),
+        (limits.MIN_TOKEN_LIFETIME_SECS, True),
+        (900, True),
+        (10**12, True),  # the stack's maximum is the caller's to compare
+        (0, False),
+        (-1, False),
+        (True, False),  # a bool is no integer here
+        (1.0, False),
+        (900.0, False),
+        ("900", False),
+        (None, False),
+    ],
+)
+def test_token_lifetime(value: object, ok: bool) -> None:
+    assert limits.is_token_lifetime(value) is ok
