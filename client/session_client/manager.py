@@ -243,7 +243,8 @@ class RemoteSessionManager:
         """Make this the agent's session manager: the one adoption line.
 
         Sets `agent._session_manager`; takes over the agent's token lifetime (its
-        `token_expiry_secs`, AgentBase's 3600 by default) unless one was given here; and when a
+        `token_expiry_secs`, AgentBase's 3600 by default) unless one was given here; starts
+        reading the signing key from Secrets Manager (`secret_arn`) in the background; and when a
         token check may wait on the network (`checks_may_wait`), has the SDK run its SWAIG
         pre-dispatch in a worker thread, through its extension point `_swaig_configures_per_call`
         (set on this agent only), so no check ever stalls the agent's event loop. Returns self.
@@ -254,6 +255,8 @@ class RemoteSessionManager:
             if lifetime is not None:
                 self._set_lifetime(lifetime)
         agent._session_manager = self
+        if isinstance(self._keys, SecretKeys):
+            self._keys.prefetch()  # so the first render seldom waits for Secrets Manager
         if self.checks_may_wait:
             agent._swaig_configures_per_call = _checks_in_a_worker_thread
         return self
