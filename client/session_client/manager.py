@@ -400,7 +400,9 @@ class RemoteSessionManager:
             self._session_path(call_id)
             extra = writes.checked(metadata) if metadata else None
             expiry = self._signer.expiry(self.token_expiry_secs)
-            incarnation, start = self._calls.mint_plan(call_id, expiry, self._start_margin, restart=True) or ("", True)
+            plan = self._calls.mint_plan(call_id, expiry, self._start_margin, restart=True)
+            assert plan is not None  # a restart is never refused
+            incarnation, start = plan
             if start or extra:
                 self._queue_start(call_id, incarnation, restart=True, metadata=extra)
             return call_id
@@ -426,8 +428,8 @@ class RemoteSessionManager:
 
     def activate_session(self, call_id: str) -> bool:
         """Make sure the session is active: True when it is (started if it never was or has expired),
-        False when it was ended (an ended call stays ended). With the key: True when the start
-        is queued, False when the call was ended as far as this manager knows."""
+        False when it was ended (an ended call stays ended). With the key: its start is queued
+        unless it already was; False when the call was ended as far as this manager knows."""
         if self._signer is not None:
             try:
                 self._mint_here(call_id, [])
