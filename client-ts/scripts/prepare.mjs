@@ -4,13 +4,15 @@
 //   2. the client, compiled to dist/;
 //   3. the @signalwire/sdk snapshot, compiled in a copy under the system's temp folder (never in this
 //      repository), cached by the hash of its sources and of this package's lock.
+//   4. node_modules/@signalwire/sdk linked to that copy, so tests, examples and the benchmark import the
+//      SDK by its name, as an agent does.
 // The last line of stdout is JSON: {"sdk": "<the compiled SDK copy's folder>"}.
 //
 //   node scripts/prepare.mjs            # SIGNALWIRE_TS_SDK: the snapshot (default ../../shared/vendor/signalwire-typescript)
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +93,22 @@ function buildSdk() {
   return target;
 }
 
+function linkSdk(target) {
+  const link = join(here, 'node_modules', '@signalwire', 'sdk');
+  let current = null;
+  try {
+    current = lstatSync(link).isSymbolicLink() ? readlinkSync(link) : '';
+  } catch {
+    current = null; // absent
+  }
+  if (current === target) return;
+  if (current !== null) rmSync(link, { recursive: true, force: true });
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(target, link, 'dir');
+}
+
 installDependencies();
 buildClient();
 const sdk = buildSdk();
+linkSdk(sdk);
 process.stdout.write(JSON.stringify({ sdk }) + '\n');
