@@ -25,7 +25,8 @@ from signalwire.core.security.session_manager import SessionManager
 
 from local.stack import Stack
 
-STACK_TIMEOUT = (3.05, 60.0)  # as in conftest.py
+STACK_OPTIONS: dict[str, Any] = {"timeout": (3.05, 60.0), "render_budget_secs": 60.0}  # as in conftest.py
+
 AUTH = ("agent-user", "agent-password")
 REFUSED = "the security token for this function is invalid or expired"
 
@@ -85,10 +86,10 @@ def call_function(base: str, path: str, token: str, call_id: str, city: str = "P
 
 def test_agent_using_the_client(stack: Stack, client: RemoteSessionManager, call_id: str) -> None:
     agent = weather_agent()
-    # The one line an agent changes (the timeout only allows for the local stack's cold workers).
-    agent._session_manager = RemoteSessionManager(stack.base_url, timeout=STACK_TIMEOUT)
+    # The one line an agent changes (the options only allow for the local stack's cold workers).
+    RemoteSessionManager(stack.base_url, **STACK_OPTIONS).install(agent)
     replica = weather_agent()  # a second instance: the SDK alone would not know the first's secret
-    replica._session_manager = RemoteSessionManager(stack.base_url, timeout=STACK_TIMEOUT)
+    replica._session_manager = RemoteSessionManager(stack.base_url, **STACK_OPTIONS)  # plain assignment works too
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
 
     with served(agent) as base, served(replica) as other:
