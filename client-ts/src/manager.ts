@@ -24,6 +24,12 @@ import { type Json, Transport } from './transport.js';
 
 /** How many calls' state (incarnation, announced lifetime, ended mark) is held; the oldest go first. */
 export const MAX_CALLS = 100_000;
+/**
+ * A start asks the service to keep the session this much longer than the tokens minted so far need,
+ * so the rest of a render, or a render again within a minute, needs no other start (as the Python
+ * client does). Within MaxTokenLifetimeSecs.
+ */
+export const START_MARGIN_SECS = 60;
 /** The SDK's own bound on its metadata map, past which it cleans up; then the oldest entries go. */
 const METADATA_CLEANUP_AT = 1000;
 const MAX_METADATA_ENTRIES = 10_000;
@@ -486,8 +492,9 @@ export class RemoteSessionManager {
     this.calls.set(callId, state);
     if (this.calls.size > MAX_CALLS) this.calls.delete(this.calls.keys().next().value as string);
     if (expiry > state.announcedUntil) {
-      state.announcedUntil = expiry;
-      this.start(callId, state.incarnation, Math.max(limits.MIN_TOKEN_LIFETIME_SECS, expiry - Math.floor(nowSecs())));
+      const margin = Math.max(0, Math.min(START_MARGIN_SECS, this.maxTokenLifetimeSecs - this.tokenExpirySecs));
+      state.announcedUntil = expiry + margin;
+      this.start(callId, state.incarnation, Math.max(limits.MIN_TOKEN_LIFETIME_SECS, expiry + margin - Math.floor(nowSecs())));
     }
     if (this.endedCheckSecs > 0) this.watchIncarnation(callId, state.incarnation, expiry);
     return state;

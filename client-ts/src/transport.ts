@@ -17,13 +17,14 @@ const GATEWAY_CODES: Readonly<Record<number, string>> = {
   503: 'gateway_unavailable',
   504: 'gateway_timeout',
 };
-// Failures worth another try: nothing answered, or an answer that says "later".
-const RETRY_CODES = new Set(['unreachable', 'timeout', 'circuit_open', 'session_busy', 'service_unavailable']);
-const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+// No verdict came back, so the same request may well pass later (as the Python client judges it).
+// Everything else is the service's or the gateway's answer about this request, final.
+const RETRY_CODES = new Set(['unreachable', 'timeout', 'circuit_open', 'gateway_internal_error']);
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
 export function isRetryable(error: unknown): boolean {
-  if (!(error instanceof SessionServiceError)) return false;
-  return RETRY_CODES.has(error.code) || (error.status !== null && RETRY_STATUSES.has(error.status));
+  if (!(error instanceof SessionServiceError) || error.code === 'invalid_response') return false;
+  return error.status === null || RETRY_STATUSES.has(error.status) || RETRY_CODES.has(error.code);
 }
 
 export interface TransportOptions {
@@ -81,7 +82,7 @@ export class Transport {
       this.failures = 0;
       return answer;
     } catch (error) {
-      if (isRetryable(error) || (error instanceof SessionServiceError && error.code === 'invalid_response')) {
+      if (isRetryable(error)) {
         this.failures += 1;
         if (this.failures >= this.options.breakerFailures) {
           this.openUntil = this.now() + this.options.breakerCoolDownMs;
