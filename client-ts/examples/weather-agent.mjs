@@ -105,8 +105,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     stopping = true;
     await served.close();
     if (sessions) {
+      await sessions.close(60_000); // what is still queued reaches the service first
       process.stderr.write(`weather-agent: ${JSON.stringify(sessions.stats())}\n`);
-      await sessions.close();
     }
     process.exit(0);
   };

@@ -200,7 +200,7 @@ export class RemoteSessionManager {
     this.debugMode = options.debugMode ?? false;
     this.transport = new Transport(this.baseUrl, {
       signer: connection.signer,
-      timeoutMs: options.requestTimeoutMs ?? 5000,
+      timeoutMs: options.requestTimeoutMs ?? 10_000, // the Python client's read timeout
       maxAnswerBytes: 1024 * 1024,
       breakerFailures: 5,
       breakerCoolDownMs: 5000,

@@ -58,6 +58,7 @@ export class Outbox {
   private readonly ready: string[] = []; // lanes whose head may start, in the order they became ready
   private running = 0;
   private closed = false;
+  private pumping: NodeJS.Immediate | null = null;
   private pending = 0;
   private idle: Array<() => void> = [];
   private readonly counts = { sent: 0, failed: 0, dropped: 0, retried: 0 };
@@ -108,7 +109,7 @@ export class Outbox {
       }
       queue.jobs.push(job);
       if (!queue.busy && queue.jobs.length === 1) this.ready.push(lane);
-      this.pump();
+      this.pumpSoon();
     });
   }
 
@@ -149,6 +150,17 @@ export class Outbox {
       if (lane.jobs.length === 0) this.lanes.delete(name);
     }
     this.ready.length = 0;
+  }
+
+  /**
+   * Start what may start once the caller's own work is done: a render or a token check that queued a
+   * request answers its HTTP request before any of this one's sending work runs on the event loop.
+   */
+  private pumpSoon(): void {
+    this.pumping ??= setImmediate(() => {
+      this.pumping = null;
+      this.pump();
+    });
   }
 
   private pump(): void {
