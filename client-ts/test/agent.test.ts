@@ -129,3 +129,45 @@ describe('the SDK on its own, for comparison', () => {
     }
   });
 });
+
+describe('install() and the call id of SignalWire\'s request', () => {
+  it("keeps the agent's own onSwmlRequest, installs once, and adopts only a call id by the service's rule", async () => {
+    const { AgentBase } = await import('@signalwire/sdk');
+    const seen: unknown[] = [];
+    class Greeter extends AgentBase {
+      override onSwmlRequest(rawData: Record<string, unknown>) {
+        seen.push(rawData['call_id']);
+        return { params: { greeting: 'hi' } };
+      }
+    }
+    const agent = new Greeter({ name: 'greeter', route: ROUTE, basicAuth: AUTH as [string, string], suppressLogs: true });
+    agent.setPromptText('Greet.');
+    agent.setPostPrompt('Summarize.');
+    agent.defineTool({ name: 'get_weather', description: 'w', handler: () => ({ response: 'x' }), secure: true });
+    const manager = await connect();
+    manager.install(agent);
+    manager.install(agent); // a second install wraps nothing twice
+    const served = await serveAgent(agent);
+    const base = `http://127.0.0.1:${served.port}`;
+    try {
+      const call = callId();
+      expect(tokens.parse((await fetchSwml(base, call))['get_weather'])?.callId).toBe(call);
+      expect(seen).toEqual([call]); // the agent's hook ran once, seeing the adopted id
+      for (const bad of ['bad/id', 'a'.repeat(129), '..']) {
+        expect(tokens.parse((await fetchSwml(base, bad))['get_weather'])?.callId).not.toBe(bad);
+      }
+      const response = await fetch(`${base}${ROUTE}`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ call_id: 'top-level', call: { call_id: 'nested' } }),
+      });
+      const swml = JSON.stringify(await response.json());
+      expect(swml).toContain('"greeting":"hi"'); // the agent's own modifications still apply
+      const token = /__token=([^"&]+)/.exec(swml)?.[1] as string;
+      expect(tokens.parse(decodeURIComponent(token))?.callId).toBe('top-level');
+    } finally {
+      await served.close();
+      await manager.close();
+    }
+  });
+});
