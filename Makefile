@@ -72,9 +72,11 @@ client-ts:
 	@if command -v node >/dev/null; then node client-ts/scripts/prepare.mjs >/dev/null; \
 	else echo "node is not on PATH: the TypeScript client's tests will be skipped"; fi
 
-# Not here: tests/local, integration, client (over the local stack; test_client_signing excepted),
+# Not here: tests/local, integration, client and client_ts (over the local stack; test_client_signing and
+# client_ts/test_package excepted),
 # hardening, smoke, bench, and tests/template/test_sam_cli.py (sam build and validate).
 FAST_TESTS := tests/unit tests/functions tests/interop tests/template tests/client/test_client_signing.py \
+  tests/client_ts/test_package.py \
   --ignore=tests/template/test_sam_cli.py -m "not slow"
 
 test-fast: venv lint typecheck
