@@ -168,6 +168,10 @@ export class RemoteSessionManager {
     if (Boolean(options.secretArn) === Boolean(options.secretKey)) {
       throw new TypeError('give secretArn or secretKey (exactly one): a TypeScript agent checks tokens in process');
     }
+    checkOptions(options);
+    if (options.keyCacheSecs !== undefined && !(options.keyCacheSecs > 0)) {
+      throw new RangeError(`keyCacheSecs must be a number of seconds above 0, not ${options.keyCacheSecs}`);
+    }
     const logger = options.logger ?? consoleLogger;
     const maxTokenLifetimeSecs = options.maxTokenLifetimeSecs ?? limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS;
     const signer = await signerFor(
@@ -192,6 +196,7 @@ export class RemoteSessionManager {
 
   /** For keys already held (connect() is the usual way in). */
   constructor(baseUrl: string, connection: Connection, options: ManagerOptions = {}) {
+    checkOptions(options);
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.keys = connection.keys;
     this.log = options.logger ?? consoleLogger;
@@ -520,6 +525,8 @@ export class RemoteSessionManager {
             return;
           }
           this.log.error('background request failed', { request: label, error: describeError(error) });
+          const state = this.calls.get(callId);
+          if (state?.incarnation === incarnation) state.announcedUntil = 0; // not started: the next mint sends it again
         },
       );
   }
@@ -603,6 +610,24 @@ export class RemoteSessionManager {
       });
     }
   }
+}
+
+/** Settings that would make the manager misbehave quietly (a timer at 0 ms, no request ever sent) are refused. */
+function checkOptions(options: ManagerOptions): void {
+  const positive = (name: keyof ManagerOptions, integer: boolean, orZero = false) => {
+    const value = options[name];
+    if (value === undefined) return;
+    const ok = typeof value === 'number' && (integer ? Number.isSafeInteger(value) : Number.isFinite(value));
+    if (!ok || (value as number) < 0 || ((value as number) === 0 && !orZero)) {
+      throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} above 0${orZero ? ' (or 0)' : ''}, not ${String(value)}`);
+    }
+  };
+  positive('maxTokenLifetimeSecs', true);
+  positive('endedCheckSecs', false, true);
+  positive('requestTimeoutMs', false);
+  positive('retryForSecs', false, true);
+  positive('maxPending', true);
+  positive('concurrency', true);
 }
 
 function requireCallId(callId: unknown): asserts callId is string {
