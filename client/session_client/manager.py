@@ -535,7 +535,8 @@ class RemoteSessionManager:
         return {str(name): str(token) for name, token in tokens.items()}
 
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
-        """validate_token with the reason: (valid, reason), in-process with the key.
+        """validate_token with the reason: a TokenCheck, the named tuple (valid, reason); in-process with
+        the key.
 
         With `revocation_check`, a token that passes here is checked by the service too, after
         the call's queued writes were sent.
