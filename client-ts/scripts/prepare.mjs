@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Everything the tests and the benchmark need, each step skipped when already done:
 //   1. `npm ci`, once per package-lock.json (its hash is kept in node_modules/.lock-sha256);
-//   2. the client, compiled to dist/;
+//   2. the client, compiled to dist/, once per content of its sources;
 //   3. the @signalwire/sdk snapshot, compiled in a copy under the system's temp folder (never in this
 //      repository), cached by the hash of its sources and of this package's lock.
 //   4. node_modules/@signalwire/sdk linked to that copy, so tests, examples and the benchmark import the
@@ -54,8 +54,15 @@ function installDependencies() {
 }
 
 function buildClient() {
+  // Skipped when the sources and build settings are those of the last build (tsc takes seconds to start).
+  const stamp = join(here, 'node_modules', '.cache', 'client-build.sha256');
+  const inputs = [...files(here, 'src'), 'tsconfig.json', 'package-lock.json'];
+  const wanted = sha256(...inputs.flatMap((path) => [path, readFileSync(join(here, path))]));
+  if (existsSync(join(here, 'dist', 'index.js')) && existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return;
   say('tsc (client)');
   run(process.execPath, [join(here, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], here);
+  mkdirSync(dirname(stamp), { recursive: true });
+  writeFileSync(stamp, wanted);
 }
 
 function buildSdk() {
