@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import agent, cleanup, handlers, processes, verify
+from . import agent, cleanup, handlers, processes, ts_agent, verify
 from .report import CaseResult, bench_line, table
 from .stack import MotoProcess, Stack
 
@@ -34,6 +34,8 @@ class Sizes:
     expired: int
     agent_rounds: int
     agent_sdk_batch: int
+    ts_rounds: int
+    ts_calls: int
 
 
 FULL = Sizes(
@@ -50,6 +52,8 @@ FULL = Sizes(
     expired=1_000,
     agent_rounds=30,
     agent_sdk_batch=20,
+    ts_rounds=10,
+    ts_calls=24,
 )
 QUICK = Sizes(
     verify_rounds=10,
@@ -65,9 +69,11 @@ QUICK = Sizes(
     expired=200,
     agent_rounds=3,
     agent_sdk_batch=5,
+    ts_rounds=2,
+    ts_calls=8,
 )
 
-CASES = ("verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render")
+CASES = ("verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render", "ts_agent_load")
 
 
 def _cases(sizes: Sizes) -> dict[str, Callable[[Stack], CaseResult]]:
@@ -83,6 +89,8 @@ def _cases(sizes: Sizes) -> dict[str, Callable[[Stack], CaseResult]]:
         "memory": lambda st: processes.memory(st, runs=s.memory_runs, events=s.memory_events),
         # Starts the whole local stack (front, workers, moto) of its own: the client talks HTTP to it.
         "agent_render": lambda _: agent.agent_render(rounds=s.agent_rounds, sdk_batch=s.agent_sdk_batch),
+        # Node processes: a TypeScript agent with the client and with the SDK alone, over a local stack of its own.
+        "ts_agent_load": lambda _: ts_agent.ts_agent_load(rounds=s.ts_rounds, calls=s.ts_calls),
     }
 
 

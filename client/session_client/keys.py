@@ -55,8 +55,8 @@ class _Held:
 class SecretKeys:
     """The service's Secrets Manager secret: AWSCURRENT and, after a rotation, AWSPREVIOUS.
 
-    Read in the background from construction (`prefetch`), so that an agent's first render
-    seldom waits for them (it does when they are not read yet). Read again once `max_age` seconds
+    Read on first use, or before it in the background (`prefetch()`, which install() calls), so
+    that an agent's first render seldom waits for them. Read again once `max_age` seconds
     have passed, like the service's own key cache: for minting in the background, the keys held
     serving meanwhile, so minting never waits on Secrets Manager; for a check at once, so no key
     retired since is accepted (a failed read keeps the keys held). Read at once (at most every
@@ -76,7 +76,6 @@ class SecretKeys:
         region: str | None = None,
         refresh_interval: float = 5.0,
         *,
-        prefetch: bool = True,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
     ) -> None:
         self.secret_arn = secret_arn
@@ -91,8 +90,6 @@ class SecretKeys:
         self._lock = threading.Lock()
         self._background: threading.Thread | None = None
         self._starting = threading.Lock()
-        if prefetch:
-            self._read_soon()
 
     def current(self) -> bytes:
         """The key tokens are minted with; `misconfigured` when the secret holds no key."""
@@ -136,6 +133,11 @@ class SecretKeys:
         elif stale:
             self._read_soon()
         return held
+
+    def prefetch(self) -> None:
+        """Start reading the keys in the background, unless they are held already."""
+        if self._held is None:
+            self._read_soon()
 
     def _read_soon(self) -> None:
         """Re-read in a background thread, unless one is under way."""

@@ -98,7 +98,7 @@ def test_a_check_after_the_cache_expired_never_uses_a_key_retired_meanwhile(aws:
     """An agent idle past `key_cache_secs` while the key was rotated out twice: its next check reads
     the secret first, so the retired key is not accepted even once. Minting does not wait."""
     leaked = aws.signing_key.encode()
-    held = SecretKeys(aws.secret_id, max_age=1, prefetch=False)
+    held = SecretKeys(aws.secret_id, max_age=1)
     assert list(held.candidates(time.time())) == [leaked]  # read, then held
     rotate(aws, random_key())
     newest = random_key()

@@ -35,7 +35,7 @@ ROUTES = {
 # Each function's role: exactly these actions, nothing else.
 ACTIONS = {
     "CreateFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
-    "TokenFunction": {"dynamodb:GetItem", "secretsmanager:GetSecretValue"},
+    "TokenFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
     "ValidateFunction": {"dynamodb:GetItem", "secretsmanager:GetSecretValue"},
     "DebugFunction": set(),
     "MetadataFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
