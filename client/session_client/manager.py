@@ -114,7 +114,10 @@ class RemoteSessionManager:
     credentials. Region: `region`, else the one in an execute-api URL, else botocore's
     configured region. With `secret_arn` the keys are AWSCURRENT and AWSPREVIOUS, re-read after
     `key_cache_secs` (in the background) or when a signature matches no key held; give
-    `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default.
+    `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default. The
+    service's key rules hold here too: only a key of the rotation's shape is used (a `secret_key`
+    of any other shape is a ValueError at once), and AWSPREVIOUS checks tokens only while one
+    minted with it can still be alive (session_rules.keys).
 
     One pooled `requests.Session` serves all calls, from any thread (no per-call state: the
     service sets no cookies).
@@ -168,7 +171,9 @@ class RemoteSessionManager:
         if secret_key:
             self._keys = StaticKeys(secret_key)
         elif secret_arn:
-            self._keys = SecretKeys(secret_arn, key_cache_secs, region=region)
+            self._keys = SecretKeys(
+                secret_arn, key_cache_secs, region=region, max_token_lifetime_secs=max_token_lifetime_secs
+            )
         self._signer = None if self._keys is None else LocalSigner(self._keys, max_token_lifetime_secs)
         self._calls = LocalCalls()
         self._outbox: Outbox | None = None
