@@ -1,7 +1,7 @@
 """The client's tests run against the real local stack: the shared one (`local_stack`, tests/conftest.py).
 
 Fixtures: `stack` (template defaults: debug off, revocation check off), `connect(url, **options)`
-(a RemoteSessionManager with a read timeout long enough for a cold handler on a loaded machine),
+(a RemoteSessionManager with a deadline long enough for a cold handler on a loaded machine),
 `client` (an unsigned one on `stack`, remote validation), `call_id` (fresh per test).
 """
 
@@ -22,14 +22,15 @@ def stack(local_stack: Stack) -> Stack:
     return local_stack
 
 
-# The client's default read timeout (10 s) suits Lambda; the local stack's first call to each
+# The client's default deadline (4 s) suits Lambda; the local stack's first call to each
 # handler imports it in a fresh worker, which on a busy CI machine can take longer.
 STACK_TIMEOUT = (3.05, 60.0)
+STACK_DEADLINE_SECS = 60.0
 
 
 @pytest.fixture(scope="session")
 def connect() -> Callable[..., RemoteSessionManager]:
-    return functools.partial(RemoteSessionManager, timeout=STACK_TIMEOUT)
+    return functools.partial(RemoteSessionManager, timeout=STACK_TIMEOUT, deadline_secs=STACK_DEADLINE_SECS)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +25,6 @@ from signalwire.core.security.session_manager import SessionManager
 
 from local.stack import Stack
 
-STACK_TIMEOUT = (3.05, 60.0)  # as in conftest.py
 AUTH = ("agent-user", "agent-password")
 REFUSED = "the security token for this function is invalid or expired"
 
@@ -83,12 +82,14 @@ def call_function(base: str, path: str, token: str, call_id: str, city: str = "P
     return str(answer.json()["response"])
 
 
-def test_agent_using_the_client(stack: Stack, client: RemoteSessionManager, call_id: str) -> None:
+def test_agent_using_the_client(
+    stack: Stack, client: RemoteSessionManager, connect: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
     agent = weather_agent()
-    # The one line an agent changes (the timeout only allows for the local stack's cold workers).
-    agent._session_manager = RemoteSessionManager(stack.base_url, timeout=STACK_TIMEOUT)
+    # The one line an agent changes (`connect` only allows for the local stack's cold workers).
+    agent._session_manager = connect(stack.base_url)
     replica = weather_agent()  # a second instance: the SDK alone would not know the first's secret
-    replica._session_manager = RemoteSessionManager(stack.base_url, timeout=STACK_TIMEOUT)
+    replica._session_manager = connect(stack.base_url)
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
 
     with served(agent) as base, served(replica) as other:
