@@ -1,20 +1,26 @@
-"""Case `agent_render`: a real SDK AgentBase rendering its SWML through RemoteSessionManager.
+"""Cases `agent_render` and `agent_load`: a real SDK AgentBase with the client as its session manager.
 
-An agent with a post-prompt and 1 tool and one with 10 tools, each with the client pointed at
-the whole local stack (`python -m local.serve`: the HTTP front, worker processes running the
-real handlers, moto), once as `RemoteSessionManager(url)` and once with `secret_key=` the
-stack's signing key. `_render_swml()` with no call id is what the SDK runs for every incoming
-call: create_session(), then create_tool_token(name, call_id) per tool and for the post-prompt.
+`agent_render`: an agent with a post-prompt and 1 tool and one with 10 tools, each with the
+client pointed at the whole local stack (`python -m local.serve`: the HTTP front, worker
+processes running the real handlers, moto), as `RemoteSessionManager(url)` and with
+`secret_key=` the stack's signing key, each rendering without a call id and with one.
+`_render_swml()` with no call id is what the SDK runs for a request that names no call:
+create_session(), then create_tool_token(name, call_id) per tool and for the post-prompt.
+`_render_swml(call_id)` is SignalWire's real traffic (its request names the call): the SDK
+then never calls create_session, only create_tool_token per tool and for the post-prompt.
 
-Measured per variant: the HTTP requests the client sends per render (a counting
-`requests.Session` handed to the client, checked against the front's own request log) and the
-render's wall time. The first render of each agent is not recorded: a client may learn the
-agent's function names from it. The SDK's own in-process render (its default SessionManager)
-is measured in the same rounds, for scale.
+Measured per variant: the HTTP requests the client sends about each render's call (a counting
+`requests.Session` handed to the client, by the call id each request names, once every client
+is closed so that what it sends in the background counts too; the total checked against the
+front's own request log) and the render's wall time. The first render of each agent is not
+recorded: a client may learn the agent's function names from it. The SDK's own in-process
+render (its default SessionManager) is measured in the same rounds, for scale.
 
 Every render's SWML is checked: each tool's and the post-prompt's URL must carry a token the
 stack's key validates for that function and the render's call id (the SDK logs and swallows a
 failed mint, so a broken client would otherwise render fast and tokenless).
+
+`agent_load`: the agent under SignalWire's load (bench/agent_load.py), in its three modes.
 """
 
 from __future__ import annotations

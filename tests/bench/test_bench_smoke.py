@@ -32,6 +32,10 @@ ROWS = {
     "agent_render_requests_10_tools",
     "agent_render_requests_1_tool_key",
     "agent_render_requests_10_tools_key",
+    "agent_render_requests_1_tool_call_id",
+    "agent_render_requests_10_tools_call_id",
+    "agent_render_requests_1_tool_key_call_id",
+    "agent_render_requests_10_tools_key_call_id",
     "agent_render_10_vs_1_tools",
     "agent_render_10_vs_1_tools_key",
     "agent_load_key_vs_sdk",
@@ -184,7 +188,12 @@ def test_cleanup_reads_only_expired_items(bench: dict[str, Any]) -> None:
 
 def test_agent_renders_count_every_request(bench: dict[str, Any]) -> None:
     agent = bench["cases"]["agent_render"]
-    remote = {"remote_1_tool", "remote_10_tools", "remote_1_tool_key", "remote_10_tools_key"}
+    remote = {
+        f"remote_{tools}{key}{named}"
+        for tools in ("1_tool", "10_tools")
+        for key in ("", "_key")
+        for named in ("", "_call_id")  # SignalWire's request names the call
+    }
     for name in remote | {"sdk_1_tool", "sdk_10_tools"}:
         _stats(agent[name])
     assert set(agent["requests_per_render"]) == set(agent["requests_first_render"]) == remote
