@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -369,12 +369,20 @@ def _token(url: str) -> str | None:
     return parse_qs(urlsplit(url).query).get("__token", [None])[0]
 
 
-def one_call(base: str, http: requests.Session, tools: Sequence[str]) -> Call:
-    """A call as SignalWire makes it: the SWML, then each tool the AI calls, in turn."""
+def one_call(
+    base: str,
+    http: requests.Session,
+    tools: Sequence[str],
+    rendered: threading.Barrier | None = None,
+    timeout: float = CALL_TIMEOUT_SECS,
+) -> Call:
+    """A call as SignalWire makes it: the SWML, then each tool the AI calls, in turn (after `rendered`)."""
     call_id = str(uuid.uuid4())
     started = time.perf_counter()
-    answer = http.post(base + ROUTE, json=swml_body(call_id), auth=AUTH, timeout=CALL_TIMEOUT_SECS)
+    answer = http.post(base + ROUTE, json=swml_body(call_id), auth=AUTH, timeout=timeout)
     render_secs = time.perf_counter() - started
+    if rendered is not None:
+        rendered.wait(timeout)  # a call that failed to render breaks it for all, never hangs them
     urls = functions_of(answer.json()) if answer.status_code == 200 else {}
     done: list[ToolCall] = []
     for function in tools:
@@ -385,7 +393,7 @@ def one_call(base: str, http: requests.Session, tools: Sequence[str]) -> Call:
             f"{base}{parts.path}?{parts.query}" if parts.query else f"{base}{parts.path}",
             json=swaig_body(function, call_id, {"city": "Paris"}),
             auth=AUTH,
-            timeout=CALL_TIMEOUT_SECS,
+            timeout=timeout,
         )
         secs = time.perf_counter() - started
         response = reply.json().get("response", "") if reply.status_code == 200 else ""
@@ -394,15 +402,28 @@ def one_call(base: str, http: requests.Session, tools: Sequence[str]) -> Call:
     return Call(call_id, render_secs, answer.status_code, {name: _token(url) for name, url in urls.items()}, done)
 
 
-def run_calls(base: str, *, calls: int = 24, tools_per_call: int = 2) -> Load:
-    """`calls` concurrent calls to the agent at `base`, all released at once; the whole load's wall time."""
+def run_calls(
+    base: str,
+    *,
+    calls: int = 24,
+    tools_per_call: int = 2,
+    after_renders: Callable[[], None] | None = None,
+    timeout: float = CALL_TIMEOUT_SECS,
+) -> Load:
+    """`calls` concurrent calls to the agent at `base`, all released at once; the whole load's wall time.
+
+    `after_renders`, when given, runs once every call has its SWML and before any calls a tool (to
+    change the service's state between them). `timeout` bounds each request to the agent: a render
+    or tool call that takes longer raises.
+    """
     tools = TOOLS[:tools_per_call]
     gate = threading.Barrier(calls + 1)
+    rendered = threading.Barrier(calls, action=after_renders) if after_renders else None
     sessions = [requests.Session() for _ in range(calls)]
 
     def call(http: requests.Session) -> Call:
         gate.wait()
-        return one_call(base, http, tools)
+        return one_call(base, http, tools, rendered, timeout)
 
     try:
         with ThreadPoolExecutor(max_workers=calls) as pool:
