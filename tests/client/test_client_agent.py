@@ -8,21 +8,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import uvicorn
 from session_client import RemoteSessionManager
 from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
+from bench.agent_load import served
 from local.stack import Stack
 
 AUTH = ("agent-user", "agent-password")
@@ -46,23 +43,6 @@ def weather_agent(**options: Any) -> AgentBase:
         lambda args, raw: FunctionResult(f"Sunny in {args['city']}"),
     )  # secure by default: every call needs this call's token for this function
     return agent
-
-
-@contextlib.contextmanager
-def served(agent: AgentBase) -> Iterator[str]:
-    """The agent's own FastAPI app on a free port; its base URL."""
-    server = uvicorn.Server(uvicorn.Config(agent.get_app(), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the agent's server did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def render_token(base: str, call_id: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ how many requests came).
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -240,3 +241,12 @@ def test_the_breaker_lets_one_probe_through_then_reopens_on_its_failure() -> Non
     breaker.admit()
     breaker.admit()  # closed: every call goes through
     assert breaker.opened == 1
+
+
+def test_answers_are_asked_for_and_read_uncompressed(service: StubService) -> None:
+    """A compressed answer would pass the cap compressed and grow past it in memory: none is inflated."""
+    bomb = gzip.compress(b'{"valid": true, "pad": "' + b"0" * (64 * MIB) + b'"}')
+    service.script = [Reply(200, bomb, headers={"Content-Encoding": "gzip"})]
+    error = raised(lambda: validate(client(service.url)))
+    assert (error.code, error.status) == ("invalid_response", 200)
+    assert service.received[0].headers["Accept-Encoding"] == "identity"
