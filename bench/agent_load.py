@@ -135,8 +135,7 @@ def make_agent(mode: str, service_url: str | None = None, key: str | None = None
         served.session = CountingSession()
         served.manager = RemoteSessionManager(
             service_url, secret_key=key if mode == "key" else None, session=served.session, **client_options
-        )
-        agent._session_manager = served.manager
+        ).install(agent)  # the one adoption line
     return served
 
 

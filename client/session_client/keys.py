@@ -30,16 +30,25 @@ class StaticKeys:
 class SecretKeys:
     """The service's Secrets Manager secret: AWSCURRENT and, after a rotation, AWSPREVIOUS.
 
-    Read on first use and again once `max_age` seconds have passed, like the
-    service's own key cache, and at once (at most every `refresh_interval`
-    seconds) when no key matches a token's signature, so a rotation finished
-    since the last read is noticed as the service notices it. If a re-read
-    fails the keys already held keep serving. Uses a botocore client (botocore is already a dependency, so no
-    boto3 is needed); it honours AWS_ENDPOINT_URL and the usual credential chain.
+    Read in the background from construction (`prefetch`), so that an agent's first render
+    seldom waits for them (it does when they are not read yet). Read again once `max_age` seconds
+    have passed, like the service's own key cache, in the background: the keys held serve
+    meanwhile, so minting never waits on Secrets Manager. Read at once (at most every
+    `refresh_interval` seconds) when no key matches a token's signature, so a rotation finished
+    since the last read is noticed as the service notices it: that check waits for the read. If
+    a re-read fails the keys already held keep serving. Uses a botocore client (botocore is
+    already a dependency, so no boto3 is needed); it honours AWS_ENDPOINT_URL and the usual
+    credential chain.
     """
 
     def __init__(
-        self, secret_arn: str, max_age: float = 300.0, region: str | None = None, refresh_interval: float = 5.0
+        self,
+        secret_arn: str,
+        max_age: float = 300.0,
+        region: str | None = None,
+        refresh_interval: float = 5.0,
+        *,
+        prefetch: bool = True,
     ) -> None:
         self.secret_arn = secret_arn
         self.max_age = max_age
@@ -50,13 +59,39 @@ class SecretKeys:
         self._keys: tuple[bytes, ...] = ()
         self._read_at = float("-inf")
         self._lock = threading.Lock()
+        self._background: threading.Thread | None = None
+        self._starting = threading.Lock()
+        if prefetch:
+            self._read_soon()
 
     def keys(self) -> tuple[bytes, ...]:
-        if time.monotonic() - self._read_at > self.max_age:
+        if not self._keys:  # nothing to serve yet: read now (waiting for a read under way, if one is)
             with self._lock:
-                if time.monotonic() - self._read_at > self.max_age:
+                if not self._keys:
                     self._refresh()
+        elif time.monotonic() - self._read_at > self.max_age:
+            self._read_soon()
         return self._keys
+
+    def _read_soon(self) -> None:
+        """Re-read in a background thread, unless one is under way."""
+        with self._starting:  # not the read's lock: a read under way must not make this wait
+            if self._background is not None and self._background.is_alive():
+                return
+            self._background = threading.Thread(target=self._read_now, name="session-client-keys", daemon=True)
+            try:
+                self._background.start()
+            except RuntimeError:  # interpreter shutdown: the keys held serve
+                self._background = None
+
+    def _read_now(self) -> None:
+        with self._lock:
+            if self._keys and time.monotonic() - self._read_at <= self.max_age:
+                return  # read meanwhile
+            try:
+                self._refresh()
+            except SessionServiceError:  # nothing read yet: the first keys() reads again and raises
+                log.warning("could not read the signing secret yet", exc_info=True)
 
     def refresh(self) -> bool:
         """Re-read now unless that was done within `refresh_interval`; True when the keys changed."""

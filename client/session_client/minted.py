@@ -1,8 +1,11 @@
-"""Tokens the service minted ahead of use, and the function names they are minted for.
+"""Tokens the service minted ahead of use, the function names they are minted for, and the calls
+this manager knows to have a session.
 
 An agent renders its SWML once per call: a session, then a token per tool. The manager learns
 the tool names from the agent's own create_tool_token calls; from then on a create_session asks
-for all of them in the same request, and create_tool_token is answered from here.
+for all of them in the same request, and create_tool_token is answered from here. A call this
+manager never started (SignalWire names the call, so the SDK never calls create_session) is
+started by its first mint, in the same one request.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class MintedTokens:
         # How often each call's tokens were forgotten: a mint answered after its call was ended by
         # this manager carries an older count, and is not held.
         self._forgotten: OrderedDict[str, int] = OrderedDict()
+        self._started: OrderedDict[str, None] = OrderedDict()  # calls this manager started or minted for
 
     def learn(self, name: str) -> None:
         with self._lock:
@@ -79,6 +83,18 @@ class MintedTokens:
             token, until = self._calls.get(call_id, {}).get(name, ("", 0.0))
         return token if token and self._monotonic() < until else None
 
+    def started(self, call_id: str) -> bool:
+        """True when this manager started the call's session, or minted for it, and did not end it."""
+        with self._lock:
+            return call_id in self._started
+
+    def mark_started(self, call_id: str) -> None:
+        with self._lock:
+            self._started[call_id] = None
+            self._started.move_to_end(call_id)
+            while len(self._started) > MAX_CALLS:
+                self._started.popitem(last=False)
+
     def drop(self, call_id: str) -> None:
         """Let go of a call's tokens (its session was started afresh: they belong to the earlier one)."""
         with self._lock:
@@ -88,6 +104,7 @@ class MintedTokens:
         """drop(), and refuse to hold what mints already under way for the call answer (it was ended)."""
         with self._lock:
             self._calls.pop(call_id, None)
+            self._started.pop(call_id, None)
             self._forgotten[call_id] = self._forgotten.pop(call_id, 0) + 1
             while len(self._forgotten) > MAX_CALLS:
                 self._forgotten.popitem(last=False)

@@ -1,7 +1,8 @@
 """POST /sessions: start a call's session, or merge metadata into the active one; optionally mint its tokens.
 
 With `functions`, the answer also carries the session's tokens for them, so an agent's call
-setup (a session and a token per tool) is one request.
+setup (a session and a token per tool) is one request. `token_expiry_secs` sets their lifetime;
+`incarnation` is a client's own, for the tokens it mints with the signing key.
 """
 
 from typing import Any
@@ -21,13 +22,17 @@ def create_session() -> tuple[dict[str, Any], int]:
     metadata = inputs.metadata(request.get("metadata", {}))
     functions = inputs.function_names(request) if {"function", "functions"} & request.keys() else []
     restart = inputs.flag(request, "restart", default=True)
+    incarnation = inputs.incarnation(request)
     service = default_service()
-    session, created = service.create_session(call_id, metadata, restart=restart)
+    lifetime = inputs.token_lifetime(request, service.config.max_token_lifetime_secs)
+    session, created = service.create_session(
+        call_id, metadata, restart=restart, incarnation=incarnation, lifetime=lifetime
+    )
     logger.append_keys(call_id=session.call_id)
     logger.info("session created" if created else "session already active")
     reply: dict[str, Any] = {"call_id": session.call_id, "expires_at": session.expires_at}
     if functions:
-        reply["tokens"], reply["tokens_expire_at"] = service.mint_for(session, functions)
+        reply["tokens"], reply["tokens_expire_at"] = service.mint_for(session, functions, lifetime)
         metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=len(functions))
     return reply, 201 if created else 200
 

@@ -15,7 +15,9 @@ def mint_tokens(call_id: str) -> tuple[dict[str, Any], int]:
     call_id = path_call_id(app, call_id)
     request = body(app)
     names = inputs.function_names(request)
-    minted, expires_at = default_service().mint(call_id, names)
+    service = default_service()
+    lifetime = inputs.token_lifetime(request, service.config.max_token_lifetime_secs)
+    minted, expires_at = service.mint(call_id, names, lifetime)
     metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=len(minted))
     if "function" in request:
         return {"call_id": call_id, "token": minted[names[0]], "expires_at": expires_at}, 201

@@ -40,6 +40,24 @@ METADATA: dict[str, Any] = {
     "description": f"any JSON values; a session's whole metadata at most {limits.MAX_METADATA_BYTES} bytes serialized",
 }
 EXPIRES_AT: dict[str, Any] = {"type": "integer", "description": "epoch seconds"}
+INCARNATION: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^{limits.INCARNATION_PATTERN}$",
+    "description": (
+        f"{limits.INCARNATION_RULE}: picked by a client that holds the signing key and mints tokens whose"
+        " nonce begins with it. A new session takes it as its own; an active one accepts it too"
+        f" (at most {limits.MAX_INCARNATIONS} per session, else 409 incarnation_limit)"
+    ),
+}
+TOKEN_EXPIRY: dict[str, Any] = {
+    "type": "integer",
+    "minimum": limits.MIN_TOKEN_LIFETIME_SECS,
+    "description": (
+        "the lifetime in seconds of the tokens minted in this request (default: the stack's TokenExpirySecs);"
+        " at most the stack's MaxTokenLifetimeSecs, else 400 lifetime_exceeded. The session lives at least"
+        " as long as they do"
+    ),
+}
 REASONS = list(tokens.REASONS)
 ERROR: dict[str, Any] = {
     "type": "object",
@@ -51,7 +69,7 @@ ERROR_MEANINGS = {
     400: "bad input: malformed JSON, a missing field or a value outside its rules",
     403: "debug mode is not enabled",
     404: "the session does not exist or has expired (or no such route)",
-    409: "the session was ended (create it again to start a new one)",
+    409: "the session was ended (create it again to start a new one), or accepts no more incarnations",
     413: "the session's metadata would exceed its limit",
     500: "the service is misconfigured or failed unexpectedly; the error is logged (retrying does not help)",
     503: "throttled, timed out, a dependency unavailable or the session busy with concurrent writers; retry shortly",
@@ -109,6 +127,8 @@ CREATE = operation(
                 "default": True,
                 "description": "an ended session under call_id: start a fresh one (true) or answer 409 (false)",
             },
+            "incarnation": INCARNATION,
+            "token_expiry_secs": TOKEN_EXPIRY,
         },
         closed=False,
     ),
@@ -140,6 +160,7 @@ MINT = operation(
     (400, 404, 409),
     body={
         "type": "object",
+        "properties": {"token_expiry_secs": TOKEN_EXPIRY},
         "oneOf": [
             {"required": ["function"], "properties": {"function": FUNCTION}},
             {

@@ -37,6 +37,14 @@ class SessionEnded(ServiceError):
     message = "the session was ended; create it again to start a new one"
 
 
+class IncarnationLimit(ServiceError):
+    """A session already accepts the most incarnations it may (session_rules.limits.MAX_INCARNATIONS)."""
+
+    status = 409
+    code = "incarnation_limit"
+    message = "the session accepts no more incarnations"
+
+
 class DebugDisabled(ServiceError):
     status = 403
     code = "debug_disabled"

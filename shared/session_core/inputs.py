@@ -104,6 +104,30 @@ def flag(body: Mapping[str, Any], name: str, *, default: bool) -> bool:
     return value
 
 
+def incarnation(body: Mapping[str, Any]) -> str | None:
+    """The optional `incarnation` a client holding the signing key picked for its tokens."""
+    value = body.get("incarnation")
+    if value is None:
+        return None
+    if not limits.is_incarnation(value):
+        raise BadRequest(f"incarnation must be {limits.INCARNATION_RULE}", "invalid_incarnation")
+    return value
+
+
+def token_lifetime(body: Mapping[str, Any], maximum: int) -> int | None:
+    """The optional `token_expiry_secs`: 1 to `maximum` (the stack's MaxTokenLifetimeSecs) seconds."""
+    value = body.get("token_expiry_secs")
+    if value is None:
+        return None
+    if not limits.is_token_lifetime(value):
+        raise BadRequest(f"token_expiry_secs must be {limits.TOKEN_LIFETIME_RULE}", "invalid_token_expiry")
+    if value > maximum:
+        raise BadRequest(
+            f"token_expiry_secs exceeds this stack's MaxTokenLifetimeSecs ({maximum})", "lifetime_exceeded"
+        )
+    return value
+
+
 def token(value: Any) -> str:
     if not limits.is_token_text(value):
         raise BadRequest(f"token must be a string of 1-{limits.MAX_TOKEN_LENGTH} characters", "invalid_token")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from functools import cache, cached_property
 from typing import Any
 
-from session_rules import tokens
+from session_rules import limits, tokens
 
 from .config import SIGNING_SECRET, TABLE, Clock, Settings, dynamodb, secretsmanager, settings
 from .errors import DebugDisabled, Misconfigured, SessionEnded, SessionNotFound
@@ -39,35 +39,52 @@ class SessionService:
         return self._keys() if callable(self._keys) else self._keys
 
     def create_session(
-        self, call_id: str | None, metadata: Mapping[str, Any], *, restart: bool = True
+        self,
+        call_id: str | None,
+        metadata: Mapping[str, Any],
+        *,
+        restart: bool = True,
+        incarnation: str | None = None,
+        lifetime: int | None = None,
     ) -> tuple[Session, bool]:
         """Start a session (id generated like the SDK's when absent); True when new.
 
         An ended session under the id is replaced by a fresh one when `restart`, else SessionEnded.
+        `incarnation` (a client's, for tokens it mints itself) becomes a new session's own, or one
+        more the active session accepts. The session lives at least as long as tokens of `lifetime`
+        seconds (default: the stack's) minted now, so revocation never refuses a live one as expired.
         """
+        ttl = max(self.config.session_ttl_secs, lifetime or self.config.token_expiry_secs)
         return self.store.create(
-            call_id or secrets.token_urlsafe(16), metadata, self.config.session_ttl_secs, restart=restart
+            call_id or secrets.token_urlsafe(16), metadata, ttl, restart=restart, incarnation=incarnation
         )
 
-    def mint(self, call_id: str, functions: list[str]) -> tuple[dict[str, str], int]:
-        """Tokens for an active session's functions, and their common expiry."""
+    def mint(self, call_id: str, functions: list[str], lifetime: int | None = None) -> tuple[dict[str, str], int]:
+        """Tokens for an active session's functions, and their common expiry; the session is kept
+        alive at least until then."""
         session = self.store.get(call_id)
         if session is None:
             raise SessionNotFound()
         if session.ended:
             raise SessionEnded()
-        return self.mint_for(session, functions)
+        minted, expiry = self.mint_for(session, functions, lifetime)
+        if expiry > session.expires_at:
+            self.store.extend(call_id, expiry)
+        return minted, expiry
 
-    def mint_for(self, session: Session, functions: list[str]) -> tuple[dict[str, str], int]:
-        """Tokens for a session known to be active (just read or written), and their common expiry.
+    def mint_for(
+        self, session: Session, functions: list[str], lifetime: int | None = None
+    ) -> tuple[dict[str, str], int]:
+        """Tokens for a session known to be active (just read or written), and their common expiry:
+        now + `lifetime` seconds (default: the stack's TokenExpirySecs).
 
         Each nonce starts with the session's incarnation, so revocation can tell tokens of
         this session from those of an ended one under the same call id.
         """
-        if problem := self.config.lifetime_problem:  # tokens validation would refuse: an outage, not bad tokens
-            raise Misconfigured(problem)
+        if lifetime is None and (problem := self.config.lifetime_problem):
+            raise Misconfigured(problem)  # tokens validation would refuse: an outage, not bad tokens
         key = self.keys.current()
-        expiry = int(self.clock()) + self.config.token_expiry_secs
+        expiry = int(self.clock()) + (lifetime or self.config.token_expiry_secs)
         minted = {
             name: tokens.mint(key, session.call_id, name, expiry, tokens.new_nonce(session.incarnation))
             for name in functions
@@ -86,7 +103,8 @@ class SessionService:
     def _session_holds(self, call_id: str, token: str) -> bool:
         """The (valid) token was minted for the call's current session, not an ended earlier one.
 
-        The service mints with the session's incarnation as the nonce's first characters, and the
+        Tokens are minted with one of the session's incarnations as the nonce's first characters
+        (the service's own, or one a client holding the key had the session accept), and the
         signature covers the nonce: an exact test, whatever the clock or the configured lifetime.
         """
         session = self.store.get(call_id)
@@ -94,10 +112,9 @@ class SessionService:
         return (
             session is not None
             and not session.ended
-            and bool(session.incarnation)
             and fields is not None
-            and fields.nonce.startswith(session.incarnation)
             and len(fields.nonce) == tokens.NONCE_LENGTH
+            and fields.nonce[: limits.INCARNATION_LENGTH] in session.incarnations
         )
 
     def debug(self, token: str) -> dict[str, Any]:

@@ -17,17 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
-from session_rules.limits import MAX_METADATA_BYTES
+from session_rules.limits import INCARNATION_LENGTH, MAX_INCARNATIONS, MAX_METADATA_BYTES
 
-from .errors import MetadataTooLarge, SessionBusy, SessionEnded
+from .errors import IncarnationLimit, MetadataTooLarge, SessionBusy, SessionEnded, SessionNotFound
 
 if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import PutItemInputTypeDef
 
     from .config import Clock
-
-INCARNATION_LENGTH = 8  # hex characters: half of the 16-character nonce the service mints with
 
 
 class Attr:
@@ -39,7 +37,8 @@ class Attr:
     ENDED = "ended"
     METADATA = "md"
     CREATED_AT = "created_at"
-    INCARNATION = "incarnation"  # random per start of a call id: tokens minted for it carry it in their nonce
+    INCARNATION = "incarnation"  # the session's own, set at its start: the service's tokens carry it in their nonce
+    INCARNATIONS = "incarnations"  # string set: every incarnation the session accepts, its own included
     SIZE = "md_bytes"  # the metadata's size by the 64 KiB measure, less one (see _entry_bytes)
     VERSION = "ver"  # random per write: a whole-item write's condition that nobody wrote since its read
 
@@ -87,6 +86,46 @@ def _stored_bytes(entries: Mapping[str, Mapping[str, str]]) -> int:
     return sum(_entry_bytes(k, v["S"]) for k, v in entries.items())
 
 
+def _own_incarnation(item: Mapping[str, Any]) -> str:
+    own: str = item.get(Attr.INCARNATION, {}).get("S", "")
+    return own
+
+
+def _incarnation_set(item: Mapping[str, Any]) -> set[str]:
+    return set(item.get(Attr.INCARNATIONS, {}).get("SS", ()))
+
+
+def _accepting(
+    item: Mapping[str, Any], incarnation: str | None
+) -> tuple[str, list[str], dict[str, str], dict[str, Any]]:
+    """What a merge adds to have the session accept `incarnation`: (ADD clause or "", conditions,
+    names, values), the conditions making the item as read the one written to. IncarnationLimit
+    when the session already accepts MAX_INCARNATIONS others.
+
+    The set holds the session's own incarnation from its start; an item written before the set
+    existed holds only its own, which the set then starts from.
+    """
+    if incarnation is None:
+        return "", [], {}, {}
+    names = {"#incs": Attr.INCARNATIONS}
+    stored, own = _incarnation_set(item), _own_incarnation(item)
+    if incarnation in stored:  # nothing to add, unless the session was started afresh since the read
+        return "", ["contains(#incs, :inc)"], names, {":inc": _s(incarnation)}
+    if not stored and incarnation == own:
+        return "", ["#own = :inc"], {"#own": Attr.INCARNATION}, {":inc": _s(incarnation)}
+    accepted = stored | ({own} if own else set())
+    if len(accepted) >= MAX_INCARNATIONS:
+        raise IncarnationLimit()
+    if stored:  # others may have added theirs since the read: the bound holds whatever they added
+        return (
+            "#incs :add",
+            ["size(#incs) < :most"],
+            names,
+            {":add": {"SS": [incarnation]}, ":most": _n(MAX_INCARNATIONS)},
+        )
+    return "#incs :add", ["attribute_not_exists(#incs)"], names, {":add": {"SS": sorted(accepted | {incarnation})}}
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     call_id: str
@@ -95,6 +134,8 @@ class Session:
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: int = 0  # when this incarnation of the call id started (epoch seconds)
     incarnation: str = ""  # INCARNATION_LENGTH lowercase hex, new each time the call id starts a session
+    # Every incarnation the session accepts (its own first): those clients holding the key added.
+    incarnations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +149,29 @@ class SessionStore(Protocol):
         """The session, or None when absent or past its expiry (ended sessions are returned)."""
 
     def create(
-        self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, restart: bool = True
+        self,
+        call_id: str,
+        metadata: Mapping[str, Any],
+        ttl: int,
+        *,
+        restart: bool = True,
+        incarnation: str | None = None,
     ) -> tuple[Session, bool]:
         """Start a session, or merge into the active one; True when it was started.
 
-        An ended session is replaced by a fresh one when `restart`, else SessionEnded.
+        An ended session is replaced by a fresh one when `restart`, else SessionEnded. With
+        `incarnation`, a start takes it as the session's own and a merge has the session accept
+        it too (IncarnationLimit past MAX_INCARNATIONS). The session lives at least `ttl` seconds more.
         """
 
     def merge_metadata(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> Session:
-        """Merge keys into the session's metadata (starting it if absent) and refresh its expiry."""
+        """Merge keys into the session's metadata (starting it if absent); it lives at least `ttl` seconds more."""
+
+    def extend(self, call_id: str, until: int) -> None:
+        """Keep the active session until at least `until` (epoch seconds).
+
+        SessionNotFound when it does not exist or has expired, SessionEnded when it was ended.
+        """
 
     def delete_metadata(self, call_id: str) -> bool:
         """Empty an active session's metadata; True if it had any."""
@@ -189,13 +244,15 @@ class DynamoSessionStore:
         return {Attr.KEY: _s(call_id)}
 
     def _session(self, item: Mapping[str, Any]) -> Session:
+        own = _own_incarnation(item)
         return Session(
             call_id=item[Attr.KEY]["S"],
             expires_at=int(item[Attr.EXPIRES_AT]["N"]),
             ended=item.get(Attr.ENDED, {}).get("BOOL", False),
             metadata={k: json.loads(v["S"]) for k, v in _entries(item).items()},
             created_at=int(item.get(Attr.CREATED_AT, {}).get("N", 0)),
-            incarnation=item.get(Attr.INCARNATION, {}).get("S", ""),
+            incarnation=own,
+            incarnations=((own,) if own else ()) + tuple(sorted(_incarnation_set(item) - {own})),
         )
 
     def _live(self, item: Mapping[str, Any] | None, now: int) -> TypeGuard[Mapping[str, Any]]:
@@ -213,13 +270,52 @@ class DynamoSessionStore:
         return self._session(item) if self._live(item, self._now()) else None
 
     def create(
-        self, call_id: str, metadata: Mapping[str, Any], ttl: int, *, restart: bool = True
+        self,
+        call_id: str,
+        metadata: Mapping[str, Any],
+        ttl: int,
+        *,
+        restart: bool = True,
+        incarnation: str | None = None,
     ) -> tuple[Session, bool]:
         # No read first: a new call id is the common case, and a refused insert returns the item.
-        return self._upsert(call_id, metadata, ttl, creating=True, restart=restart, item=None)
+        return self._upsert(call_id, metadata, ttl, creating=True, restart=restart, item=None, incarnation=incarnation)
 
     def merge_metadata(self, call_id: str, metadata: Mapping[str, Any], ttl: int) -> Session:
         return self._upsert(call_id, metadata, ttl, creating=False, restart=False, item=self._read(call_id))[0]
+
+    def extend(self, call_id: str, until: int) -> None:
+        """One conditional write, and only the expiry moves (and the version, so that a whole-map
+        merge computed before it cannot lower it again): nothing is written when it already reaches."""
+        now = self._now()
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(call_id),
+                UpdateExpression="SET #exp = :exp, #bucket = :bucket, #ver = :ver",
+                ConditionExpression="#exp > :now AND #ended = :false AND #exp < :exp",
+                ExpressionAttributeNames={
+                    "#exp": Attr.EXPIRES_AT,
+                    "#bucket": Attr.BUCKET,
+                    "#ver": Attr.VERSION,
+                    "#ended": Attr.ENDED,
+                },
+                ExpressionAttributeValues={
+                    ":exp": _n(until),
+                    ":bucket": _s(expiry_bucket(call_id, until)),
+                    ":ver": _s(_version()),
+                    ":now": _n(now),
+                    ":false": {"BOOL": False},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._conditional_failure as exc:
+            item = cast("Mapping[str, Any] | None", exc.response.get("Item"))
+            if not self._live(item, now):
+                raise SessionNotFound() from None
+            if item.get(Attr.ENDED, {}).get("BOOL", False):
+                raise SessionEnded() from None
+            # Otherwise it already lives long enough.
 
     def _upsert(
         self,
@@ -230,6 +326,7 @@ class DynamoSessionStore:
         creating: bool,
         restart: bool,
         item: Mapping[str, Any] | None,
+        incarnation: str | None = None,
     ) -> tuple[Session, bool]:
         """Start or merge, whichever the item's state calls for, in one conditional write.
 
@@ -248,10 +345,13 @@ class DynamoSessionStore:
             try:
                 if self._live(item, now):
                     if not item.get(Attr.ENDED, {}).get("BOOL", False):
-                        return self._merge(call_id, item, written, ttl, now), False
+                        return self._merge(call_id, item, written, ttl, now, incarnation), False
                     if not (creating and restart):
                         raise SessionEnded()
-                return self._start(call_id, metadata, written, ttl, now, restart=creating and restart), True
+                started = self._start(
+                    call_id, metadata, written, ttl, now, restart=creating and restart, own=incarnation
+                )
+                return started, True
             except self._conditional_failure as exc:
                 # The item as it is now (absent: no Item); the stubs' error response does not name it.
                 item = cast("Mapping[str, Any] | None", exc.response.get("Item"))
@@ -277,14 +377,16 @@ class DynamoSessionStore:
         now: int,
         *,
         restart: bool,
+        own: str | None = None,
     ) -> Session:
-        """Replace whatever the item was (absent, expired, or ended when `restart`) with a fresh session.
+        """Replace whatever the item was (absent, expired, or ended when `restart`) with a fresh session,
+        whose own incarnation is `own` when given (a client's), else a random one.
 
         The condition is the item's state as written, not the version read: whatever happened
         since, a start is right as long as nothing active stands there.
         """
         expires_at = now + ttl
-        incarnation = secrets.token_hex(INCARNATION_LENGTH // 2)
+        incarnation = own or secrets.token_hex(INCARNATION_LENGTH // 2)
         condition = "attribute_not_exists(#key) OR #exp <= :now" + (" OR #ended = :true" if restart else "")
         names = {"#key": Attr.KEY, "#exp": Attr.EXPIRES_AT, **({"#ended": Attr.ENDED} if restart else {})}
         values: dict[str, Any] = {":now": _n(now), **({":true": {"BOOL": True}} if restart else {})}
@@ -297,6 +399,7 @@ class DynamoSessionStore:
                 Attr.CREATED_AT: _n(now),
                 Attr.ENDED: {"BOOL": False},
                 Attr.INCARNATION: _s(incarnation),
+                Attr.INCARNATIONS: {"SS": [incarnation]},
                 Attr.VERSION: _s(_version()),
                 Attr.METADATA: {"M": dict(written)},
                 Attr.SIZE: _n(_stored_bytes(written)),
@@ -307,12 +410,31 @@ class DynamoSessionStore:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         self.client.put_item(**request)
-        return Session(call_id, expires_at, False, dict(metadata), created_at=now, incarnation=incarnation)
+        return Session(
+            call_id,
+            expires_at,
+            False,
+            dict(metadata),
+            created_at=now,
+            incarnation=incarnation,
+            incarnations=(incarnation,),
+        )
 
     def _merge(
-        self, call_id: str, item: Mapping[str, Any], written: Mapping[str, dict[str, str]], ttl: int, now: int
+        self,
+        call_id: str,
+        item: Mapping[str, Any],
+        written: Mapping[str, dict[str, str]],
+        ttl: int,
+        now: int,
+        incarnation: str | None = None,
     ) -> Session:
-        """Merge into the active session and refresh its expiry; MetadataTooLarge before any write."""
+        """Merge into the active session, have it accept `incarnation` and live at least `ttl` seconds
+        more; MetadataTooLarge or IncarnationLimit before any write.
+
+        The expiry never moves back: tokens minted earlier with a longer lifetime keep their session.
+        """
+        accept, accept_conditions, accept_names, accept_values = _accepting(item, incarnation)
         stored = _entries(item)
         stored_size = _stored_bytes(stored)
         growth = sum(
@@ -322,10 +444,11 @@ class DynamoSessionStore:
         size = stored_size + growth
         if size + 1 > MAX_METADATA_BYTES:  # + 1: the opening brace
             raise MetadataTooLarge()
-        expires_at = now + ttl
+        expires_at = max(now + ttl, int(item[Attr.EXPIRES_AT]["N"]))
         names = {"#md": Attr.METADATA, "#exp": Attr.EXPIRES_AT, "#bucket": Attr.BUCKET, "#ver": Attr.VERSION}
-        names |= {"#ended": Attr.ENDED, "#size": Attr.SIZE}
+        names |= {"#ended": Attr.ENDED, "#size": Attr.SIZE, **accept_names}
         values: dict[str, Any] = {
+            **accept_values,
             ":exp": _n(expires_at),
             ":bucket": _s(expiry_bucket(call_id, expires_at)),
             ":ver": _s(_version()),
@@ -333,7 +456,8 @@ class DynamoSessionStore:
             ":false": {"BOOL": False},
         }
         # Still active: nothing else in a per-key condition stops a merge reviving a session expired since.
-        active = "#exp > :now AND #ended = :false"
+        active = " AND ".join(["#exp > :now AND #ended = :false", *accept_conditions])
+        adds = f" ADD {accept}" if accept else ""
         # The per-key write checks the stored size, which only this store maintains: where it is
         # not the map's (a writer that did not keep it), the whole-map write sets it right.
         if len(written) > KEYS_PER_UPDATE or item.get(Attr.SIZE, {}).get("N") != str(stored_size):
@@ -341,7 +465,7 @@ class DynamoSessionStore:
             attributes = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(call_id),
-                UpdateExpression="SET #md = :md, #size = :size, #exp = :exp, #bucket = :bucket, #ver = :ver",
+                UpdateExpression="SET #md = :md, #size = :size, #exp = :exp, #bucket = :bucket, #ver = :ver" + adds,
                 ConditionExpression=f"{condition} AND {active}",
                 ExpressionAttributeNames=names | guard_names,
                 ExpressionAttributeValues=values
@@ -352,7 +476,9 @@ class DynamoSessionStore:
             )["Attributes"]
             return self._session(attributes)
         sets = ["#exp = :exp", "#bucket = :bucket", "#ver = :ver"]
-        conditions = [active, "#size <= :room"]  # false, too, where the attribute is missing
+        # The size may have grown since the read (false, too, where the attribute is missing), the
+        # expiry too: never lowered.
+        conditions = [active, "#size <= :room", "#exp <= :exp"]
         values[":room"] = _n(MAX_METADATA_BYTES - 1 - growth)
         values[":growth"] = _n(growth)
         for i, (k, v) in enumerate(written.items()):
@@ -369,7 +495,7 @@ class DynamoSessionStore:
         attributes = self.client.update_item(
             TableName=self.table,
             Key=self._key(call_id),
-            UpdateExpression=f"SET {', '.join(sets)} ADD #size :growth",
+            UpdateExpression=f"SET {', '.join(sets)} ADD #size :growth" + (f", {accept}" if accept else ""),
             ConditionExpression=" AND ".join(conditions),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,

@@ -31,9 +31,21 @@ MAX_METADATA_BYTES = 64 * 1024  # a session's whole metadata, serialized as comp
 
 DEFAULT_TOKEN_EXPIRY_SECS = 900  # the SDK's default token lifetime
 DEFAULT_MAX_TOKEN_LIFETIME_SECS = 24 * 3600  # validation refuses tokens expiring further ahead
+MIN_TOKEN_LIFETIME_SECS = 1
+TOKEN_LIFETIME_RULE = f"an integer of seconds, at least {MIN_TOKEN_LIFETIME_SECS}"  # and the stack's maximum
+
+# A session's incarnation: the first characters of the 16-hex nonce of every token minted for it,
+# which is how revocation tells a session's tokens from those of an ended one under the same call
+# id. The service picks one at each start; a client holding the signing key picks its own, mints
+# with it, and has the session accept it. A session accepts at most MAX_INCARNATIONS of them.
+INCARNATION_LENGTH = 8
+INCARNATION_PATTERN = f"[0-9a-f]{{{INCARNATION_LENGTH}}}"
+INCARNATION_RULE = f"exactly {INCARNATION_LENGTH} lowercase hex characters"
+MAX_INCARNATIONS = 16
 
 _CALL_ID = re.compile(CALL_ID_PATTERN)
 _FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)
+_INCARNATION = re.compile(INCARNATION_PATTERN)
 
 
 def is_call_id(value: Any) -> TypeGuard[str]:
@@ -46,3 +58,13 @@ def is_function_name(value: Any) -> TypeGuard[str]:
 
 def is_token_text(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_TOKEN_LENGTH
+
+
+def is_incarnation(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and _INCARNATION.fullmatch(value) is not None
+
+
+def is_token_lifetime(value: Any) -> TypeGuard[int]:
+    """An integer of seconds, at least one (a bool is no integer here). The stack's
+    MaxTokenLifetimeSecs bounds it too: that comparison is the caller's, who knows the setting."""
+    return type(value) is int and value >= MIN_TOKEN_LIFETIME_SECS

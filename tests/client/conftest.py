@@ -1,7 +1,8 @@
 """The client's tests run against the real local stack: the shared one (`local_stack`, tests/conftest.py).
 
 Fixtures: `stack` (template defaults: debug off, revocation check off), `connect(url, **options)`
-(a RemoteSessionManager with a deadline long enough for a cold handler on a loaded machine),
+(a RemoteSessionManager with a deadline and render budget long enough for a cold handler on a
+loaded machine),
 `client` (an unsigned one on `stack`, remote validation), `call_id` (fresh per test).
 """
 
@@ -22,15 +23,15 @@ def stack(local_stack: Stack) -> Stack:
     return local_stack
 
 
-# The client's default deadline (4 s) suits Lambda; the local stack's first call to each
-# handler imports it in a fresh worker, which on a busy CI machine can take longer.
+# The client's default deadline (4 s) and render budget (2 s) suit Lambda; the local stack's first
+# call to each handler imports it in a fresh worker, which on a busy CI machine can take longer.
 STACK_TIMEOUT = (3.05, 60.0)
-STACK_DEADLINE_SECS = 60.0
+STACK_OPTIONS = {"timeout": STACK_TIMEOUT, "deadline_secs": STACK_TIMEOUT[1], "render_budget_secs": STACK_TIMEOUT[1]}
 
 
 @pytest.fixture(scope="session")
 def connect() -> Callable[..., RemoteSessionManager]:
-    return functools.partial(RemoteSessionManager, timeout=STACK_TIMEOUT, deadline_secs=STACK_DEADLINE_SECS)
+    return functools.partial(RemoteSessionManager, **STACK_OPTIONS)
 
 
 @pytest.fixture(scope="session")

@@ -66,10 +66,10 @@ def test_agent_using_the_client(
     stack: Stack, client: RemoteSessionManager, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     agent = weather_agent()
-    # The one line an agent changes (`connect` only allows for the local stack's cold workers).
-    agent._session_manager = connect(stack.base_url)
+    # The one line an agent changes (`connect`'s options only allow for the local stack's cold workers).
+    connect(stack.base_url).install(agent)
     replica = weather_agent()  # a second instance: the SDK alone would not know the first's secret
-    replica._session_manager = connect(stack.base_url)
+    replica._session_manager = connect(stack.base_url)  # plain assignment works too
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
 
     with served(agent) as base, served(replica) as other:

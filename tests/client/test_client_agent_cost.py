@@ -1,19 +1,25 @@
 """What a real signalwire-sdk AgentBase costs the service per call, with the one-line swap and nothing else.
 
 Rendering its SWML (what the SDK does for every incoming call) starts a session and mints a token
-per tool and for the post-prompt: after the agent's first render, that is one request, for 1 tool
-as for 50, with the signing key held or not. With the key, a SWAIG function call costs nothing,
-refused ones included (AgentBase asks debug_token about every token it checks).
+per tool and for the post-prompt. Without the signing key, after the agent's first render, that
+is one request, for 1 tool as for 50, whether the call is named (SignalWire's requests) or not.
+With the key, the render sends nothing: the tokens are minted in-process and the session's start
+follows in the background, one request per call; a SWAIG function call costs nothing, refused
+ones included (AgentBase asks debug_token about every token it checks).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from session_client import RemoteSessionManager, SessionServiceError
+from session_client.manager import START_MARGIN_SECS
 from session_rules import tokens
 from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
@@ -56,34 +62,87 @@ def tokens_in(swml: str) -> dict[str, str]:
     return found
 
 
+def counted_with_threads(manager: RemoteSessionManager) -> list[tuple[str, str, dict[str, Any]]]:
+    """The requests the manager really sends: (thread name, 'METHOD path', JSON body); each must succeed."""
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    def record(response: Any, **_: Any) -> None:
+        request = f"{response.request.method} {urlsplit(response.url).path}"
+        assert response.status_code in (200, 201), (request, response.status_code)  # no 404 on the way
+        sent.append((threading.current_thread().name, request, json.loads(response.request.body or b"{}")))
+
+    manager._http.hooks["response"].append(record)
+    return sent
+
+
 @pytest.mark.parametrize("tools", [1, 50])
-@pytest.mark.parametrize("keyed", [False, True], ids=["remote", "with-key"])
-def test_a_render_costs_one_request_after_the_first(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], tools: int, keyed: bool
+@pytest.mark.parametrize("signalwire", [False, True], ids=["no-call-id", "call-id"])
+def test_without_the_key_a_render_costs_one_request_after_the_first(
+    stack: Stack, connect: Callable[..., RemoteSessionManager], tools: int, signalwire: bool
 ) -> None:
+    """With SignalWire's call id too: the first mint for a call starts its session, never a 404."""
     agent = agent_with(tools)
-    manager = connect(stack.base_url, **({"secret_key": stack.signing_key} if keyed else {}))
+    manager = connect(stack.base_url)
     agent._session_manager = manager
-    sent = counted(manager)
-    asked: list[int] = []  # how many tokens each request asked for
-    manager._http.hooks["response"].append(
-        lambda response, **_: asked.append(len(json.loads(response.request.body or b"{}").get("functions", [])))
-    )
-    agent._render_swml()  # learns the agent's function names
-    assert len(sent) == 1 + tools + 1  # the session, then each tool's and the post-prompt's token
+    sent = counted_with_threads(manager)
+    agent._render_swml(f"call-{uuid.uuid4().hex}" if signalwire else None)  # learns the agent's function names
+    asked = [len(body.get("functions", [])) for _, _, body in sent]
+    # The session (unless a first mint starts it), then each tool's and the post-prompt's token.
+    assert len(sent) == (0 if signalwire else 1) + tools + 1
     assert sum(asked) == tools + 1  # each minted once: a mint asks only for what the call lacks
     sdk = SessionManager(secret_key=stack.signing_key)
     for _ in range(3):
         sent.clear()
-        swml = agent._render_swml()
-        assert sent == ["POST /sessions"]
+        named = f"call-{uuid.uuid4().hex}" if signalwire else None
+        swml = agent._render_swml(named)
+        assert [request for _, request, _ in sent] == ["POST /sessions"]
+        body = sent[0][2]
+        assert body["token_expiry_secs"] == manager.token_expiry_secs and len(body["functions"]) == tools + 1
         minted = tokens_in(swml)
         assert set(minted) == {"post_prompt", *(f"tool_{i}" for i in range(tools))}
         call_ids = {tokens.parse(token).call_id for token in minted.values()}  # type: ignore[union-attr]
         assert len(call_ids) == 1  # one session, the one the render started
         call_id = call_ids.pop()
+        assert named in (None, call_id)
         for function, token in minted.items():
             assert sdk.validate_tool_token(function, token, call_id), function
+
+
+@pytest.mark.parametrize("tools", [1, 50])
+@pytest.mark.parametrize("signalwire", [False, True], ids=["no-call-id", "call-id"])
+def test_with_the_key_a_render_sends_nothing_and_its_start_follows_in_the_background(
+    stack: Stack, connect: Callable[..., RemoteSessionManager], tools: int, signalwire: bool
+) -> None:
+    agent = agent_with(tools)
+    manager = connect(stack.base_url, secret_key=stack.signing_key)
+    agent._session_manager = manager
+    sent = counted_with_threads(manager)
+    sdk = SessionManager(secret_key=stack.signing_key)
+    for _ in range(3):
+        named = f"call-{uuid.uuid4().hex}" if signalwire else None
+        swml = agent._render_swml(named)
+        assert all(thread != threading.current_thread().name for thread, _, _ in sent)  # none from the render
+        minted = tokens_in(swml)
+        assert set(minted) == {"post_prompt", *(f"tool_{i}" for i in range(tools))}
+        fields = [tokens.parse(token) for token in minted.values()]
+        call_id = fields[0].call_id  # type: ignore[union-attr]
+        assert named in (None, call_id) and {f.call_id for f in fields} == {call_id}  # type: ignore[union-attr]
+        incarnations = {f.nonce[:8] for f in fields}  # type: ignore[union-attr]
+        assert len(incarnations) == 1  # the call's, picked by this manager
+        for function, token in minted.items():
+            assert sdk.validate_tool_token(function, token, call_id), function
+        assert manager.flush()
+        starts = [body for _, request, body in sent if request == "POST /sessions" and body["call_id"] == call_id]
+        assert starts == [
+            {
+                "call_id": call_id,
+                "incarnation": incarnations.pop(),
+                "token_expiry_secs": manager.token_expiry_secs + START_MARGIN_SECS,  # covers the render's tokens
+                "restart": named is None,  # an explicit create_session starts afresh; a named call stays ended
+            }
+        ]
+        sent.clear()
+    assert manager.outbox_stats.sent == 3 and manager.outbox_stats.failed == 0
 
 
 def test_function_calls_with_the_key_cost_nothing_even_refused(
@@ -94,6 +153,7 @@ def test_function_calls_with_the_key_cost_nothing_even_refused(
     agent._session_manager = manager
     call_id = manager.create_session()
     good = manager.create_tool_token("tool_0", call_id)
+    assert manager.flush()  # the session's start, sent in the background
     sent = counted(manager)
     assert agent.validate_tool_token("tool_0", good, call_id) is True
     for junk in ("", "x", "A" * 5000, good + "x", SessionManager(secret_key="other").generate_token("tool_0", call_id)):

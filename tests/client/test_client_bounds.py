@@ -172,7 +172,7 @@ def test_the_cap_admits_an_answer_of_its_size(service: StubService) -> None:
 def test_the_default_cap_admits_the_services_largest_answer(service: StubService) -> None:
     """A batch mint of 64 long function names is about 70 KB."""
     tokens = {f"f{i:02d}" + "x" * 60: "t" * 1000 for i in range(64)}
-    service.script = [(201, {"call_id": "c", "tokens": tokens, "expires_at": 1})]
+    service.script = [(201, {"call_id": "c", "tokens": tokens, "expires_at": 1, "tokens_expire_at": 1})]
     assert client(service.url).create_tool_tokens("c", list(tokens)) == tokens
 
 

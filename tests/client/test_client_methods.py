@@ -290,8 +290,8 @@ def test_a_mint_answered_while_the_call_ends_is_not_held(client: RemoteSessionMa
     client.create_session(call_id)
     real = client._call
 
-    def end_during_mint(method: str, path: str, body: Any = None) -> Any:
-        answer = real(method, path, body)
+    def end_during_mint(method: str, path: str, body: Any = None, deadline: Any = None) -> Any:
+        answer = real(method, path, body, deadline)
         if path.endswith("/tokens"):
             assert client.end_session(call_id) is True
         return answer

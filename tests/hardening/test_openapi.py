@@ -100,6 +100,19 @@ def test_the_documented_limits_are_the_ones_inputs_enforces(document: dict[str, 
     assert inputs.function_names({"functions": [f"f{i}" for i in range(batch["maxItems"])]})
     with pytest.raises(BadRequest):
         inputs.function_names({"functions": [f"f{i}" for i in range(batch["maxItems"] + 1)]})
+    create = document["paths"]["/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    incarnation, lifetime = create["properties"]["incarnation"], create["properties"]["token_expiry_secs"]
+    for good in ("0badcafe", "00000000", "ffffffff"):
+        assert re.search(incarnation["pattern"], good) and inputs.incarnation({"incarnation": good}) == good
+    for bad in ("0BADCAFE", "0badcaf", "0badcafe1", "0badcafg", ""):
+        assert not re.search(incarnation["pattern"], bad)
+        with pytest.raises(BadRequest):
+            inputs.incarnation({"incarnation": bad})
+    least = int(lifetime["minimum"])  # the generator writes it as a JSON number with a fraction
+    assert inputs.token_lifetime({"token_expiry_secs": least}, 60) == least
+    with pytest.raises(BadRequest):
+        inputs.token_lifetime({"token_expiry_secs": least - 1}, 60)
+    assert mint["schema"]["properties"]["token_expiry_secs"] == lifetime
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(loud_stack: Stack, tmp_path: Path) -> None:

@@ -72,3 +72,35 @@ def test_without_revocation_check_the_earlier_token_still_validates(
     clock.advance(5)
     service.create_session("call-3", {})
     assert service.validate("call-3", "f", old) == tokens.VALID
+
+
+def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Callable[..., Any]) -> None:
+    """Clients holding the key mint with incarnations of their own, which the session accepts."""
+    service = make_service(revocation_check=True)
+    key = service.keys.current()
+    expiry = int(service.clock()) + 60
+
+    def minted(incarnation: str) -> str:
+        return tokens.mint(key, "call-7", "f", expiry, tokens.new_nonce(incarnation))
+
+    service.create_session("call-7", {}, restart=False, incarnation="00000001")
+    service.create_session("call-7", {}, restart=False, incarnation="00000002")
+    for incarnation in ("00000001", "00000002"):
+        assert service.validate("call-7", "f", minted(incarnation)) == tokens.VALID
+    assert service.validate("call-7", "f", minted("00000003")) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-7", "f", service.mint("call-7", ["f"])[0]["f"]) == tokens.VALID
+    service.end_session("call-7")
+    assert service.validate("call-7", "f", minted("00000001")) == tokens.Verdict(False, tokens.SESSION_ENDED)
+
+
+def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., Any], clock: Any) -> None:
+    """A one-hour call on a stack whose sessions live ten minutes keeps its tools for the hour."""
+    service = make_service(revocation_check=True, session_ttl_secs=600)
+    service.create_session("call-8", {}, restart=False, incarnation="0000000a", lifetime=3600)
+    local = tokens.mint(service.keys.current(), "call-8", "f", int(clock()) + 3600, tokens.new_nonce("0000000a"))
+    clock.advance(1800)
+    minted, expiry = service.mint("call-8", ["f"], 3600)
+    clock.advance(1799)
+    assert service.validate("call-8", "f", local) == tokens.VALID
+    clock.advance(1800)
+    assert expiry > clock() and service.validate("call-8", "f", minted["f"]) == tokens.VALID

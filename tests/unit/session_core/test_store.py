@@ -10,7 +10,6 @@ import boto3
 import pytest
 from session_core.errors import MetadataTooLarge, SessionEnded
 from session_core.store import (
-    INCARNATION_LENGTH,
     MAX_METADATA_BYTES,
     Attr,
     DynamoSessionStore,
@@ -18,6 +17,7 @@ from session_core.store import (
     expiry_bucket,
     metadata_size,
 )
+from session_rules.limits import INCARNATION_LENGTH
 
 from local import template
 
@@ -111,7 +111,7 @@ def test_an_item_past_its_expiry_is_absent_to_every_read(store: Any, aws: Any, c
     session, _ = store.create("a", {"old": 1}, 60)
     clock.advance(59)
     assert store.get("a") == Session(
-        "a", session.expires_at, False, {"old": 1}, session.created_at, session.incarnation
+        "a", session.expires_at, False, {"old": 1}, session.created_at, session.incarnation, (session.incarnation,)
     )
     clock.advance(1)  # now == expires_at: past it
     assert store.get("a") is None
@@ -156,7 +156,9 @@ def test_create_over_an_ended_session_starts_fresh(store: Any, clock: Any) -> No
     assert store.end("a") is True
     session, created = store.create("a", {"y": 2}, TTL)
     assert created and session.metadata == {"y": 2}
-    assert store.get("a") == Session("a", session.expires_at, False, {"y": 2}, session.created_at, session.incarnation)
+    assert store.get("a") == Session(
+        "a", session.expires_at, False, {"y": 2}, session.created_at, session.incarnation, (session.incarnation,)
+    )
     assert session.created_at == int(clock())  # the fresh session's own start
 
 
@@ -202,7 +204,7 @@ def test_end_return_values_and_state(store: Any, clock: Any) -> None:
     assert store.end("a") is True
     ended = store.get("a")
     assert ended == Session(
-        "a", session.expires_at, True, {}, session.created_at, session.incarnation
+        "a", session.expires_at, True, {}, session.created_at, session.incarnation, (session.incarnation,)
     )  # visible as ended until expiry
     assert store.end("a") is False
 

@@ -19,8 +19,9 @@ from botocore.config import Config
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from session_core.config import CLIENT_CONFIG
-from session_core.errors import MetadataTooLarge, SessionBusy
+from session_core.errors import IncarnationLimit, MetadataTooLarge, SessionBusy, SessionEnded
 from session_core.store import KEYS_PER_UPDATE, MAX_METADATA_BYTES, DynamoSessionStore, metadata_size
+from session_rules.limits import MAX_INCARNATIONS
 
 from local.aws import provision
 from local.moto_server import MotoServer
@@ -253,3 +254,52 @@ def test_create_racing_end_always_resolves(serial_store: Any) -> None:
     final = store.get("race")
     assert final is None or final.ended or final.incarnation in starts
     print(f"\n{len(starts)} starts among {len(outcomes)} creates; {len(busy)} SessionBusy retried")
+
+
+def test_concurrent_starts_with_incarnations_never_pass_the_limit(serial_store: Any) -> None:
+    """Instances holding the key each add their own incarnation to one session near its limit."""
+    store = serial_store
+    store.create("near", {}, TTL, incarnation=f"{0:08x}")
+    for i in range(1, MAX_INCARNATIONS - 3):
+        store.create("near", {}, TTL, incarnation=f"{i:08x}")
+
+    def start(t: int) -> bool:
+        try:
+            store.create("near", {f"t{t}": t}, TTL, incarnation=f"{0xA0 + t:08x}", restart=False)
+        except IncarnationLimit:
+            return False
+        return True
+
+    accepted = run_together(THREADS, start)
+    session = store.get("near")
+    assert sum(accepted) == 3 and len(session.incarnations) == MAX_INCARNATIONS
+    added = {f"{0xA0 + t:08x}" for t in range(THREADS) if accepted[t]}
+    assert added <= set(session.incarnations)
+    assert set(session.metadata) == {f"t{t}" for t in range(THREADS) if accepted[t]}  # a refusal wrote nothing
+
+
+def test_a_start_with_an_incarnation_racing_end_leaves_a_consistent_session(serial_store: Any) -> None:
+    """A client's start (restart: false) against an end of the same call: started, merged or refused, never half."""
+    store = serial_store
+    for round_ in range(10):
+        call_id = f"race-{round_}"
+        if round_ % 2:
+            store.create(call_id, {}, TTL)  # already active: the start merges, or meets the end
+        mine = f"{round_:08x}"
+
+        def work(t: int, call_id: str = call_id, mine: str = mine) -> Any:
+            if t == 0:
+                return store.end(call_id)
+            try:
+                return store.create(call_id, {"mine": 1}, TTL, incarnation=mine, restart=False)
+            except SessionEnded:
+                return "refused"
+
+        ended, started = run_together(2, work)
+        final = store.get(call_id)
+        if started == "refused":  # the end came first and the start changed nothing
+            assert ended and final.ended and final.metadata == {}
+        elif final.ended:  # the start came first, then the end
+            assert ended and final.metadata == {} and mine in final.incarnations
+        else:  # the end found nothing active to end, then the start
+            assert not ended and mine in final.incarnations and final.metadata == {"mine": 1}

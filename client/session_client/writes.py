@@ -1,0 +1,38 @@
+"""Metadata writes checked before they are queued, as the service would check them.
+
+With the key held, a write is queued and sent in the background, so the service's verdict on a
+bad input would come too late for the caller to see. The rules are the service's
+(session_rules.limits); a write that passes them can still be refused for the session's whole
+metadata growing past the limit, which only the service can tell (logged and counted).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from session_rules import limits
+
+from .errors import SessionServiceError
+
+
+def checked(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """`metadata` as a dict to send; SessionServiceError with the code the service's answer would carry."""
+    for key in metadata:
+        if not isinstance(key, str) or not 1 <= len(key) <= limits.MAX_METADATA_KEY_LENGTH:
+            raise SessionServiceError(
+                "invalid_metadata", f"metadata keys are 1-{limits.MAX_METADATA_KEY_LENGTH} characters", 400
+            )
+    try:  # TypeError (a value JSON cannot hold) is the caller's, as json.dumps raises it without the key
+        text = json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
+    except ValueError as exc:  # NaN or infinity: not JSON
+        raise SessionServiceError("invalid_json", f"metadata is not JSON: {exc}", 400) from exc
+    except UnicodeEncodeError as exc:  # a lone surrogate
+        raise SessionServiceError("invalid_json", "metadata holds a lone surrogate, which is not Unicode", 400) from exc
+    if size > limits.MAX_METADATA_BYTES:
+        raise SessionServiceError(
+            "metadata_too_large", f"the session's metadata would exceed {limits.MAX_METADATA_BYTES} bytes", 413
+        )
+    return dict(metadata)

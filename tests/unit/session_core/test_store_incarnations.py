@@ -1,0 +1,192 @@
+"""DynamoSessionStore: the incarnations a session accepts, and an expiry that never moves back.
+
+A client holding the signing key picks its own incarnation for a call and mints tokens with it;
+its start has the session take it as its own, or accept it beside others (at most
+MAX_INCARNATIONS). Tokens may be minted with lifetimes longer than the session's TTL: the session
+lives at least as long as they do, and no later write shortens it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from session_core.errors import IncarnationLimit, SessionEnded, SessionNotFound
+from session_core.store import KEYS_PER_UPDATE, Attr, DynamoSessionStore, expiry_bucket
+from session_rules.limits import MAX_INCARNATIONS
+
+TTL = 3600
+
+
+def raw(aws: Any, call_id: str) -> dict[str, Any] | None:
+    return aws.dynamodb.get_item(TableName=aws.table_name, Key={Attr.KEY: {"S": call_id}}, ConsistentRead=True).get(
+        "Item"
+    )
+
+
+def other_writer(aws: Any, when: Any, write: Any) -> list[bool]:
+    """Run `write(client)` once, from another client, just before the store's first request that `when` matches."""
+    other = boto3.client("dynamodb")
+    done: list[bool] = []
+
+    def race(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if not done and when(model.name, params):
+            done.append(True)
+            write(other)
+
+    aws.dynamodb.meta.events.register("before-parameter-build.dynamodb", race)
+    return done
+
+
+def inc(i: int) -> str:
+    return f"{i:08x}"
+
+
+# -- incarnations ---------------------------------------------------------------------------------
+
+
+def test_a_start_takes_the_clients_incarnation_as_its_own(store: Any) -> None:
+    session, created = store.create("a", {}, TTL, incarnation="0badcafe")
+    assert created and session.incarnation == "0badcafe" and session.incarnations == ("0badcafe",)
+    assert store.get("a") == session
+
+
+def test_an_active_session_accepts_more_incarnations_and_keeps_its_own(store: Any) -> None:
+    own = store.create("a", {"x": 1}, TTL)[0].incarnation
+    session, created = store.create("a", {}, TTL, incarnation=inc(1), restart=False)
+    assert not created and session.incarnation == own
+    assert set(session.incarnations) == {own, inc(1)} and session.incarnations[0] == own
+    assert store.create("a", {"y": 2}, TTL, incarnation=inc(1))[0].incarnations == session.incarnations  # once
+    assert store.create("a", {}, TTL, incarnation=own)[0].incarnations == session.incarnations
+    assert store.get("a").metadata == {"x": 1, "y": 2}
+
+
+@pytest.mark.parametrize("keys", [1, KEYS_PER_UPDATE + 1])  # a merge naming its keys, and one writing the whole map
+def test_past_the_limit_the_start_is_refused_and_changes_nothing(store: Any, aws: Any, clock: Any, keys: int) -> None:
+    store.create("a", {}, TTL, incarnation=inc(0))
+    for i in range(1, MAX_INCARNATIONS):
+        store.create("a", {}, TTL, incarnation=inc(i))
+    assert len(store.get("a").incarnations) == MAX_INCARNATIONS
+    before = raw(aws, "a")
+    clock.advance(60)
+    with pytest.raises(IncarnationLimit) as refused:
+        store.create("a", {f"k{i}": i for i in range(keys)}, TTL, incarnation=inc(MAX_INCARNATIONS))
+    assert (refused.value.status, refused.value.code) == (409, "incarnation_limit")
+    assert raw(aws, "a") == before  # not even the expiry moved
+    assert store.create("a", {"k": 1}, TTL, incarnation=inc(3))[0].metadata == {"k": 1}  # one it accepts: fine
+
+
+def test_an_ended_session_refuses_a_start_without_restart_and_starts_afresh_with_it(store: Any, aws: Any) -> None:
+    store.create("a", {}, TTL, incarnation=inc(1))
+    store.create("a", {}, TTL, incarnation=inc(2))
+    store.end("a")
+    before = raw(aws, "a")
+    with pytest.raises(SessionEnded):
+        store.create("a", {}, TTL, incarnation=inc(3), restart=False)
+    assert raw(aws, "a") == before
+    session, created = store.create("a", {}, TTL, incarnation=inc(3))
+    assert created and session.incarnations == (inc(3),)  # the ended session's are gone with it
+
+
+def test_an_expired_session_is_started_with_the_clients_incarnation(store: Any, clock: Any) -> None:
+    store.create("a", {}, 60, incarnation=inc(1))
+    clock.advance(61)
+    session, created = store.create("a", {}, TTL, incarnation=inc(2), restart=False)
+    assert created and session.incarnations == (inc(2),)
+
+
+def test_an_item_from_before_the_set_keeps_its_own_incarnation(store: Any, aws: Any, clock: Any) -> None:
+    expires_at = int(clock()) + TTL
+    aws.dynamodb.put_item(
+        TableName=aws.table_name,
+        Item={
+            Attr.KEY: {"S": "old"},
+            Attr.EXPIRES_AT: {"N": str(expires_at)},
+            Attr.BUCKET: {"S": expiry_bucket("old", expires_at)},
+            Attr.ENDED: {"BOOL": False},
+            Attr.INCARNATION: {"S": inc(7)},
+            Attr.METADATA: {"M": {}},
+        },
+    )
+    assert store.get("old").incarnations == (inc(7),)
+    assert store.create("old", {}, TTL, incarnation=inc(7))[0].incarnations == (inc(7),)
+    assert "incarnations" not in raw(aws, "old")  # type: ignore[operator]
+    assert store.create("old", {}, TTL, incarnation=inc(8))[0].incarnations == (inc(7), inc(8))
+    assert store.get("old").incarnations == (inc(7), inc(8))
+
+
+def test_two_writers_near_the_limit_never_pass_it(store: Any, aws: Any) -> None:
+    """The other adds the last one the session may take between this start's read and its write."""
+    store.create("a", {}, TTL, incarnation=inc(0))
+    for i in range(1, MAX_INCARNATIONS - 1):
+        store.create("a", {}, TTL, incarnation=inc(i))
+
+    def theirs(client: Any) -> None:
+        DynamoSessionStore(aws.table_name, client).create("a", {}, TTL, incarnation="ffffffff")
+
+    store.get("a")
+    raced = other_writer(aws, lambda name, params: name == "UpdateItem" and "eeeeeeee" in str(params), theirs)
+    with pytest.raises(IncarnationLimit):
+        store.create("a", {"mine": 1}, TTL, incarnation="eeeeeeee")
+    session = store.get("a")
+    assert raced and len(session.incarnations) == MAX_INCARNATIONS
+    assert "ffffffff" in session.incarnations and "eeeeeeee" not in session.incarnations
+    assert "mine" not in session.metadata
+
+
+def test_a_session_started_afresh_since_the_read_gets_the_incarnation_added_again(store: Any, aws: Any) -> None:
+    """The read saw the incarnation accepted; by the write the call was ended and started again."""
+    store.create("a", {}, TTL, incarnation=inc(1))
+
+    def churn(client: Any) -> None:
+        other = DynamoSessionStore(aws.table_name, client)
+        other.end("a")
+        other.create("a", {}, TTL, incarnation=inc(2))
+
+    raced = other_writer(aws, lambda name, params: name == "PutItem" and "mine" in str(params), churn)
+    session, created = store.create("a", {"mine": 1}, TTL, incarnation=inc(1), restart=False)
+    assert raced and not created and set(session.incarnations) == {inc(1), inc(2)}
+    assert session.incarnation == inc(2)
+
+
+# -- the expiry never moves back ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keys", [1, KEYS_PER_UPDATE + 1])
+def test_a_shorter_merge_keeps_a_longer_expiry(store: Any, clock: Any, keys: int) -> None:
+    long = store.create("a", {}, 24 * 3600)[0].expires_at
+    clock.advance(10)
+    assert store.merge_metadata("a", {f"k{i}": i for i in range(keys)}, TTL).expires_at == long
+    assert store.create("a", {"x": 1}, TTL)[0].expires_at == long
+    assert store.get("a").expires_at == long
+    assert store.merge_metadata("a", {"y": 1}, 24 * 3600).expires_at == long + 10  # a longer one moves it
+
+
+def test_extend_moves_only_forward_and_only_an_active_session(store: Any, aws: Any, clock: Any) -> None:
+    with pytest.raises(SessionNotFound):
+        store.extend("absent", int(clock()) + 7200)
+    session = store.create("a", {"x": 1}, TTL)[0]
+    store.extend("a", session.expires_at + 100)
+    assert store.get("a").expires_at == session.expires_at + 100
+    before = raw(aws, "a")
+    store.extend("a", session.expires_at + 50)  # already beyond: nothing written
+    assert raw(aws, "a") == before
+    store.end("a")
+    with pytest.raises(SessionEnded):
+        store.extend("a", session.expires_at + 200)
+    clock.advance(TTL + 200)
+    with pytest.raises(SessionNotFound):
+        store.extend("a", int(clock()) + 7200)
+
+
+def test_a_merge_read_before_an_extension_does_not_undo_it(store: Any, aws: Any, clock: Any) -> None:
+    session = store.create("a", {"x": 1}, TTL)[0]
+    further = session.expires_at + 5000
+
+    def extend(client: Any) -> None:
+        DynamoSessionStore(aws.table_name, client, clock=clock).extend("a", further)
+
+    raced = other_writer(aws, lambda name, _: name == "UpdateItem", extend)
+    assert store.merge_metadata("a", {"y": 2}, TTL).expires_at == further
+    assert raced and store.get("a").expires_at == further
