@@ -54,7 +54,7 @@ FULL = Sizes(
     agent_rounds=30,
     agent_sdk_batch=20,
     load_calls=24,
-    load_rounds=5,
+    load_rounds=7,
 )
 QUICK = Sizes(
     verify_rounds=10,
