@@ -1,12 +1,16 @@
 # The project's commands. Each creates .venv first if it is missing.
 #   make serve   the local stack on http://127.0.0.1:$(PORT) (moto on $(AWS_PORT))
 #   make test    the whole suite (what .ci/run runs)
-#   make test-fast   the inner loop (about two minutes): lint, types, and the tests that need neither
+#   make test-fast   the inner loop: lint, types, and the tests that need neither
 #                the local stack nor sam build (unit, handler, SDK interop, template and lock checks; no soaks)
+#   make example one call, as SignalWire makes it, across two replicas of examples/weather_agent.py
+#                sharing the local stack (starts and stops everything itself)
+#   make dist    the client's wheel and sdist in dist/ (reproducible: the same commit builds the same bytes)
 #   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
 #   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files,
 #                keeping every pin that still fits (make lock-upgrade moves them all to the newest)
-#   make smoke API=<url>   the whole session lifecycle against a deployment (or the local stack)
+#   make smoke API=<url>   the whole session lifecycle against a deployment (or the local stack;
+#                SIGN=1 signs its requests too, for AUTH=iam make serve)
 #   make invoke FN=validate EVENT=events/validate.json
 #   make bench
 
@@ -30,21 +34,24 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test test-fast openapi smoke invoke bench lint typecheck clean lock-upgrade
+.PHONY: venv lock serve test test-fast example dist openapi smoke invoke bench lint typecheck clean lock-upgrade
 
 venv: $(VENV)/.installed
 
 $(VENV)/.uv:
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@# uv installs the ~150 packages in seconds where pip takes minutes (a fresh `make serve`
-	@# must answer within a minute); pip stays the fallback.
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	@# must answer within a minute); pip stays the fallback, where no uv wheel installs.
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 \
+	  || echo "make venv: uv did not install; pip will install the packages instead (several minutes)" >&2
 	@touch $@
 
 # Installs the lock (requirements-dev.txt), never the loose requirements-dev.in.
+# The fallback says so, and pip shows each package as it goes: minutes of silence look like a hang.
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml $(VENV)/.uv
 	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt -e . \
-	  || $(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt -e .
+	  || { echo "make venv: uv could not install the lock; pip installs it instead, one package per line (several minutes)" >&2; \
+	       $(VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt -e . ; }
 	@touch $@
 
 # Re-resolves both locks from the .in files (newest versions their pins allow); commit the result.
@@ -63,12 +70,26 @@ test: venv lint typecheck
 	$(VENV)/bin/python -m pytest
 
 # Not here: tests/local, integration, client (over the local stack; test_client_signing excepted),
-# hardening, smoke, bench, and tests/template/test_sam_cli.py (sam build and validate).
+# hardening, smoke, bench, dist (builds and installs the client), examples, and tests/template/test_sam_cli.py
+# (sam build and validate).
 FAST_TESTS := tests/unit tests/functions tests/interop tests/template tests/client/test_client_signing.py \
   --ignore=tests/template/test_sam_cli.py -m "not slow"
 
 test-fast: venv lint typecheck
 	$(VENV)/bin/python -m pytest $(FAST_TESTS)
+
+example: venv
+	$(VENV)/bin/python -m examples.run
+
+# The client's sdist, and its wheel built from that sdist, with the lock's hatchling (no isolation, so no
+# other version is fetched). Every file's time is the last commit's, so the same commit builds the
+# same bytes; outside a git checkout hatchling's fixed default time stands.
+DIST ?= dist
+dist: venv
+	rm -rf $(DIST)
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null) ; export SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-315532800} ; \
+	  $(UV) build --quiet --no-build-isolation --python $(VENV)/bin/python --out-dir $(DIST)
+	@ls -1 $(DIST)/*
 
 # Written through a temporary file, so a failed run leaves no half document; the handlers' cold-start
 # settings check (no table or secret here) is not news, so their logs are kept to critical.
@@ -84,10 +105,11 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 # The whole session lifecycle against a deployment (the ApiUrl output; signed with your AWS
-# credentials) or the local stack (http://127.0.0.1:$(PORT)).
+# credentials) or the local stack (http://127.0.0.1:$(PORT)); SIGN=1 signs for the local stack too
+# (AUTH=iam make serve, whose credentials are testing / testing).
 smoke: venv
 	@test -n "$(API)" || { echo "usage: make smoke API=<the API's base URL>"; exit 2; }
-	@$(VENV)/bin/python -m smoke "$(API)"
+	@$(VENV)/bin/python -m smoke "$(API)" $(if $(SIGN),--sign)
 
 invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -139,9 +139,15 @@ def make_agent(mode: str, service_url: str | None = None, key: str | None = None
     return served
 
 
+class Served(NamedTuple):
+    url: str
+    loop_thread: str  # the name of the thread the agent's event loop runs in
+
+
 @contextlib.contextmanager
-def served(agent: Any) -> Iterator[str]:
-    """The agent's own FastAPI app (`get_app()`) under uvicorn on a free loopback port; its base URL."""
+def served(agent: Any) -> Iterator[Served]:
+    """The agent's own FastAPI app (`get_app()`) under uvicorn on a free loopback port, its event
+    loop in a thread of its own: the base URL, and that thread's name (to tell what ran on the loop)."""
     import uvicorn
 
     server = uvicorn.Server(
@@ -155,7 +161,7 @@ def served(agent: Any) -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > limit:
                 raise RuntimeError("the agent's server did not start")
             time.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        yield Served(f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", thread.name)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -242,7 +248,7 @@ def _serve(argv: Sequence[str] | None = None) -> int:
         per_call = dict(agent.session.per_call) if agent.session else {}
         print("STATS " + json.dumps({"sent": agent.sent, "per_call": per_call, "ran": sum(agent.ran.values())}))
 
-    with served(agent.agent) as base:
+    with served(agent.agent) as (base, _):
         print(f"READY {base}", flush=True)
         for line in sys.stdin:
             if line.strip() == "quiet":

@@ -4,7 +4,11 @@ moto's server plays the AWS account (table and secret created from `template.yam
 front routes each request, as an API Gateway HTTP API v2 event, to the real handler the
 template names for the route, and the scheduled function runs on the template's schedule.
 
-    python -m local.serve      # PORT (3000), AWS_PORT (5000), LOCAL_SIGNING_KEY, CLEANUP_INTERVAL_SECS
+    python -m local.serve      # PORT (3000), AWS_PORT (5000), LOCAL_SIGNING_KEY, CLEANUP_INTERVAL_SECS, AUTH
+
+AUTH=iam makes the front check SigV4 as the API's IAM authorization does (local/sigv4.py): only
+requests signed for execute-api in the stack's region with the emulated account's credentials
+(testing / testing, as moto's) reach a function.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
-from . import aws, template
+from . import aws, sigv4, template
 from .aws import HOST, REGION
 from .lambda_pool import InvokeError, LambdaPool, PoolBusy, PoolClosed
 from .lambda_runtime import http_event, scheduled_event
@@ -94,6 +98,12 @@ UNAVAILABLE = (503, "Service Unavailable")
 # Entity Too Large"; a REST API says "Request Too Long", koki-develop/lgtm-generator#10).
 TOO_LARGE = (413, "Request Entity Too Large")
 BAD_REQUEST = (400, "Bad Request")
+# A route with IAM authorization, asked without a valid signature (none, another account's, another
+# region or service, expired, altered): the gateway answers 403 itself and no function runs
+# (docs: apigateway/latest/developerguide/http-api-access-control-iam.html, "API Gateway invokes your
+# API route only if the client has execute-api permission for the route"; an HTTP API's body for it
+# is {"message":"Forbidden"}, the status by the knowledge center's api-gateway-troubleshoot-403-forbidden).
+FORBIDDEN = (403, "Forbidden")
 
 
 def gateway_reply(answer: tuple[int, str]) -> Reply:
@@ -138,7 +148,9 @@ class Front:
         pool: LambdaPool,
         openapi: Callable[[], dict[str, Any]] | None = None,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECS,
+        iam: sigv4.Account | None = None,
     ) -> None:
+        self.iam = iam  # None: every route open, as `make serve` has always been
         self.timeouts = {name: fn.timeout for name, fn in functions.items()}
         self.integration_timeout = integration_timeout
         routes = template_routes(functions)
@@ -158,6 +170,8 @@ class Front:
         if found.target == OPENAPI_TARGET:
             assert self.openapi is not None
             return json_reply(200, self.openapi()), "openapi"
+        if self.iam is not None and not sigv4.is_signed(self.iam, method, target, headers, body):
+            return gateway_reply(FORBIDDEN), "- (not signed)"  # routes are matched before they are authorized
         event = self.event(method, path, query, headers, body, found)
         request_id = event["requestContext"]["requestId"]
         try:
@@ -456,21 +470,33 @@ def banner(
     router: Router,
     key_source: str,
     schedules: list[str],
+    iam: sigv4.Account | None = None,
 ) -> str:
     aws_cli = f"aws --endpoint-url {endpoint} --region {REGION}"
+    if iam is None:
+        auth = ["  auth                 none (AUTH=iam checks SigV4 as the deployed API does)"]
+        curl = "curl -s"
+    else:
+        auth = [
+            f"  auth                 IAM: SigV4 for {sigv4.SERVICE} in {iam.region}, with the emulated account's",
+            f"                       credentials: key {iam.access_key}, secret {iam.secret_key}"
+            f" (a session token is optional: {iam.session_token})",
+        ]
+        curl = f"curl -s --aws-sigv4 aws:amz:{iam.region}:{sigv4.SERVICE} --user {iam.access_key}:{iam.secret_key}"
     lines = [
         f"SWAIG session service, local stack: {base_url}",
         f"  emulated AWS (moto)  {endpoint}",
         f"  table                {provisioned.table_name}",
         f"  signing key secret   {provisioned.secret_id}",
         f"  signing key          {key_source}",
+        *auth,
         *[f"  schedule             {s}" for s in schedules],
         "  routes:",
         *[f"    {route.method:<7}{route.path:<36}{target}" for route, target in router.routes],
         "  inspect it with the AWS CLI (any credentials do, e.g. AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):",
         f"    {aws_cli} dynamodb scan --table-name {provisioned.table_name}",
         f"    {aws_cli} secretsmanager get-secret-value --secret-id {provisioned.secret_id}",
-        f"  try: curl -s -X POST {base_url}/sessions -H 'content-type: application/json' -d '{{}}'",
+        f"  try: {curl} -X POST {base_url}/sessions -H 'content-type: application/json' -d '{{}}'",
         "Ctrl-C stops it.",
     ]
     return "\n".join(lines)
@@ -489,7 +515,15 @@ def scheduled_jobs(functions: dict[str, Function], override: str | None) -> tupl
     return jobs, lines
 
 
-def run(server: FrontServer, aws_port: int, stop: threading.Event) -> None:
+def auth_mode(raw: str | None) -> sigv4.Account | None:
+    """AUTH: empty or `none` (every route open) or `iam` (SigV4 with the emulated account's credentials)."""
+    mode = (raw or "none").strip().lower()
+    if mode not in ("none", "iam"):
+        raise ValueError(f"AUTH={raw!r}: use AUTH=iam, or leave it unset")
+    return sigv4.Account() if mode == "iam" else None
+
+
+def run(server: FrontServer, aws_port: int, stop: threading.Event, iam: sigv4.Account | None = None) -> None:
     """Everything after the ports are claimed: moto, provisioning, the pool, serving until `stop`."""
     from .moto_server import MotoServer
 
@@ -503,13 +537,13 @@ def run(server: FrontServer, aws_port: int, stop: threading.Event) -> None:
             pool = LambdaPool(functions, endpoint)
             scheduler = Scheduler(pool, jobs)
             try:
-                server.front = Front(functions, pool, openapi_hook())
+                server.front = Front(functions, pool, openapi_hook(), iam=iam)
                 server.server_activate()
                 threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
                 scheduler.start()
                 key_source = "LOCAL_SIGNING_KEY" if signing_key else "random (set LOCAL_SIGNING_KEY to choose it)"
                 base_url = f"http://{HOST}:{server.server_address[1]}"
-                say(banner(base_url, endpoint, provisioned, server.front.router, key_source, schedules))
+                say(banner(base_url, endpoint, provisioned, server.front.router, key_source, schedules, iam))
                 while not stop.wait(0.5):  # a timed wait: signal handlers run between waits
                     pass
                 say("stopping...")
@@ -530,6 +564,11 @@ def main() -> int:
         complain(f"error: CLEANUP_INTERVAL_SECS={os.environ['CLEANUP_INTERVAL_SECS']!r} is not a number of seconds")
         return 2
     try:
+        iam = auth_mode(os.environ.get("AUTH"))
+    except ValueError as exc:
+        complain(f"error: {exc}")
+        return 2
+    try:
         server = bind_front(port)
     except PortTaken as exc:
         complain(str(exc))
@@ -548,7 +587,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    run(server, aws_port, stop)
+    run(server, aws_port, stop, iam)
     say("stopped")
     return 0
 

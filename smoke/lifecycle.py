@@ -2,9 +2,11 @@
 
     python -m smoke https://<api-id>.execute-api.<region>.amazonaws.com/<stage>
     python -m smoke http://127.0.0.1:3000          # the local stack (make serve)
+    python -m smoke http://127.0.0.1:3000 --sign --region us-east-1   # AUTH=iam make serve
 
 An AWS URL is signed (SigV4, service execute-api) with the caller's credentials, found as the
-AWS CLI finds them (environment, AWS_PROFILE, SSO, instance role); the local stack is not.
+AWS CLI finds them (environment, AWS_PROFILE, SSO, instance role); the local stack is not,
+unless --sign asks for it (AUTH=iam checks signatures made with testing / testing).
 Prints one line per step that answered as expected; on the first that did not, prints what
 was expected and what came, and exits 1. The session is fresh (a new call id) and ended by
 the run, so the smoke can run against a stack in use.
@@ -132,11 +134,11 @@ def tampered(token: str) -> str:
     return base64.urlsafe_b64encode(f"{head}.{flipped}".encode()).decode()
 
 
-def session_for(base_url: str, region: str | None = None) -> requests.Session:
-    """A requests session: unsigned for the local stack, SigV4-signed for anything else."""
+def session_for(base_url: str, region: str | None = None, sign: bool | None = None) -> requests.Session:
+    """A requests session: by default unsigned for the local stack, SigV4-signed for anything else."""
     http = requests.Session()
     try:
-        http.auth = auth_for(base_url, sign=not is_local(base_url), region=region)
+        http.auth = auth_for(base_url, sign=not is_local(base_url) if sign is None else sign, region=region)
     except ValueError as exc:  # no credentials, or no region to sign for
         raise WrongAnswer(str(exc)) from exc
     return http
@@ -145,10 +147,13 @@ def session_for(base_url: str, region: str | None = None) -> requests.Session:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("url", help="the API's base URL (the ApiUrl output), or the local stack's")
-    parser.add_argument("--region", help="for a custom domain: the region to sign for")
+    parser.add_argument("--region", help="for a custom domain or the local stack: the region to sign for")
+    parser.add_argument(
+        "--sign", action="store_true", help="sign a local stack's requests too (AUTH=iam make serve checks them)"
+    )
     args = parser.parse_args(argv)
     try:
-        with session_for(args.url, args.region) as http:
+        with session_for(args.url, args.region, sign=True if args.sign else None) as http:
             mode = Lifecycle(args.url, http).run()
     except WrongAnswer as exc:
         print(f"FAIL {exc}", file=sys.stdout, flush=True)

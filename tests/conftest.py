@@ -11,7 +11,8 @@ Fixtures:
 - `local_stack`: the local stack (`python -m local.serve` as a subprocess) with the template's
   defaults, started once per test session and shared by every folder that tests over HTTP
   (integration, client, hardening); `http`: a requests session for it. Tests there use fresh
-  call ids, so they share its table safely. Other configurations start their own
+  call ids, so they share its table safely. `iam_stack`: the same with `AUTH=iam` (SigV4
+  checked as the deployed API checks it), likewise shared. Other configurations start their own
   (`local.stack.running_stack(**env)`).
 
 Hypothesis: profile "ci" (default, bounded) or "full" (SOAK=full).
@@ -160,6 +161,14 @@ def local_stack() -> Iterator[Any]:
     from local.stack import running_stack
 
     with running_stack() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def iam_stack() -> Iterator[Any]:
+    from local.stack import running_stack
+
+    with running_stack(AUTH="iam") as running:
         yield running
 
 

@@ -3,14 +3,15 @@
 Adopting it is one line in an agent::
 
     from session_client import RemoteSessionManager
-    agent._session_manager = RemoteSessionManager("https://<api>.execute-api.<region>.amazonaws.com/<stage>")
+    RemoteSessionManager("https://<api>.execute-api.<region>.amazonaws.com/<stage>", secret_arn=ARN).install(agent)
 """
 
 __version__ = "0.1.0"
 
 from .errors import SessionServiceError
 from .manager import RemoteSessionManager
+from .outbox import OutboxStats
 from .signing import SigV4
 from .tokens import TokenCheck
 
-__all__ = ["RemoteSessionManager", "SessionServiceError", "SigV4", "TokenCheck", "__version__"]
+__all__ = ["OutboxStats", "RemoteSessionManager", "SessionServiceError", "SigV4", "TokenCheck", "__version__"]

@@ -30,8 +30,8 @@ class StaticKeys:
 class SecretKeys:
     """The service's Secrets Manager secret: AWSCURRENT and, after a rotation, AWSPREVIOUS.
 
-    Read in the background from construction (`prefetch`), so that an agent's first render
-    seldom waits for them (it does when they are not read yet). Read again once `max_age` seconds
+    Read on first use, or before it in the background (`prefetch()`, which install() calls), so
+    that an agent's first render seldom waits for them. Read again once `max_age` seconds
     have passed, like the service's own key cache, in the background: the keys held serve
     meanwhile, so minting never waits on Secrets Manager. Read at once (at most every
     `refresh_interval` seconds) when no key matches a token's signature, so a rotation finished
@@ -47,8 +47,6 @@ class SecretKeys:
         max_age: float = 300.0,
         region: str | None = None,
         refresh_interval: float = 5.0,
-        *,
-        prefetch: bool = True,
     ) -> None:
         self.secret_arn = secret_arn
         self.max_age = max_age
@@ -61,8 +59,6 @@ class SecretKeys:
         self._lock = threading.Lock()
         self._background: threading.Thread | None = None
         self._starting = threading.Lock()
-        if prefetch:
-            self._read_soon()
 
     def keys(self) -> tuple[bytes, ...]:
         if not self._keys:  # nothing to serve yet: read now (waiting for a read under way, if one is)
@@ -72,6 +68,11 @@ class SecretKeys:
         elif time.monotonic() - self._read_at > self.max_age:
             self._read_soon()
         return self._keys
+
+    def prefetch(self) -> None:
+        """Start reading the keys in the background, unless they are held already."""
+        if not self._keys:
+            self._read_soon()
 
     def _read_soon(self) -> None:
         """Re-read in a background thread, unless one is under way."""

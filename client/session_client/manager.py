@@ -233,7 +233,8 @@ class RemoteSessionManager:
         """Make this the agent's session manager: the one adoption line.
 
         Sets `agent._session_manager`; takes over the agent's token lifetime (its
-        `token_expiry_secs`, AgentBase's 3600 by default) unless one was given here; and when a
+        `token_expiry_secs`, AgentBase's 3600 by default) unless one was given here; starts
+        reading the signing key from Secrets Manager (`secret_arn`) in the background; and when a
         token check may wait on the network (`checks_may_wait`), has the SDK run its SWAIG
         pre-dispatch in a worker thread, through its extension point `_swaig_configures_per_call`
         (set on this agent only), so no check ever stalls the agent's event loop. Returns self.
@@ -244,6 +245,8 @@ class RemoteSessionManager:
             if lifetime is not None:
                 self._set_lifetime(lifetime)
         agent._session_manager = self
+        if isinstance(self._keys, SecretKeys):
+            self._keys.prefetch()  # so the first render seldom waits for Secrets Manager
         if self.checks_may_wait:
             agent._swaig_configures_per_call = _checks_in_a_worker_thread
         return self
@@ -350,7 +353,9 @@ class RemoteSessionManager:
             self._session_path(call_id)
             extra = writes.checked(metadata) if metadata else None
             expiry = self._signer.expiry(self.token_expiry_secs)
-            incarnation, start = self._calls.mint_plan(call_id, expiry, self._start_margin, restart=True) or ("", True)
+            plan = self._calls.mint_plan(call_id, expiry, self._start_margin, restart=True)
+            assert plan is not None  # a restart is never refused
+            incarnation, start = plan
             if start or extra:
                 self._queue_start(call_id, incarnation, restart=True, metadata=extra)
             return call_id
@@ -376,8 +381,8 @@ class RemoteSessionManager:
 
     def activate_session(self, call_id: str) -> bool:
         """Make sure the session is active: True when it is (started if it never was or has expired),
-        False when it was ended (an ended call stays ended). With the key: True when the start
-        is queued, False when the call was ended as far as this manager knows."""
+        False when it was ended (an ended call stays ended). With the key: its start is queued
+        unless it already was; False when the call was ended as far as this manager knows."""
         if self._signer is not None:
             try:
                 self._mint_here(call_id, [])
@@ -488,7 +493,8 @@ class RemoteSessionManager:
         return {str(name): str(token) for name, token in tokens.items()}
 
     def check_token(self, call_id: str, function_name: str, token: str) -> TokenCheck:
-        """validate_token with the reason: (valid, reason), in-process with the key.
+        """validate_token with the reason: a TokenCheck, the named tuple (valid, reason); in-process with
+        the key.
 
         With `revocation_check`, a token that passes here is checked by the service too, after
         the call's queued writes were sent.

@@ -11,6 +11,9 @@ before the last rotation), it checks no field's shape, and it gives no reason.
 from __future__ import annotations
 
 from session_rules import limits
+
+# check_token's answer: the named tuple (valid, reason) the service's own check returns, one type for
+# the local and the remote verdict.
 from session_rules.tokens import Verdict as TokenCheck
 
 __all__ = ["INPUT_CODES", "TokenCheck", "input_error"]

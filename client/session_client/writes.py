@@ -27,10 +27,10 @@ def checked(metadata: Mapping[str, Any]) -> dict[str, Any]:
     try:  # TypeError (a value JSON cannot hold) is the caller's, as json.dumps raises it without the key
         text = json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         size = len(text.encode())
+    except UnicodeEncodeError as exc:  # a lone surrogate (before ValueError, its base class)
+        raise SessionServiceError("invalid_json", "metadata holds a lone surrogate, which is not Unicode", 400) from exc
     except ValueError as exc:  # NaN or infinity: not JSON
         raise SessionServiceError("invalid_json", f"metadata is not JSON: {exc}", 400) from exc
-    except UnicodeEncodeError as exc:  # a lone surrogate
-        raise SessionServiceError("invalid_json", "metadata holds a lone surrogate, which is not Unicode", 400) from exc
     if size > limits.MAX_METADATA_BYTES:
         raise SessionServiceError(
             "metadata_too_large", f"the session's metadata would exceed {limits.MAX_METADATA_BYTES} bytes", 413

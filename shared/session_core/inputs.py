@@ -87,8 +87,10 @@ def function_name(value: Any) -> str:
 
 def function_names(body: Mapping[str, Any]) -> list[str]:
     """`function` (one name) or `functions` (1-64 names), not both; each name once, in order."""
-    if ("function" in body) == ("functions" in body):
-        raise BadRequest("give exactly one of 'function' or 'functions'", "missing_field")
+    if "function" in body and "functions" in body:  # neither is dropped silently: the request says two things
+        raise BadRequest("give 'function' or 'functions', not both", "invalid_body")
+    if "function" not in body and "functions" not in body:
+        raise BadRequest("'function' or 'functions' is required", "missing_field")
     if "function" in body:
         return [function_name(body["function"])]
     names = body["functions"]

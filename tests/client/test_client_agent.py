@@ -10,20 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from session_client import RemoteSessionManager
 from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
-from bench.agent_load import served
 from local.stack import Stack
-
-AUTH = ("agent-user", "agent-password")
-REFUSED = "the security token for this function is invalid or expired"
+from tests import agent_server
+from tests.agent_server import AUTH, REFUSED, render, served
 
 
 @pytest.fixture(autouse=True)
@@ -47,19 +43,11 @@ def weather_agent(**options: Any) -> AgentBase:
 
 def render_token(base: str, call_id: str) -> tuple[str, str]:
     """POST the call to the agent as SignalWire does; get_weather's webhook path and token from the SWML."""
-    document = requests.post(f"{base}/weather", json={"call_id": call_id}, auth=AUTH, timeout=120).json()
-    ai = next(verb["ai"] for verb in document["sections"]["main"] if "ai" in verb)
-    url = next(f["web_hook_url"] for f in ai["SWAIG"]["functions"] if f["function"] == "get_weather")
-    parts = urlsplit(url)
-    return parts.path, parse_qs(parts.query)["__token"][0]
+    return render(base, "/weather", call_id)["get_weather"]
 
 
 def call_function(base: str, path: str, token: str, call_id: str, city: str = "Paris") -> str:
-    """The AI's SWAIG function call: POST to the webhook with the token in its query string."""
-    body = {"function": "get_weather", "argument": {"parsed": [{"city": city}]}, "call_id": call_id}
-    answer = requests.post(f"{base}{path}", params={"__token": token}, json=body, auth=AUTH, timeout=120)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["response"])
+    return agent_server.call_function(base, path, token, call_id, "get_weather", {"city": city})
 
 
 def test_agent_using_the_client(
@@ -72,7 +60,7 @@ def test_agent_using_the_client(
     replica._session_manager = connect(stack.base_url)  # plain assignment works too
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
 
-    with served(agent) as base, served(replica) as other:
+    with served(agent) as (base, _), served(replica) as (other, _):
         path, token = render_token(base, call_id)
         # The SWML's token came from the service: the session is in its table and it validates there.
         item = stack.client("dynamodb").get_item(TableName=stack.table_name, Key={"call_id": {"S": call_id}})
@@ -92,7 +80,7 @@ def test_agent_with_the_services_key_and_no_client(stack: Stack, client: RemoteS
     other_function = client.generate_token("get_time", call_id)
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
 
-    with served(agent) as base:
+    with served(agent) as (base, _):
         path = "/weather/swaig/"
         assert call_function(base, path, minted, call_id) == "Sunny in Paris"
         for refused in (other_call, other_function, forged):

@@ -66,7 +66,7 @@ def behind_proxy(stack: Stack, **settings: Any) -> Iterator[FaultProxy]:
 def agent_on(mode: str, url: str, key: str) -> Iterator[tuple[Agent, str]]:
     agent = make_agent(mode, url, key)
     try:
-        with served(agent.agent) as base:
+        with served(agent.agent) as (base, _):
             yield agent, base
     finally:
         agent.close()
@@ -214,10 +214,10 @@ def test_renders_end_while_a_hostile_answer_is_still_coming(kind: str) -> None:
 def test_the_sdks_refusal_is_what_the_harness_reads() -> None:
     """The load's 'refused' outcome is the SDK's own answer to a bad token (so none_ran can fail)."""
     agent = make_agent("sdk", key=signing_key())
-    with served(agent.agent) as base:
+    with served(agent.agent) as (base, _):
         good = calls(base)
     all_ran(good, agent)
-    with served(make_agent("sdk", key=signing_key()).agent) as other:  # another secret: every token is bad
+    with served(make_agent("sdk", key=signing_key()).agent) as (other, _):  # another secret: every token is bad
         answer = requests.post(
             f"{other}/agent/swaig",
             json={"function": TOOLS[0], "argument": {"parsed": [{}]}, "call_id": "c"},

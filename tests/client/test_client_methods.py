@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from signalwire.core.security.session_manager import SessionManager
 
 from local.stack import Stack, running_stack
+from local.template import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +345,18 @@ def test_a_session_started_afresh_by_activate_session_is_not_served_old_tokens(
     fresh = manager.create_tool_token("f", call_id)
     assert fresh != old  # minted for the new session, not the one held for the earlier session
     assert SessionManager(secret_key=stack.signing_key).validate_tool_token("f", fresh, call_id)
+
+
+def test_check_token_answers_the_documented_type(client: RemoteSessionManager, call_id: str) -> None:
+    """docs/client.md names the type check_token is annotated with, and it is the (valid, reason) named tuple."""
+    token = client.generate_token("get_weather", call_id)
+    for result in (client.check_token(call_id, "get_weather", token), client.check_token(call_id, "other", token)):
+        assert type(result) is TokenCheck and result._fields == ("valid", "reason")
+        valid, reason = result
+        assert (valid, reason) == (result.valid, result.reason)
+    annotation = inspect.signature(RemoteSessionManager.check_token).return_annotation
+    assert annotation == "TokenCheck"
+    [row] = [
+        line for line in (ROOT / "docs" / "client.md").read_text().splitlines() if line.startswith("| `check_token(")
+    ]
+    assert f"a `{annotation}`, the named tuple `(valid, reason)`" in row

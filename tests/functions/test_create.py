@@ -134,7 +134,9 @@ def test_create_takes_one_function_as_the_mint_route_does(stack: Any) -> None:
     reply = stack.request("POST", "/sessions", {"call_id": "call-14", "function": "f"})
     assert reply.status == 201 and set(reply.body["tokens"]) == {"f"}
     both = stack.request("POST", "/sessions", {"call_id": "call-15", "function": "f", "functions": ["g"]})
-    assert (both.status, both.body["error"]) == (400, "missing_field")
+    assert (both.status, both.body["error"]) == (400, "invalid_body")
+    assert "not both" in both.body["message"]
+    assert stack.request("POST", "/sessions/call-15/tokens", {"function": "f"}).status == 404  # nothing started
 
 
 def test_a_lifetime_longer_than_validation_accepts_is_a_logged_500_not_tokens(make_stack: Any, logs: Any) -> None:

@@ -39,6 +39,8 @@ def exercise(stack: Any) -> None:
     stack.request("POST", "/sessions", {"call_id": "call-2", "functions": ["f", "g"]})  # create and mint
     stack.request("POST", "/sessions", {"call_id": "call-2", "restart": False})
     stack.request("POST", "/sessions/call-1/tokens", {"functions": ["f", "g"]})
+    day = int(stack.account.environment["MAX_TOKEN_LIFETIME_SECS"])
+    stack.request("POST", "/sessions/call-1/tokens", {"function": "f", "token_expiry_secs": day})  # extends it
     stack.request("POST", "/sessions/nobody/tokens", {"function": "f"})
     stack.validate("call-1", "f", token)
     stack.validate("call-1", "f", SessionManager(secret_key="another key").generate_token("f", "call-1"))

@@ -67,9 +67,9 @@ def test_invalid_function_names_are_400(stack: Any) -> None:
 
 def test_neither_or_both_fields_is_400(stack: Any) -> None:
     stack.create("call-1")
-    for body in ({}, {"function": "a", "functions": ["b"]}):
+    for body, code in (({}, "missing_field"), ({"function": "a", "functions": ["b"]}, "invalid_body")):
         reply = stack.request("POST", "/sessions/call-1/tokens", body)
-        assert (reply.status, reply.body["error"]) == (400, "missing_field"), body
+        assert (reply.status, reply.body["error"]) == (400, code), body
 
 
 def test_unknown_session_is_404(stack: Any) -> None:

@@ -56,6 +56,24 @@ def test_smoke_detects_the_revocation_check() -> None:
         check_lifecycle(*run_smoke(stack.base_url), mode="on")
 
 
+def test_smoke_signs_for_a_stack_that_checks_signatures(iam_stack: Any) -> None:
+    """`--sign` with the emulated account's credentials (tests/conftest.py puts them in the environment)."""
+    signed = subprocess.run(
+        [sys.executable, "-m", "smoke", iam_stack.base_url, "--sign", "--region", "us-east-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert signed.stdout.splitlines()[-1].startswith("passed:"), signed.stdout
+    unsigned = subprocess.run(
+        [sys.executable, "-m", "smoke", iam_stack.base_url], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert unsigned.returncode == 1, unsigned.stdout
+    assert unsigned.stdout.startswith("FAIL create: POST /sessions expected 201, got 403 {'message': 'Forbidden'}")
+
+
 def answered_wrongly(request: Received) -> tuple[int, Any]:
     """As a working service would answer, except that a mint names another call."""
     if request.path == "/sessions":

@@ -160,18 +160,100 @@ def test_service_failure_alarms(source: dict[str, Any]) -> None:
     assert {"Name": "ApiId", "Value": {"Ref": "HttpApi"}} in stats["errors"]["Dimensions"]
     assert rate["Threshold"] == {"Ref": "Api5xxAlarmPercent"}
 
-    cleanup = by_id["CleanupNotSucceedingAlarm"]["Properties"]
-    assert cleanup["TreatMissingData"] == "breaching"  # no run at all must alarm too
-    assert cleanup["EvaluationPeriods"] == {"Ref": "CleanupAlarmHours"}
-    for metric in cleanup["Metrics"]:
-        if "MetricStat" in metric:
-            assert metric["MetricStat"]["Metric"]["Dimensions"][0]["Value"] == {"Ref": "CleanupFunction"}
-
     assert watched(by_id["RotationFailingAlarm"]) == [("AWS/Lambda", "Errors", "RotateFunction")]
     latency = by_id["ValidateLatencyAlarm"]
     assert watched(latency) == [("AWS/Lambda", "Duration", "ValidateFunction")]
     assert latency["Properties"]["ExtendedStatistic"] == "p99"
     assert latency["Properties"]["Threshold"] == {"Ref": "ValidateP99AlarmMs"}
+
+
+def evaluate(expression: str, parameters: dict[str, Any], **series: float) -> float:
+    """One datapoint of a metric-math expression: IF, FILL (of a present value) and arithmetic."""
+    text = re.sub(r"\$\{(\w+)\}", lambda m: str(parameters[m.group(1)]["Default"]), expression)
+    text = re.sub(r"FILL\((\w+), *[\d.]+\)", r"\1", text)
+    assert re.fullmatch(r"[\w\s()*/+\-<>=,.]+", text), text  # nothing but what is replaced here
+    text = text.replace("IF(", "_if(")
+
+    def _if(condition: bool, when_true: float, when_false: float) -> float:
+        return when_true if condition else when_false
+
+    return float(eval(text, {"__builtins__": {}, "_if": _if}, dict(series)))  # only the characters checked above
+
+
+def returned(alarm: dict[str, Any]) -> str:
+    (expression,) = [m["Expression"] for m in alarm["Properties"]["Metrics"] if m.get("ReturnData")]
+    return expression["Fn::Sub"] if isinstance(expression, dict) else str(expression)
+
+
+def test_the_5xx_rate_alarm_needs_a_minimum_volume(source: dict[str, Any]) -> None:
+    """One 503 among a handful of requests pages nobody; a real share of failures at volume does."""
+    params = source["Parameters"]
+    alarm = alarms(source)["Api5xxRateAlarm"]
+    expression = returned(alarm)
+    threshold, minimum = params["Api5xxAlarmPercent"]["Default"], params["Api5xxAlarmMinRequests"]["Default"]
+    assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+    few = minimum - 1
+    assert evaluate(expression, params, errors=1, requests=few) <= threshold  # 1 of a few: no alarm
+    assert evaluate(expression, params, errors=few, requests=few) <= threshold  # even all of a few
+    many = minimum * 10
+    assert evaluate(expression, params, errors=many * (threshold + 1) / 100, requests=many) > threshold
+    assert evaluate(expression, params, errors=0, requests=many) == 0
+
+
+def test_one_alarm_for_a_failing_cleanup(source: dict[str, Any], resources: dict[str, Any]) -> None:
+    """Cleanup runs once per schedule tick; one alarm pages when runs keep failing or stop, none on a fresh stack."""
+    (invoke_config,) = of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["FunctionName"] == {"Ref": "CleanupFunction"}
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0  # the schedule does not retry either
+
+    (alarm,) = [a for a in alarms(source).values() if ("AWS/Lambda", "Errors", "CleanupFunction") in watched(a)]
+    props = alarm["Properties"]
+    assert sorted(watched(alarm)) == [
+        ("AWS/Lambda", "Errors", "CleanupFunction"),
+        ("AWS/Lambda", "Invocations", "CleanupFunction"),
+    ]
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == ({"Ref": "CleanupAlarmHours"},) * 2
+    for metric in props["Metrics"]:
+        if "MetricStat" in metric:
+            assert metric["MetricStat"]["Period"] == 3600
+    expression = returned(alarm)
+    params = source["Parameters"]
+    assert evaluate(expression, params, invocations=4, errors=4) < props["Threshold"]  # every run failed
+    assert evaluate(expression, params, invocations=4, errors=3) >= props["Threshold"]  # one succeeded
+    # An hour without a run must stay missing data (never filled in, which would breach on a fresh
+    # stack), and all-missing must notify: INSUFFICIENT_DATA with the alarm's actions.
+    assert "FILL(invocations" not in expression
+    assert props["TreatMissingData"] == "missing"
+    assert props["InsufficientDataActions"] == NOTIFY
+    description = props["AlarmDescription"]["Fn::Sub"]
+    assert "API" not in description and "rotation" not in description
+
+
+def test_rotation_failures_reach_the_alarm_topic(source: dict[str, Any]) -> None:
+    """Secrets Manager's own failure events for this stack's key go where the alarms go."""
+    resources = source["Resources"]
+    (rule_id, rule) = next(iter(of_type(resources, "AWS::Events::Rule").items()))
+    assert source["Conditions"][rule["Condition"]] == {
+        "Fn::Or": [{"Condition": "HasAlarmTopic"}, {"Condition": "HasAlarmEmail"}]
+    }
+    pattern = rule["Properties"]["EventPattern"]
+    assert (pattern["source"], pattern["detail-type"]) == (["aws.secretsmanager"], ["AWS Service Event via CloudTrail"])
+    assert {"RotationFailed", "RotationAbandoned"} <= set(pattern["detail"]["eventName"])
+    assert pattern["detail"]["additionalEventData"] == {"SecretId": [{"Ref": "SigningKeySecret"}]}
+    targets = [
+        (target["Fn::If"][0], target["Fn::If"][1]["Arn"], target["Fn::If"][2])
+        for target in rule["Properties"]["Targets"]
+    ]
+    assert targets == [(n["Fn::If"][0], n["Fn::If"][1], n["Fn::If"][2]) for n in NOTIFY]
+
+    # The email topic's policy lets both the alarms and this rule publish (it replaces the default).
+    (policy,) = of_type(resources, "AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlarmEmailTopic"}]
+    publishers = {
+        s["Principal"]["Service"]: s["Condition"] for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    }
+    assert publishers["events.amazonaws.com"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    assert "cloudwatch.amazonaws.com" in publishers
 
 
 def test_every_alarm_notifies_the_optional_topic_or_email(source: dict[str, Any]) -> None:
@@ -246,3 +328,27 @@ def test_token_defaults_are_the_rules_defaults(source: dict[str, Any]) -> None:
     parameters = source["Parameters"]
     assert parameters["TokenExpirySecs"]["Default"] == limits.DEFAULT_TOKEN_EXPIRY_SECS
     assert parameters["MaxTokenLifetimeSecs"]["Default"] == limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS
+
+
+def test_operations_doc_counts_what_the_template_creates(source: dict[str, Any]) -> None:
+    """The alarm and metric counts docs/operations.md prices are the template's and the code's."""
+    from session_rules import tokens
+
+    doc = (template.ROOT / "docs" / "operations.md").read_text()
+    by_id = alarms(source)
+    math = [a for a in by_id.values() if "Metrics" in a["Properties"]]
+    read = sum(len([m for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]) or 1 for a in by_id.values())
+    fine = [a for a in by_id.values() if a["Properties"].get("TreatMissingData") == "notBreaching"]
+    assert f"The stack creates {len(by_id)} CloudWatch alarms" in doc
+    assert f"{read} for the {len(by_id)} (the {len(math)} metric-math alarms read two each)" in doc
+    assert f"${read * 0.10:.2f}" in doc
+    assert f"the {len(fine)} alarms that treat missing data as fine" in doc
+
+    # EMF: one metric per name and dimension value; Validations has one per result.
+    emitted = set()
+    for app in (template.ROOT / "functions").glob("*/app.py"):
+        emitted |= set(re.findall(r'add_metric\(name="(\w+)"', app.read_text()))
+    assert "Validations" in emitted
+    results = len(tokens.REASONS) + 1  # every refusal reason and "valid"
+    assert f"(valid and the {len(tokens.REASONS)} refusal reasons: {results} metrics)" in doc
+    assert f"{results + len(emitted) - 1} metrics at $0.30 a month each" in doc

@@ -33,6 +33,7 @@ PYTHON313 = Path(os.path.realpath(sys.executable))  # the interpreter the venv w
 RUNTIME_PACKAGES = ["boto3", "botocore", "jmespath", "dateutil", "s3transfer", "urllib3", "six"]
 SAM_TIMEOUT_SECS = 600
 RUN_TIMEOUT_SECS = 60
+ELF_MACHINE_AARCH64 = 183  # e_machine of an arm64 shared object (EM_AARCH64)
 
 # Imports one built handler with nothing but Lambda's import path and answers one event.
 RUN_BUILT = r"""
@@ -115,6 +116,8 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sam") / "build"
     result = sam("build", "--template-file", str(template.TEMPLATE), "--build-dir", str(out), "--region", "us-east-1")
     assert result.returncode == 0, result.stdout + result.stderr
+    # Each function folder has its (empty) requirements.txt: no "file not found" line per function.
+    assert "requirements.txt file not found" not in result.stdout + result.stderr
     return out
 
 
@@ -130,6 +133,19 @@ def test_build_output_has_every_function_and_the_layer(build_dir: Path) -> None:
     dists = {d.metadata["Name"].lower(): d for d in distributions(path=[str(layer)])}
     (wanted,) = [Requirement(r) for r in dists["boto3"].requires or [] if r.startswith("botocore") and "extra" not in r]
     assert wanted.specifier.contains(dists["botocore"].version), (wanted, dists["botocore"].version)
+
+
+def test_the_layer_s_native_code_is_what_deploy_md_names_and_built_for_arm64(build_dir: Path) -> None:
+    """docs/deploy.md says which package of the layer is native (no Docker needed only while PyPI has its wheel)."""
+    layer = build_dir / "CoreLayer" / "python"
+    native = sorted(layer.rglob("*.so"))
+    packages = {path.relative_to(layer).parts[0] for path in native}
+    assert packages == {"wrapt"}, packages
+    build_doc = (template.ROOT / "docs" / "deploy.md").read_text().split("## First deploy", 1)[0]
+    assert all(f"`{package}`" in build_doc for package in packages)
+    for path in native:
+        header = path.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64, path
 
 
 @pytest.fixture(scope="module")

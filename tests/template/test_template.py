@@ -35,7 +35,7 @@ ROUTES = {
 # Each function's role: exactly these actions, nothing else.
 ACTIONS = {
     "CreateFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
-    "TokenFunction": {"dynamodb:GetItem", "secretsmanager:GetSecretValue"},
+    "TokenFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
     "ValidateFunction": {"dynamodb:GetItem", "secretsmanager:GetSecretValue"},
     "DebugFunction": set(),
     "MetadataFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
@@ -51,10 +51,8 @@ ACTIONS = {
 }
 # Actions IAM defines on no resource type, so a statement for them can only name "*".
 RESOURCELESS = {("RotateFunction", "secretsmanager:GetRandomPassword")}
-MANAGED_POLICIES = {
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",  # its own log group
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",  # Tracing: Active
-}
+MANAGED_POLICIES = {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}  # its own log group
+XRAY_POLICY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"  # only with the Tracing parameter on
 TABLE_ARN = {"Fn::GetAtt": ["SessionsTable", "Arn"]}
 INDEX_ARN = {"Fn::Sub": "${SessionsTable.Arn}/index/" + EXPIRY_INDEX}
 SECRET_REF = {"Ref": "SigningKeySecret"}
@@ -250,7 +248,7 @@ def test_runtime_and_layer(source: dict[str, Any], resources: dict[str, Any]) ->
         props = function["Properties"]
         assert (props["Runtime"], props["Architectures"]) == ("python3.13", ["arm64"]), function_id
         assert props["Layers"] == [{"Ref": layer_id}], function_id
-        assert props["TracingConfig"] == {"Mode": "Active"}, function_id
+        assert "TracingConfig" not in props, function_id  # the Tracing parameter's default: Disabled
         assert props["Handler"] == "app.lambda_handler", function_id
     layer = resources[layer_id]["Properties"]
     assert (layer["CompatibleRuntimes"], layer["CompatibleArchitectures"]) == (["python3.13"], ["arm64"])
@@ -259,6 +257,18 @@ def test_runtime_and_layer(source: dict[str, Any], resources: dict[str, Any]) ->
     assert source_layer["Metadata"].get("BuildArchitecture", "arm64") == "arm64"
     content = template.ROOT / source_layer["Properties"]["ContentUri"]
     assert (content / "requirements.txt").is_file() and (content / "session_core" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("mode", ["Active", "PassThrough"])
+def test_tracing_follows_the_parameter(source: dict[str, Any], mode: str) -> None:
+    """Off by default (its cost is in docs/operations.md); on, every function traces and may write to X-Ray."""
+    assert source["Parameters"]["Tracing"]["Default"] == "Disabled"
+    assert source["Globals"]["Function"]["Tracing"] == {"Ref": "Tracing"}
+    traced = dict(transform(as_packaged(source), {"Tracing": mode}, NoManagedPolicyNames())["Resources"])
+    for function_id, function in of_type(traced, "AWS::Lambda::Function").items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": {"Ref": "Tracing"}}, function_id
+        policies = set(role_of(traced, function_id)["Properties"]["ManagedPolicyArns"])
+        assert policies == MANAGED_POLICIES | {XRAY_POLICY}, function_id
 
 
 def test_code_folders_exist(source: dict[str, Any]) -> None:

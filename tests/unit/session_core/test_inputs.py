@@ -101,7 +101,8 @@ def test_function_names_one_or_a_batch() -> None:
     ("body", "code"),
     [
         ({}, "missing_field"),
-        ({"function": "f", "functions": ["g"]}, "missing_field"),
+        ({"function": "f", "functions": ["g"]}, "invalid_body"),
+        ({"function": "f", "functions": ["f"]}, "invalid_body"),
         ({"functions": []}, "invalid_function"),
         ({"functions": [f"fn_{i}" for i in range(limits.MAX_BATCH + 1)]}, "invalid_function"),
         ({"functions": "f"}, "invalid_function"),

@@ -1,0 +1,287 @@
+"""A manager holding the signing key: in-process tokens, the service's part sent in the background.
+
+Against the real local stack: the background start reaches the service and another manager reads
+what this one wrote; under RevocationCheck the service accepts exactly the tokens of live calls
+this manager minted locally; an ended call stays ended; an unreachable service never fails a
+render, and what could not be sent is counted and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
+from session_rules import tokens
+from signalwire.core.security.session_manager import SessionManager
+
+from local.aws import free_port
+from local.stack import Stack, running_stack
+
+
+@pytest.fixture(scope="module")
+def strict_stack() -> Iterator[Stack]:
+    """A stack deployed with RevocationCheck on."""
+    with running_stack(REVOCATION_CHECK="true") as running:
+        yield running
+
+
+@pytest.fixture
+def keyed(connect: Callable[..., RemoteSessionManager]) -> Callable[..., RemoteSessionManager]:
+    """A manager on a stack, holding its key."""
+
+    def make(stack: Stack, **options: object) -> RemoteSessionManager:
+        return connect(stack.base_url, secret_key=stack.signing_key, **options)
+
+    return make
+
+
+MADE: list[RemoteSessionManager] = []
+
+
+@pytest.fixture(autouse=True)
+def _closed() -> Iterator[None]:
+    """Managers made here are closed after each test, so none is left flushing at exit."""
+    yield
+    while MADE:
+        MADE.pop().close()
+
+
+def unreachable(**options: object) -> RemoteSessionManager:
+    """A manager holding a key, pointed where nothing listens (close() waits half a second)."""
+    options = {"retries": 0, "timeout": (0.5, 0.5), **options}
+    manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_key="k" * 64, **options)
+    MADE.append(manager)
+    return manager
+
+
+def no_requests(manager: RemoteSessionManager) -> list[str]:
+    sent: list[str] = []
+    manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
+    return sent
+
+
+# -- the service's part reaches it ----------------------------------------------------------------
+
+
+def test_a_call_started_here_is_read_by_another_manager(
+    stack: Stack, keyed: Callable[..., RemoteSessionManager], client: RemoteSessionManager, call_id: str
+) -> None:
+    manager = keyed(stack)
+    token = manager.create_tool_token("get_weather", call_id)  # SignalWire's case: no create_session
+    assert manager.set_session_metadata(call_id, "lang", "fr") is True  # queued behind the start
+    assert manager.set_session_metadata(call_id, {"tier": 2}) is True
+    assert manager.get_session_metadata(call_id) == {"lang": "fr", "tier": 2}  # reads its own writes
+    assert client.get_session_metadata(call_id) == {"lang": "fr", "tier": 2}  # and so does another instance
+    assert client.check_token(call_id, "get_weather", token) == TokenCheck(True, None)
+    item = stack.client("dynamodb").get_item(TableName=stack.table_name, Key={"call_id": {"S": call_id}})["Item"]
+    assert item["incarnation"]["S"] == tokens.parse(token).nonce[:8]  # type: ignore[union-attr]
+    assert int(item["expires_at"]["N"]) >= tokens_expiry(token)  # the session outlives the token
+    assert manager.delete_session_metadata(call_id) is True
+    assert manager.end_session(call_id) is True
+    assert manager.flush()
+    assert client.get_session_metadata(call_id) == {}
+    assert client.end_session(call_id) is False  # already ended, by the queued end
+    assert manager.outbox_stats.sent == 5 and manager.outbox_stats.pending == 0
+
+
+def tokens_expiry(token: str) -> int:
+    return int(tokens.parse(token).expiry)  # type: ignore[union-attr]
+
+
+def test_revocation_holds_exactly_for_locally_minted_tokens(
+    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+) -> None:
+    """Another instance validating through the service: a live call's tokens pass, an ended one's do not."""
+    manager = keyed(strict_stack)
+    validating = connect(strict_stack.base_url)  # no key: every check is the service's
+    checking = keyed(strict_stack, revocation_check=True)  # the key, and the service's verdict on what passes
+    live, ended = manager.create_session(), manager.create_session()
+    live_token = manager.create_tool_token("f", live)
+    ended_token = manager.create_tool_token("f", ended)
+    assert manager.end_session(ended)
+    assert manager.flush()
+    sdk_token = SessionManager(secret_key=strict_stack.signing_key).generate_token("f", live)  # no incarnation
+    forged = SessionManager(secret_key="not-the-key").generate_token("f", live)
+    for other in (validating, checking):
+        assert other.check_token(live, "f", live_token) == TokenCheck(True, None)
+        assert other.check_token(ended, "f", ended_token) == (False, "session_ended")
+        assert other.check_token(live, "f", sdk_token) == (False, "session_ended")
+    assert manager.check_token(ended, "f", ended_token) == TokenCheck(True, None)  # the key alone cannot tell
+    sent = no_requests(checking)
+    assert checking.check_token(live, "f", forged) == (False, "bad_signature")
+    assert sent == []  # refused in-process: the service is asked only about tokens that pass here
+
+
+def test_a_second_instance_joins_the_call_with_its_own_incarnation(
+    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+) -> None:
+    first, second = keyed(strict_stack), keyed(strict_stack)
+    call_id = first.create_session()
+    tokens_of = [first.create_tool_token("f", call_id), second.create_tool_token("f", call_id)]
+    assert first.flush() and second.flush()
+    assert len({tokens.parse(t).nonce[:8] for t in tokens_of}) == 2  # type: ignore[union-attr]
+    validating = connect(strict_stack.base_url)
+    for token in tokens_of:
+        assert validating.check_token(call_id, "f", token) == TokenCheck(True, None)
+
+
+def test_an_ended_call_stays_ended_here_until_created_again(
+    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+) -> None:
+    manager = keyed(strict_stack)
+    call_id = manager.create_session()
+    old = manager.create_tool_token("f", call_id)
+    assert manager.end_session(call_id) is True
+    with pytest.raises(SessionServiceError) as ended:
+        manager.create_tool_token("f", call_id)
+    assert (ended.value.status, ended.value.code) == (409, "session_ended")
+    assert manager.activate_session(call_id) is False
+    assert manager.set_session_metadata(call_id, "k", 1) is False
+    assert manager.delete_session_metadata(call_id) is False
+    assert manager.create_session(call_id) == call_id  # an explicit create starts it afresh
+    new = manager.create_tool_token("f", call_id)
+    assert tokens.parse(new).nonce[:8] != tokens.parse(old).nonce[:8]  # type: ignore[union-attr]
+    assert manager.flush()
+    validating = connect(strict_stack.base_url)
+    assert validating.check_token(call_id, "f", new) == TokenCheck(True, None)
+    assert validating.check_token(call_id, "f", old) == (False, "session_ended")
+
+
+def test_a_call_ended_elsewhere_refuses_this_start_and_then_mints_no_more(
+    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+) -> None:
+    other = connect(strict_stack.base_url)
+    call_id = other.create_session()
+    assert other.end_session(call_id)
+    manager = keyed(strict_stack)
+    token = manager.create_tool_token("f", call_id)  # it cannot know yet
+    assert manager.flush()
+    assert manager.outbox_stats.refused == 1  # restart: false, so the ended call stays ended
+    assert other.check_token(call_id, "f", token) == (False, "session_ended")
+    with pytest.raises(SessionServiceError) as ended:
+        manager.create_tool_token("f", call_id)
+    assert ended.value.code == "session_ended"
+
+
+def test_a_one_hour_call_keeps_its_tools(
+    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+) -> None:
+    """Tokens live the manager's lifetime, and the service keeps the session at least as long."""
+    now = [time.time()]
+    for manager in (keyed(strict_stack), connect(strict_stack.base_url)):
+        assert manager.token_expiry_secs == 3600  # AgentBase's, not the stack's 900
+        call_id = manager.create_session()
+        token = manager.create_tool_token("f", call_id)
+        assert manager.flush()
+        expiry = tokens_expiry(token)
+        assert math.isclose(expiry, time.time() + 3600, abs_tol=5)
+        item = strict_stack.client("dynamodb").get_item(
+            TableName=strict_stack.table_name, Key={"call_id": {"S": call_id}}
+        )["Item"]
+        assert int(item["expires_at"]["N"]) >= expiry  # revocation never finds the session gone first
+        if manager.validates_locally:  # the local check on a clock moved an hour on
+            manager._signer._wall = lambda: now[0]  # type: ignore[union-attr]
+            now[0] = expiry - 1
+            assert manager.check_token(call_id, "f", token) == TokenCheck(True, None)
+            now[0] = expiry + 1
+            assert manager.check_token(call_id, "f", token) == (False, "expired")
+
+
+# -- a service down, a queue full, inputs refused at once --------------------------------------
+
+
+def test_an_unreachable_service_never_fails_a_render_and_the_loss_is_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    manager = unreachable(outbox_retry_secs=0.2)
+    call_id = manager.create_session()
+    token = manager.create_tool_token("f", call_id)
+    assert manager.check_token(call_id, "f", token) == TokenCheck(True, None)
+    assert manager.set_session_metadata(call_id, "k", 1) is True
+    with caplog.at_level(logging.ERROR, logger="session_client"):
+        assert manager.flush(30)
+    stats = manager.outbox_stats
+    assert stats.failed == 2 and stats.sent == 0 and stats.retries >= 1
+    assert caplog.text.count("not sent, given up") == 2
+    with pytest.raises(SessionServiceError) as read:
+        manager.get_session_metadata(call_id)  # a read has nothing to read from
+    assert read.value.code == "unreachable"
+
+
+def test_a_full_queue_answers_false_and_is_counted(caplog: pytest.LogCaptureFixture) -> None:
+    manager = unreachable(outbox_capacity=2)
+    call_id = manager.create_session()  # the start: 1
+    assert manager.set_session_metadata(call_id, "k", 1) is True  # 2
+    with caplog.at_level(logging.ERROR, logger="session_client"):
+        assert manager.set_session_metadata(call_id, "k", 2) is False
+        assert manager.end_session(call_id) is False
+    assert manager.outbox_stats.dropped == 2
+    assert "queue full" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("metadata", "status", "code"),
+    [
+        ({"": 1}, 400, "invalid_metadata"),
+        ({"k" * 129: 1}, 400, "invalid_metadata"),
+        ({"k": float("nan")}, 400, "invalid_json"),
+        ({"k": "\ud800"}, 400, "invalid_json"),
+        ({"k": "x" * 70_000}, 413, "metadata_too_large"),
+    ],
+)
+def test_a_write_the_service_would_refuse_is_refused_before_it_is_queued(
+    metadata: dict[str, object], status: int, code: str
+) -> None:
+    manager = unreachable()
+    with pytest.raises(SessionServiceError) as refused:
+        manager.set_session_metadata("call-1", metadata)
+    assert (refused.value.status, refused.value.code) == (status, code)
+    with pytest.raises(SessionServiceError):
+        manager.create_session("call-2", metadata)
+    assert manager.outbox_stats.queued == 0
+
+
+@pytest.mark.parametrize("bad_id", ["", ".", "a/b", "a:b", "x" * 129])
+def test_a_call_id_outside_the_rule_is_refused_at_once(bad_id: str) -> None:
+    manager = unreachable()
+    for call in (
+        lambda: manager.create_session(bad_id or "."),
+        lambda: manager.create_tool_token("f", bad_id),
+        lambda: manager.end_session(bad_id),
+        lambda: manager.set_session_metadata(bad_id, "k", 1),
+        lambda: manager.activate_session(bad_id),
+    ):
+        with pytest.raises(SessionServiceError) as refused:
+            call()
+        assert (refused.value.status, refused.value.code) == (400, "invalid_call_id")
+    assert manager.outbox_stats.queued == 0
+
+
+def test_the_key_and_its_lifetime_are_checked_when_the_manager_is_made() -> None:
+    with pytest.raises(ValueError, match="exceeds max_token_lifetime_secs"):
+        unreachable(token_expiry_secs=7200, max_token_lifetime_secs=3600)
+    with pytest.raises(ValueError, match="token_expiry_secs must be"):
+        unreachable(token_expiry_secs=0)
+    assert unreachable(max_token_lifetime_secs=900).token_expiry_secs == 900  # the default, within the stack's
+    with pytest.raises(ValueError, match="revocation_check"):
+        RemoteSessionManager("http://127.0.0.1:1", revocation_check=True)  # nothing to check before asking
+
+
+def test_the_sdks_debug_switch_is_the_managers(stack: Stack) -> None:
+    """The SDK's own tests and tools turn debug_token on with `_debug_mode`."""
+    manager = unreachable()
+    sdk = SessionManager(secret_key="k" * 64)
+    token = manager.create_tool_token("f", "call-1")
+    assert manager._debug_mode is False and sdk._debug_mode is False
+    assert manager.debug_token(token) == sdk.debug_token(token) == {"error": "debug mode not enabled"}
+    manager._debug_mode = sdk._debug_mode = True
+    assert manager.debug_mode is True
+    mine, theirs = manager.debug_token(token), sdk.debug_token(token)
+    assert mine["valid_format"] is theirs["valid_format"] is True
+    assert mine["components"] == theirs["components"]
+    manager.debug_mode = False
+    assert manager._debug_mode is False
