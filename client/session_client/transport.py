@@ -318,9 +318,11 @@ class Transport:
         `deadline` (a `time.monotonic()` instant) ends the call, retries and waits included; by
         default `deadline_secs` from now.
         """
-        self.breaker.admit()
         if deadline is None:
             deadline = time.monotonic() + self.deadline_secs
+        elif time.monotonic() >= deadline:  # nothing is sent, so the service is not judged by it
+            raise SessionServiceError("deadline_exceeded", f"{method} {path}: no time left to send it")
+        self.breaker.admit()
         verdict = False
         try:
             answer = self._attempts(method, path, body, deadline)
