@@ -31,7 +31,7 @@ log = logging.getLogger("session_client")
 # No verdict came back: the same request may well pass later. Everything else is the service's (or
 # the gateway's) answer about this request, which sending it again would not change.
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_RETRY_CODES = frozenset({"gateway_internal_error", "unreachable", "deadline_exceeded", "circuit_open"})
+_RETRY_CODES = frozenset({"gateway_internal_error"})  # the function crashed or timed out: perhaps a cold start
 
 
 def no_verdict(exc: SessionServiceError) -> bool:
