@@ -1,6 +1,8 @@
 # The project's commands. Each creates .venv first if it is missing.
 #   make serve   the local stack on http://127.0.0.1:$(PORT) (moto on $(AWS_PORT))
-#   make test    the whole suite (what .ci/run runs)
+#   make test    the whole suite (what .ci/run runs), the TypeScript client's included when node is on PATH
+#   make client-ts   the TypeScript client's dependencies (npm ci), its build, and the @signalwire/sdk
+#                snapshot ($(SIGNALWIRE_TS_SDK)) built in a copy under the temp folder, each once
 #   make test-fast   the inner loop: lint, types, and the tests that need neither
 #                the local stack nor sam build (unit, handler, SDK interop, template and lock checks; no soaks)
 #   make example one call, as SignalWire makes it, across two replicas of examples/weather_agent.py
@@ -34,7 +36,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test test-fast example dist openapi smoke invoke bench lint typecheck clean lock-upgrade
+.PHONY: venv lock serve test test-fast example dist openapi smoke invoke bench lint typecheck clean lock-upgrade client-ts
 
 venv: $(VENV)/.installed
 
@@ -66,13 +68,22 @@ lock-upgrade: $(VENV)/.uv
 serve: venv
 	$(VENV)/bin/python -m local.serve
 
-test: venv lint typecheck
+test: venv lint typecheck client-ts
 	$(VENV)/bin/python -m pytest
 
-# Not here: tests/local, integration, client (over the local stack; test_client_signing excepted),
-# hardening, smoke, bench, dist (builds and installs the client), examples, and tests/template/test_sam_cli.py
-# (sam build and validate).
+# The TypeScript client (client-ts/): `npm ci` once per package-lock.json, its build, and the SDK
+# snapshot it is tested against, compiled in a copy outside the repository (client-ts/scripts/prepare.mjs;
+# tests/client_ts runs the same, a no-op by then). Without node its tests are skipped.
+export SIGNALWIRE_TS_SDK ?= $(abspath ../shared/vendor/signalwire-typescript)
+client-ts:
+	@if command -v node >/dev/null; then node client-ts/scripts/prepare.mjs >/dev/null; \
+	else echo "node is not on PATH: the TypeScript client's tests will be skipped"; fi
+
+# Not here: tests/local, integration, client and client_ts (over the local stack; test_client_signing and
+# client_ts/test_package excepted), hardening, smoke, bench, dist (builds and installs the client),
+# examples, and tests/template/test_sam_cli.py (sam build and validate).
 FAST_TESTS := tests/unit tests/functions tests/interop tests/template tests/client/test_client_signing.py \
+  tests/client_ts/test_package.py \
   --ignore=tests/template/test_sam_cli.py -m "not slow"
 
 test-fast: venv lint typecheck
@@ -115,8 +126,9 @@ invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/file.json>"; exit 2; }
 	@$(VENV)/bin/python -m local.invoke "$(FN)" "$(EVENT)"
 
-bench: venv
+bench: venv client-ts
 	$(VENV)/bin/python -m bench
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache openapi.json openapi.json.tmp
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache openapi.json openapi.json.tmp \
+	  client-ts/node_modules client-ts/dist

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import agent, cleanup, handlers, processes, verify
+from . import agent, cleanup, handlers, processes, ts_agent, verify
 from .report import CaseResult, bench_line, table
 from .stack import MotoProcess, Stack
 
@@ -37,6 +37,8 @@ class Sizes:
     agent_sdk_batch: int
     load_calls: int
     load_rounds: int
+    ts_rounds: int
+    ts_calls: int
 
 
 FULL = Sizes(
@@ -55,6 +57,8 @@ FULL = Sizes(
     agent_sdk_batch=20,
     load_calls=24,
     load_rounds=7,
+    ts_rounds=10,
+    ts_calls=24,
 )
 QUICK = Sizes(
     verify_rounds=10,
@@ -72,9 +76,21 @@ QUICK = Sizes(
     agent_sdk_batch=5,
     load_calls=6,
     load_rounds=1,
+    ts_rounds=2,
+    ts_calls=8,
 )
 
-CASES = ("verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render", "agent_load")
+CASES = (
+    "verify",
+    "validate_handler",
+    "mint_batch",
+    "cold_start",
+    "cleanup",
+    "memory",
+    "agent_render",
+    "agent_load",
+    "ts_agent_load",
+)
 DEFAULT_RTT_MS = 30.0  # API Gateway and a warm Lambda, as seen from an agent in the same region
 
 
@@ -93,6 +109,8 @@ def _cases(sizes: Sizes, rtt_ms: float) -> dict[str, Callable[[Stack], CaseResul
         "agent_render": lambda _: agent.agent_render(rounds=s.agent_rounds, sdk_batch=s.agent_sdk_batch),
         # Its own local stack too, behind a proxy adding the round trip; each agent in its own process.
         "agent_load": lambda _: agent.agent_load(calls=s.load_calls, rounds=s.load_rounds, rtt=rtt_ms / 1e3),
+        # Node processes: a TypeScript agent with the client and with the SDK alone, over a local stack of its own.
+        "ts_agent_load": lambda _: ts_agent.ts_agent_load(rounds=s.ts_rounds, calls=s.ts_calls),
     }
 
 

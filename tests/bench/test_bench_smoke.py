@@ -16,8 +16,22 @@ from typing import Any
 
 import pytest
 
+from local import node
+
 ROOT = Path(__file__).resolve().parents[2]
-CASES = {"verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render", "agent_load"}
+CASES = {
+    "verify",
+    "validate_handler",
+    "mint_batch",
+    "cold_start",
+    "cleanup",
+    "memory",
+    "agent_render",
+    "agent_load",
+    "ts_agent_load",
+}
+# The TypeScript agent's case runs node; without it the case says it was skipped and has no rows.
+HAS_NODE = node.node() is not None
 ROWS = {
     "verify",
     "validate_handler",
@@ -40,9 +54,13 @@ ROWS = {
     "agent_load_key_vs_sdk",
     "agent_load_requests_per_call_key",
     "agent_load_requests_per_call_remote",
-}
+} | ({"ts_agent_load", "ts_agent_load_background_per_call", "ts_agent_load_background_unsent"} if HAS_NODE else set())
 # Rows whose ratio is the median of per-round ratios: where the case reports it.
-PAIRED = {"cold_start": ("cold_start", "ratio"), "agent_load_key_vs_sdk": ("agent_load", "ratio_key_vs_sdk")}
+PAIRED = {
+    "cold_start": ("cold_start", "ratio"),
+    "agent_load_key_vs_sdk": ("agent_load", "ratio_key_vs_sdk"),
+    "ts_agent_load": ("ts_agent_load", "ratio"),
+}
 # No target: measured in the same rounds as a target, for scale.
 REFERENCES = {
     "validate_handler_floor_powertools",
@@ -59,7 +77,7 @@ REFERENCES = {
     "agent_load_render_p95_remote",
     "agent_load_tool_call_p95_key",
     "agent_load_tool_call_p95_remote",
-}
+} | ({"ts_agent_load_render_p50", "ts_agent_load_tool_p95"} if HAS_NODE else set())
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +229,22 @@ def test_agent_renders_count_every_request(bench: dict[str, Any]) -> None:
     for name in remote:
         row = rows["agent_render_requests_" + name.removeprefix("remote_")]
         assert row["ours"] == agent["requests_per_render"][name] and row["unit"] == "requests", row
+
+
+def test_the_typescript_agent_sends_each_call_start_and_loses_none(bench: dict[str, Any]) -> None:
+    load = bench["cases"]["ts_agent_load"]
+    if not HAS_NODE:
+        assert load == {"skipped": "node is not on PATH", "case_secs": load["case_secs"]}
+        return
+    for name in ("sdk", "client"):
+        assert all(_positive(load[name][key]) for key in ("wall_median", "render_p50", "tool_p95")), load[name]
+    background = load["client_background"]
+    rendered = load["calls"] * (load["rounds"] + 1)  # the warm-up round's calls too
+    assert background["sent"] == rendered  # one start per call, in the background
+    assert background["failed"] == background["dropped"] == background["pending"] == 0
+    rows = {row["metric"]: row for row in bench["rows"]}
+    assert rows["ts_agent_load"]["ratio_of"] == "pairs"
+    assert rows["ts_agent_load_background_per_call"]["met"] and rows["ts_agent_load_background_unsent"]["met"]
 
 
 def test_targets_rest_on_the_floors_measured_beside_them(bench: dict[str, Any]) -> None:
