@@ -14,20 +14,23 @@ Each command prints the service's JSON answer on one line. Exit codes: 0 answere
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-import requests
 from session_rules import limits
 
 from . import __version__, signing
+from .errors import SessionServiceError
+from .transport import Transport
 
 ANSWERED, REFUSED, USAGE, NO_VERDICT = 0, 1, 2, 3
 URL_VARIABLE = "SWAIG_SESSION_URL"
 TIMEOUT = (3.05, 30.0)  # connect, read: a cold start with the layer is a few seconds
+DEADLINE_SECS = 35.0  # the whole command, retries included
 
 
 class Refused(Exception):
@@ -148,15 +151,6 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def verdict(status: int, answer: Any) -> int:
-    """The exit code of an answer."""
-    if not isinstance(answer, dict):
-        return NO_VERDICT  # not the service (a wrong URL, a proxy's page)
-    if 200 <= status < 300:
-        return REFUSED if answer.get("valid") is False else ANSWERED
-    return REFUSED if 400 <= status < 500 else NO_VERDICT
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     top = parser()
     args = top.parse_args(argv)
@@ -172,25 +166,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return REFUSED
     except ValueError as exc:  # no credentials, or no region to sign for
         top.error(str(exc))
-    with requests.Session() as http:
+    # The client's own transport: one deadline for the whole command, capped answers, signed.
+    with contextlib.closing(Transport(args.url, auth=auth, timeout=TIMEOUT, deadline_secs=DEADLINE_SECS)) as service:
         try:
-            response = http.request(
-                method, args.url.rstrip("/") + path, json=body, auth=auth, timeout=TIMEOUT, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            print(json.dumps({"error": "unreachable", "message": f"{method} {path}: {exc}"}))
-            return NO_VERDICT
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    code = verdict(response.status_code, answer)
-    if answer is None or not isinstance(answer, dict):
-        answer = {"error": f"http_{response.status_code}", "message": "the answer is not a JSON object"}
+            status, answer = service.call(method, path, body)
+        except SessionServiceError as exc:
+            print(json.dumps({"error": exc.code, "message": exc.message}))
+            print(f"swaig-session: {method} {path}: {exc.status or exc.code}", file=sys.stderr)
+            return REFUSED if exc.status is not None and 400 <= exc.status < 500 else NO_VERDICT
     print(json.dumps(answer))
-    if code != ANSWERED:
-        print(f"swaig-session: {method} {path}: {response.status_code}", file=sys.stderr)
-    return code
+    if answer.get("valid") is False:  # a token judged invalid is answered, and refused
+        print(f"swaig-session: {method} {path}: {status}, not valid", file=sys.stderr)
+        return REFUSED
+    return ANSWERED
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import requests
@@ -38,6 +38,16 @@ _UNSET: Any = object()
 _STATE_REFUSALS = frozenset({(404, "session_not_found"), (409, "session_ended")})
 
 
+def _rendered_function_names(agent: Any) -> list[str]:
+    """The names an AgentBase render mints tokens for, as the SDK's render picks them: its secure
+    SWAIG functions (DataMap functions, kept as dicts, get none) and the post-prompt."""
+    registry = getattr(getattr(agent, "_tool_registry", None), "_swaig_functions", None) or {}
+    secure = [name for name, function in registry.items() if getattr(function, "secure", False)]
+    if getattr(agent, "get_post_prompt", lambda: None)():
+        secure.append("post_prompt")
+    return [name for name in secure if limits.is_function_name(name)]
+
+
 def _checks_in_a_worker_thread() -> bool:
     """Set by install() as the agent's `_swaig_configures_per_call`: the SDK then runs its SWAIG
     pre-dispatch (the token check) in a worker thread instead of on its event loop."""
@@ -64,9 +74,9 @@ class RemoteSessionManager:
       in-process; with `revocation_check=True` a token that passes is then checked by the
       service too (exact revocation), which install() moves off the event loop.
     * **without the key**: every method is a request. A call's setup costs one: the manager
-      learns the agent's function names from its create_tool_token calls, and the first mint
-      for a call it has not seen starts the session and mints all of them in one
-      `POST /sessions` (so a call SignalWire names never meets a 404); create_session does the
+      knows the agent's function names (install() reads them; else its create_tool_token calls
+      teach them), and the first mint for a call it has not seen starts the session and mints
+      all of them in one `POST /sessions` (so a call SignalWire names never meets a 404); create_session does the
       same and create_tool_token hands the tokens out. A render waits at most
       `render_budget_secs` in all (budget.py). validate_token asks the service, which install()
       moves off the event loop.
@@ -156,6 +166,8 @@ class RemoteSessionManager:
         )
         self.revocation_check = revocation_check
         self._minted = MintedTokens()
+        # The installed agent's function names: without the key, a call's first mint asks for all.
+        self._agent_functions: Callable[[], list[str]] = list
         self._budgets = RenderBudgets(render_budget_secs)
         self._keys: StaticKeys | SecretKeys | None = None
         if secret_key:
@@ -238,7 +250,8 @@ class RemoteSessionManager:
         """Make this the agent's session manager: the one adoption line.
 
         Sets `agent._session_manager`; takes over the agent's token lifetime (its
-        `token_expiry_secs`, AgentBase's 3600 by default) unless one was given here; starts
+        `token_expiry_secs`, AgentBase's 3600 by default) unless one was given here; reads the
+        agent's function names, so that without the key even its first render is one request; starts
         reading the signing key from Secrets Manager (`secret_arn`) in the background; and when a
         token check may wait on the network (`checks_may_wait`), has the SDK run its SWAIG
         pre-dispatch in a worker thread, through its extension point `_swaig_configures_per_call`
@@ -250,6 +263,7 @@ class RemoteSessionManager:
             if lifetime is not None:
                 self._set_lifetime(lifetime)
         agent._session_manager = self
+        self._agent_functions = lambda: _rendered_function_names(agent)
         if isinstance(self._keys, SecretKeys):
             self._keys.prefetch()  # so the first render seldom waits for Secrets Manager
         if self.checks_may_wait:
@@ -468,6 +482,8 @@ class RemoteSessionManager:
         held = self._minted.take(call_id, function_name)
         if held is not None:
             return held
+        for name in self._agent_functions():  # tools defined since install() included
+            self._minted.learn(name)
         self._session_path(call_id)  # the id's rule, before the render's budget is opened for it
         deadline = self._budgets.deadline(call_id)
         epoch = self._minted.epoch(call_id)

@@ -87,16 +87,20 @@ def test_usage_errors_exit_2(stack: Stack, args: tuple[str, ...]) -> None:
     assert code == USAGE and "usage: swaig-session" in message
 
 
+# The gateway's own 403, named as the client names it.
+FORBIDDEN = {"error": "gateway_forbidden", "message": "Forbidden"}
+
+
 def test_signed_like_the_client_against_a_stack_that_checks(iam_stack: Stack, call_id: str) -> None:
     # tests/conftest.py puts the emulated account's credentials (testing / testing) in the environment.
     url = iam_stack.base_url
     code, created = cli("--sign", "--region", "us-east-1", "create", call_id, url=url)
     assert (code, created["call_id"]) == (ANSWERED, call_id)
-    assert cli("create", call_id, url=url) == (REFUSED, {"message": "Forbidden"})  # a loopback URL goes unsigned
+    assert cli("create", call_id, url=url) == (REFUSED, FORBIDDEN)  # a loopback URL goes unsigned
     wrong = {"AWS_SECRET_ACCESS_KEY": "not-the-secret"}
     assert cli("--sign", "--region", "us-east-1", "end", call_id, url=url, env=wrong) == (
         REFUSED,
-        {"message": "Forbidden"},
+        FORBIDDEN,
     )
 
 

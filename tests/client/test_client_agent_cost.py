@@ -58,7 +58,9 @@ def tokens_in(swml: str) -> dict[str, str]:
     ai = next(verb["ai"] for verb in json.loads(swml)["sections"]["main"] if "ai" in verb)
     found = {"post_prompt": parse_qs(urlsplit(ai["post_prompt_url"]).query)["__token"][0]}
     for function in ai["SWAIG"]["functions"]:
-        found[function["function"]] = parse_qs(urlsplit(function["web_hook_url"]).query)["__token"][0]
+        query = parse_qs(urlsplit(function.get("web_hook_url", "")).query)
+        if "__token" in query:  # an insecure function has no token (nor a URL of its own)
+            found[function["function"]] = query["__token"][0]
     return found
 
 
@@ -106,6 +108,26 @@ def test_without_the_key_a_render_costs_one_request_after_the_first(
         assert named in (None, call_id)
         for function, token in minted.items():
             assert sdk.validate_tool_token(function, token, call_id), function
+
+
+@pytest.mark.parametrize("tools", [1, 50])
+def test_without_the_key_install_makes_the_first_render_one_request(
+    stack: Stack, connect: Callable[..., RemoteSessionManager], tools: int
+) -> None:
+    """install() reads the agent's secure functions: a SignalWire call's first render asks for all at once."""
+    agent = agent_with(tools)
+    agent.define_tool("open_tool", "Needs no token", {}, lambda args, raw: FunctionResult("done"), secure=False)
+    manager = connect(stack.base_url).install(agent)
+    agent.define_tool("late_tool", "Defined after install()", {}, lambda args, raw: FunctionResult("done"))
+    sent = counted_with_threads(manager)
+    call_id = f"call-{uuid.uuid4().hex}"
+    minted = tokens_in(agent._render_swml(call_id))
+    assert [request for _, request, _ in sent] == ["POST /sessions"]
+    wanted = {"post_prompt", "late_tool", *(f"tool_{i}" for i in range(tools))}
+    assert set(sent[0][2]["functions"]) == wanted  # not the insecure tool: the SDK mints it no token
+    assert set(minted) == wanted
+    sdk = SessionManager(secret_key=stack.signing_key)
+    assert all(sdk.validate_tool_token(function, token, call_id) for function, token in minted.items())
 
 
 @pytest.mark.parametrize("tools", [1, 50])
