@@ -40,8 +40,6 @@ ROOT_PARAMETERS = [
 ]
 # The root's resources it reads, by logical id (their Ref: a name or an id), besides the functions.
 ROOT_RESOURCES = {"HttpApi": "The HTTP API's id", "SigningKeySecret": "The signing key secret's ARN"}
-NAMESPACE = "SwaigSessions"  # the handlers' EMF namespace and service (template.yaml's Globals)
-SERVICE = "swaig-sessions"
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,24 @@ class Function:
     logical_id: str
     name: str  # its code folder's: create for functions/create/
     routed: bool  # invoked by the API (an HttpApi event)
+
+
+@dataclass(frozen=True)
+class Emf:
+    """The namespace and service the handlers' metrics carry (Powertools' settings in the Globals)."""
+
+    namespace: str
+    service: str
+
+    @classmethod
+    def of(cls, root: dict[str, Any]) -> Emf:
+        env = root["Globals"]["Function"]["Environment"]["Variables"]
+        return cls(env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"])
+
+    @property
+    def log_namespace(self) -> Tagged:
+        """The stack's own namespace for the metrics its filters make of log lines."""
+        return sub(f"{self.namespace}/${{AWS::StackName}}")
 
 
 def functions(root: dict[str, Any]) -> list[Function]:
@@ -138,7 +154,7 @@ def log_group(fn: Function) -> dict[str, Any]:
     }
 
 
-def error_logs(fn: Function) -> dict[str, Any]:
+def error_logs(fn: Function, emf: Emf) -> dict[str, Any]:
     # The handler answers a failure itself (500 misconfigured or unexpected, logged as an error),
     # so Lambda counts no error for it: its error log lines are the count.
     return {
@@ -148,7 +164,7 @@ def error_logs(fn: Function) -> dict[str, Any]:
             "FilterPattern": '{ $.level = "ERROR" }',
             "MetricTransformations": [
                 {
-                    "MetricNamespace": sub(f"{NAMESPACE}/${{AWS::StackName}}"),
+                    "MetricNamespace": emf.log_namespace,
                     "MetricName": f"{fn.logical_id}ErrorLogs",
                     "MetricValue": "1",
                 }
@@ -157,7 +173,7 @@ def error_logs(fn: Function) -> dict[str, Any]:
     }
 
 
-def errors_alarm(fn: Function) -> dict[str, Any]:
+def errors_alarm(fn: Function, emf: Emf) -> dict[str, Any]:
     return alarm(
         f"{fn.name}-errors",
         f"The {fn.name} function failed in the last 5 minutes, answering a 500 it logged as an error"
@@ -173,7 +189,7 @@ def errors_alarm(fn: Function) -> dict[str, Any]:
                 "Id": "logged",
                 "MetricStat": {
                     "Metric": {
-                        "Namespace": sub(f"{NAMESPACE}/${{AWS::StackName}}"),
+                        "Namespace": emf.log_namespace,
                         "MetricName": f"{fn.logical_id}ErrorLogs",
                     },
                     "Period": 300,
@@ -386,12 +402,14 @@ def email_topic() -> dict[str, dict[str, Any]]:
 # --- Dashboard: the service's own metrics (EMF) and AWS's --------------------------------------
 
 
-def dashboard(fns: list[Function]) -> dict[str, Any]:
-    def widget(x: int, y: int, title: str, stat: str, period: int, metrics: list[str]) -> str:
+def dashboard(fns: list[Function], emf: Emf) -> dict[str, Any]:
+    """Two 12x6 graphs a row, in the order below."""
+
+    def widget(i: int, title: str, stat: str, period: int, metrics: list[str]) -> str:
         head = (
-            f'  {{"type": "metric", "x": {x}, "y": {y}, "width": 12, "height": 6, "properties": {{\n'
-            f'    "title": "{title}", "region": "${{AWS::Region}}", "view": "timeSeries", "stacked": false,'
-            f' "stat": "{stat}", "period": {period}, "metrics": [\n'
+            f'  {{"type": "metric", "x": {12 * (i % 2)}, "y": {6 * (i // 2)}, "width": 12, "height": 6,'
+            f' "properties": {{\n    "title": "{title}", "region": "${{AWS::Region}}", "view": "timeSeries",'
+            f' "stacked": false, "stat": "{stat}", "period": {period}, "metrics": [\n'
         )
         return head + ",\n".join(f"      {m}" for m in metrics) + "\n  ]}}"
 
@@ -401,61 +419,26 @@ def dashboard(fns: list[Function]) -> dict[str, Any]:
     def api(metric: str, extra: str = "") -> str:
         return f'["AWS/ApiGateway", "{metric}", "ApiId", "${{HttpApi}}", "Stage", "${{Stage}}"{extra}]'
 
+    def own(metric: str) -> str:
+        return f'["{emf.namespace}", "{metric}", "service", "{emf.service}"]'
+
+    p50, p99 = ', {"stat": "p50"}', ', {"stat": "p99"}'
+    # Validations has one metric per result: a search draws them all.
     search = (
-        f"SEARCH('{{{NAMESPACE},result,service}} MetricName=\\\"Validations\\\" service=\\\"{SERVICE}\\\"', 'Sum', 300)"
+        f'SEARCH(\'{{{emf.namespace},result,service}} MetricName=\\"Validations\\"'
+        f" service=\\\"{emf.service}\\\"', 'Sum', 300)"
     )
-    widgets = [
-        widget(
-            0,
-            0,
-            "Validations by result",
-            "Sum",
-            300,
-            [f'[{{"expression": "{search}", "id": "validations", "label": ""}}]'],
-        ),
-        widget(
-            12,
-            0,
-            "Tokens minted, sessions deleted by cleanup",
-            "Sum",
-            300,
-            [f'["{NAMESPACE}", "{m}", "service", "{SERVICE}"]' for m in ("TokensMinted", "SessionsDeleted")],
-        ),
-        widget(0, 6, "API requests, 4xx, 5xx", "Sum", 300, [api("Count"), api("4xx"), api("5xx")]),
-        widget(
-            12,
-            6,
-            "API latency (ms)",
-            "p99",
-            300,
-            [
-                api("Latency", ', {"stat": "p50"}'),
-                api("Latency", ', {"stat": "p99"}'),
-                api("IntegrationLatency", ', {"stat": "p99"}'),
-            ],
-        ),
-        widget(0, 12, "Function errors", "Sum", 300, [lam("Errors", fn.logical_id) for fn in fns]),
-        widget(12, 12, "Function throttles", "Sum", 300, [lam("Throttles", fn.logical_id) for fn in fns]),
-        widget(
-            0,
-            18,
-            "Validate duration (ms)",
-            "p99",
-            300,
-            [
-                lam("Duration", "ValidateFunction", ', {"stat": "p50"}'),
-                lam("Duration", "ValidateFunction", ', {"stat": "p99"}'),
-            ],
-        ),
-        widget(
-            12,
-            18,
-            "Cleanup runs",
-            "Sum",
-            3600,
-            [lam("Invocations", "CleanupFunction"), lam("Errors", "CleanupFunction")],
-        ),
+    graphs = [
+        ("Validations by result", "Sum", 300, [f'[{{"expression": "{search}", "id": "validations", "label": ""}}]']),
+        ("Tokens minted, sessions deleted by cleanup", "Sum", 300, [own("TokensMinted"), own("SessionsDeleted")]),
+        ("API requests, 4xx, 5xx", "Sum", 300, [api("Count"), api("4xx"), api("5xx")]),
+        ("API latency (ms)", "p99", 300, [api("Latency", p50), api("Latency", p99), api("IntegrationLatency", p99)]),
+        ("Function errors", "Sum", 300, [lam("Errors", fn.logical_id) for fn in fns]),
+        ("Function throttles", "Sum", 300, [lam("Throttles", fn.logical_id) for fn in fns]),
+        ("Validate duration (ms)", "p99", 300, [lam("Duration", "ValidateFunction", e) for e in (p50, p99)]),
+        ("Cleanup runs", "Sum", 3600, [lam("Invocations", "CleanupFunction"), lam("Errors", "CleanupFunction")]),
     ]
+    widgets = [widget(i, *graph) for i, graph in enumerate(graphs)]
     body = '{"widgets": [\n' + ",\n".join(widgets) + "\n]}\n"
     return {
         "Type": "AWS::CloudWatch::Dashboard",
@@ -467,7 +450,7 @@ def dashboard(fns: list[Function]) -> dict[str, Any]:
 
 
 def monitoring(root: dict[str, Any]) -> dict[str, Any]:
-    fns = functions(root)
+    fns, emf = functions(root), Emf.of(root)
     parameters: dict[str, Any] = {
         fn.logical_id: {"Type": "String", "Description": f"{fn.logical_id}'s name"} for fn in fns
     }
@@ -480,8 +463,8 @@ def monitoring(root: dict[str, Any]) -> dict[str, Any]:
     resources.update(email_topic())
     for fn in fns:
         if fn.routed:
-            resources[f"{fn.logical_id}ErrorLogs"] = error_logs(fn)
-            resources[f"{fn.logical_id}ErrorsAlarm"] = errors_alarm(fn)
+            resources[f"{fn.logical_id}ErrorLogs"] = error_logs(fn, emf)
+            resources[f"{fn.logical_id}ErrorsAlarm"] = errors_alarm(fn, emf)
         resources[f"{fn.logical_id}ThrottlesAlarm"] = throttles_alarm(fn)
     resources.update(
         Api5xxRateAlarm=api_5xx_rate_alarm(),
@@ -489,7 +472,7 @@ def monitoring(root: dict[str, Any]) -> dict[str, Any]:
         RotationFailingAlarm=rotation_failing_alarm(),
         RotationFailedRule=rotation_failed_rule(),
         ValidateLatencyAlarm=validate_latency_alarm(),
-        Dashboard=dashboard(fns),
+        Dashboard=dashboard(fns, emf),
     )
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
