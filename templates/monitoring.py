@@ -15,6 +15,7 @@ tests/template/test_monitoring.py fails while the committed file differs from wh
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +27,6 @@ from samtranslator.yaml_helper import yaml_parse
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 OUTPUT = Path(__file__).resolve().parent / "monitoring.yaml"
-
-# The root's parameters the monitoring reads, passed through unchanged.
-ROOT_PARAMETERS = [
-    "Stage",
-    "LogRetentionDays",
-    "AlarmTopicArn",
-    "AlarmEmail",
-    "Api5xxAlarmPercent",
-    "Api5xxAlarmMinRequests",
-    "ValidateP99AlarmMs",
-    "CleanupAlarmHours",
-]
-# The root's resources it reads, by logical id (their Ref: a name or an id), besides the functions.
-ROOT_RESOURCES = {"HttpApi": "The HTTP API's id", "SigningKeySecret": "The signing key secret's ARN"}
 
 
 @dataclass(frozen=True)
@@ -449,16 +436,38 @@ def dashboard(fns: list[Function], emf: Emf) -> dict[str, Any]:
 # --- The template ----------------------------------------------------------------------------
 
 
+def referenced(value: Any) -> set[str]:
+    """The names a fragment refers to: `!Ref name`, and `${name}` or `${name.attribute}` in `!Sub`."""
+    if isinstance(value, Tagged):
+        if value.tag == "!Ref":
+            return {value.value}
+        if value.tag == "!Sub":
+            return set(re.findall(r"\$\{([\w:]+)", value.value))
+        value = value.value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*(referenced(v) for v in value))
+    return set()
+
+
+def parameters(root: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+    """One parameter for each of the root's resources and parameters the monitoring refers to, under its
+    name: the functions first, then the other resources and the parameters, each in the root's order."""
+    used = referenced(resources)
+    fns = [f.logical_id for f in functions(root)]
+    names = fns + [r for r in root["Resources"] if r not in fns] + list(root["Parameters"])
+    found = {}
+    for name in (n for n in names if n in used):
+        if name in root["Parameters"]:
+            found[name] = {"Type": root["Parameters"][name]["Type"], "Description": f"The root's {name}"}
+        else:  # a Ref to a resource is its name, id or ARN
+            found[name] = {"Type": "String", "Description": f"The root's {name} (its Ref)"}
+    return found
+
+
 def monitoring(root: dict[str, Any]) -> dict[str, Any]:
     fns, emf = functions(root), Emf.of(root)
-    parameters: dict[str, Any] = {
-        fn.logical_id: {"Type": "String", "Description": f"{fn.logical_id}'s name"} for fn in fns
-    }
-    parameters.update({k: {"Type": "String", "Description": d} for k, d in ROOT_RESOURCES.items()})
-    for name in ROOT_PARAMETERS:
-        spec = root["Parameters"][name]
-        parameters[name] = {"Type": spec["Type"], "Description": f"The root's {name}"}
-
     resources: dict[str, Any] = {f"{fn.logical_id}LogGroup": log_group(fn) for fn in fns}
     resources.update(email_topic())
     for fn in fns:
@@ -477,7 +486,7 @@ def monitoring(root: dict[str, Any]) -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "SWAIG session service: log groups, alarms, the dashboard (nested in template.yaml)",
-        "Parameters": parameters,
+        "Parameters": parameters(root, resources),
         "Conditions": {
             "HasAlarmTopic": Tagged("!Not", [Tagged("!Equals", [ref("AlarmTopicArn"), ""])]),
             "HasAlarmEmail": Tagged("!Not", [Tagged("!Equals", [ref("AlarmEmail"), ""])]),
