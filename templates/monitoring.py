@@ -5,8 +5,8 @@ a log group per function (created by the stack, so it has a retention), a metric
 error log lines and an errors alarm per API function, a throttles alarm per function; then the
 alarms of the service's own failure modes, the rule for Secrets Manager's rotation failures, the
 email topic and the dashboard. `template.yaml` deploys the result as a nested application
-(`Monitoring`), passing each parameter below under its own name: a function's or the API's logical
-id, or a parameter of the root.
+(`Monitoring`), passing it each of its resources and parameters the monitoring refers to, as a
+parameter of the same name: `!Ref CreateFunction` reads the same in both files.
 
     python -m templates.monitoring        (make monitoring)
 
@@ -105,12 +105,19 @@ def api_metric(metric: str) -> dict[str, Any]:
     }
 
 
-def alarm(name: str, description: str | Tagged, **properties: Any) -> dict[str, Any]:
+def summed(id_: str, metric: dict[str, Any], period: int) -> dict[str, Any]:
+    """A metric-math alarm's input: the metric's sum over each period, not itself the alarm's value."""
+    return {"Id": id_, "ReturnData": False, "MetricStat": {"Metric": metric, "Period": period, "Stat": "Sum"}}
+
+
+def alarm(
+    name: str, description: str | Tagged, *, notify_insufficient_data: bool = False, **properties: Any
+) -> dict[str, Any]:
     """An alarm named `<stack>-<name>` that notifies on ALARM and OK (INSUFFICIENT_DATA too, if asked)."""
     props = {"AlarmName": sub(f"${{AWS::StackName}}-{name}"), "AlarmDescription": description, **properties}
     props.setdefault("TreatMissingData", "notBreaching")
     props.update(AlarmActions=NOTIFY, OKActions=NOTIFY)
-    if props.pop("NotifyInsufficientData", False):
+    if notify_insufficient_data:
         props["InsufficientDataActions"] = NOTIFY
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": props}
 
@@ -172,23 +179,8 @@ def errors_alarm(fn: Function, emf: Emf) -> dict[str, Any]:
                 "Label": "errors logged or raised",
                 "ReturnData": True,
             },
-            {
-                "Id": "logged",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": emf.log_namespace,
-                        "MetricName": f"{fn.logical_id}ErrorLogs",
-                    },
-                    "Period": 300,
-                    "Stat": "Sum",
-                },
-                "ReturnData": False,
-            },
-            {
-                "Id": "crashed",
-                "MetricStat": {"Metric": function_metric("Errors", fn.logical_id), "Period": 300, "Stat": "Sum"},
-                "ReturnData": False,
-            },
+            summed("logged", {"Namespace": emf.log_namespace, "MetricName": f"{fn.logical_id}ErrorLogs"}, 300),
+            summed("crashed", function_metric("Errors", fn.logical_id), 300),
         ],
         EvaluationPeriods=1,
         Threshold=1,
@@ -208,13 +200,6 @@ def throttles_alarm(fn: Function) -> dict[str, Any]:
 
 
 def api_5xx_rate_alarm() -> dict[str, Any]:
-    def stat(id_: str, metric: str) -> dict[str, Any]:
-        return {
-            "Id": id_,
-            "ReturnData": False,
-            "MetricStat": {"Metric": api_metric(metric), "Period": 300, "Stat": "Sum"},
-        }
-
     return alarm(
         "api-5xx-rate",
         sub(
@@ -228,8 +213,8 @@ def api_5xx_rate_alarm() -> dict[str, Any]:
                 "Expression": sub("IF(requests >= ${Api5xxAlarmMinRequests}, 100 * FILL(errors, 0) / requests, 0)"),
                 "ReturnData": True,
             },
-            stat("errors", "5xx"),
-            stat("requests", "Count"),
+            summed("errors", api_metric("5xx"), 300),
+            summed("requests", api_metric("Count"), 300),
         ],
         EvaluationPeriods=3,
         DatapointsToAlarm=2,
@@ -239,13 +224,6 @@ def api_5xx_rate_alarm() -> dict[str, Any]:
 
 
 def cleanup_failing_alarm() -> dict[str, Any]:
-    def stat(id_: str, metric: str) -> dict[str, Any]:
-        return {
-            "Id": id_,
-            "ReturnData": False,
-            "MetricStat": {"Metric": function_metric(metric, "CleanupFunction"), "Period": 3600, "Stat": "Sum"},
-        }
-
     return alarm(
         "cleanup-failing",
         sub(
@@ -261,8 +239,8 @@ def cleanup_failing_alarm() -> dict[str, Any]:
                 "Expression": "invocations - FILL(errors, 0)",
                 "ReturnData": True,
             },
-            stat("invocations", "Invocations"),
-            stat("errors", "Errors"),
+            summed("invocations", function_metric("Invocations", "CleanupFunction"), 3600),
+            summed("errors", function_metric("Errors", "CleanupFunction"), 3600),
         ],
         EvaluationPeriods=ref("CleanupAlarmHours"),
         DatapointsToAlarm=ref("CleanupAlarmHours"),
@@ -272,7 +250,7 @@ def cleanup_failing_alarm() -> dict[str, Any]:
         # INSUFFICIENT_DATA, which notifies too. A fresh stack starts there and stays until the
         # first run, so a new deploy pages nobody (breaching would, for CleanupAlarmHours).
         TreatMissingData="missing",
-        NotifyInsufficientData=True,
+        notify_insufficient_data=True,
     )
 
 
@@ -286,17 +264,15 @@ def rotation_failing_alarm() -> dict[str, Any]:
 
 
 def validate_latency_alarm() -> dict[str, Any]:
-    metric = one_metric(function_metric("Duration", "ValidateFunction"), 300, EvaluationPeriods=3)
-    del metric["Statistic"]
     return alarm(
         "validate-p99-duration",
         sub("The validate function's p99 duration was above ${ValidateP99AlarmMs} ms for 15 minutes."),
-        **{
-            **metric,
-            "ExtendedStatistic": "p99",
-            "Threshold": ref("ValidateP99AlarmMs"),
-            "ComparisonOperator": "GreaterThanThreshold",
-        },
+        **function_metric("Duration", "ValidateFunction"),
+        ExtendedStatistic="p99",
+        Period=300,
+        EvaluationPeriods=3,
+        Threshold=ref("ValidateP99AlarmMs"),
+        ComparisonOperator="GreaterThanThreshold",
     )
 
 
