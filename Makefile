@@ -17,6 +17,8 @@
 #                SIGN=1 signs its requests too, for AUTH=iam make serve)
 #   make invoke FN=validate EVENT=events/validate.json
 #   make bench
+#   make mutation  mutmut over shared/session_rules with tests/unit/session_rules (slow; not in make test):
+#                fails when a mutant survives that docs/testing.md does not list as changing no behaviour
 
 SHELL := /bin/bash
 VENV := .venv
@@ -38,7 +40,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test test-fast example dist monitoring openapi smoke invoke bench lint typecheck clean lock-upgrade client-ts
+.PHONY: venv lock serve test test-fast example dist monitoring openapi smoke invoke bench lint typecheck clean lock-upgrade client-ts mutation
 
 venv: $(VENV)/.installed
 
@@ -134,6 +136,27 @@ invoke: venv
 bench: venv client-ts
 	$(VENV)/bin/python -m bench
 
+# mutmut names mutants by module path under src/, so it runs in a scratch copy laid out that way
+# (tests/mutation/pyproject.toml says how); it copies that again into .mutation/mutants/.
+MUTATION := .mutation
+mutation: venv
+	rm -rf $(MUTATION) && mkdir -p $(MUTATION)/src $(MUTATION)/tests/unit
+	cp -r shared/session_rules $(MUTATION)/src/
+	cp -r tests/unit/session_rules $(MUTATION)/tests/unit/
+	cp tests/conftest.py $(MUTATION)/tests/
+	cp tests/mutation/pyproject.toml $(MUTATION)/
+	cd $(MUTATION) && ../$(VENV)/bin/mutmut run --max-children 2 >/dev/null
+	cd $(MUTATION) && ../$(VENV)/bin/mutmut results > results.txt
+	@cat $(MUTATION)/results.txt
+	@grep -oE 'session_rules[.a-z_]+__mutmut_[0-9]+' docs/testing.md | sort -u > $(MUTATION)/equivalent.txt
+	@grep -oE 'session_rules[.a-z_]+__mutmut_[0-9]+' $(MUTATION)/results.txt | sort -u > $(MUTATION)/surviving.txt
+	@unexplained=$$(comm -23 $(MUTATION)/surviving.txt $(MUTATION)/equivalent.txt); \
+	  if [ -n "$$unexplained" ]; then \
+	    echo "mutants no test kills and docs/testing.md does not explain:"; echo "$$unexplained"; exit 1; fi; \
+	  stale=$$(comm -13 $(MUTATION)/surviving.txt $(MUTATION)/equivalent.txt); \
+	  if [ -n "$$stale" ]; then echo "docs/testing.md lists mutants that no longer survive:"; echo "$$stale"; exit 1; fi; \
+	  echo "every mutant is killed or listed in docs/testing.md as changing no behaviour"
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache openapi.json openapi.json.tmp \
-	  client-ts/node_modules client-ts/dist
+	  client-ts/node_modules client-ts/dist $(MUTATION) mutants

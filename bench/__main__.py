@@ -7,6 +7,7 @@ variants run interleaved in rounds, so noise hits both sides alike.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ class Sizes:
     expired: int
     agent_rounds: int
     agent_sdk_batch: int
+    load_calls: int
+    load_rounds: int
     ts_rounds: int
     ts_calls: int
 
@@ -52,6 +55,8 @@ FULL = Sizes(
     expired=1_000,
     agent_rounds=30,
     agent_sdk_batch=20,
+    load_calls=24,
+    load_rounds=7,
     ts_rounds=10,
     ts_calls=24,
 )
@@ -69,14 +74,27 @@ QUICK = Sizes(
     expired=200,
     agent_rounds=3,
     agent_sdk_batch=5,
+    load_calls=6,
+    load_rounds=1,
     ts_rounds=2,
     ts_calls=8,
 )
 
-CASES = ("verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render", "ts_agent_load")
+CASES = (
+    "verify",
+    "validate_handler",
+    "mint_batch",
+    "cold_start",
+    "cleanup",
+    "memory",
+    "agent_render",
+    "agent_load",
+    "ts_agent_load",
+)
+DEFAULT_RTT_MS = 30.0  # API Gateway and a warm Lambda, as seen from an agent in the same region
 
 
-def _cases(sizes: Sizes) -> dict[str, Callable[[Stack], CaseResult]]:
+def _cases(sizes: Sizes, rtt_ms: float) -> dict[str, Callable[[Stack], CaseResult]]:
     s = sizes
     return {
         "verify": lambda _: verify.run(rounds=s.verify_rounds, batch=s.verify_batch),
@@ -89,6 +107,8 @@ def _cases(sizes: Sizes) -> dict[str, Callable[[Stack], CaseResult]]:
         "memory": lambda st: processes.memory(st, runs=s.memory_runs, events=s.memory_events),
         # Starts the whole local stack (front, workers, moto) of its own: the client talks HTTP to it.
         "agent_render": lambda _: agent.agent_render(rounds=s.agent_rounds, sdk_batch=s.agent_sdk_batch),
+        # Its own local stack too, behind a proxy adding the round trip; each agent in its own process.
+        "agent_load": lambda _: agent.agent_load(calls=s.load_calls, rounds=s.load_rounds, rtt=rtt_ms / 1e3),
         # Node processes: a TypeScript agent with the client and with the SDK alone, over a local stack of its own.
         "ts_agent_load": lambda _: ts_agent.ts_agent_load(rounds=s.ts_rounds, calls=s.ts_calls),
     }
@@ -98,8 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: 2,000 sessions, few repetitions")
     parser.add_argument("--only", nargs="+", choices=CASES, metavar="CASE", help=f"run only these: {', '.join(CASES)}")
+    parser.add_argument("--calls", type=int, help="agent_load: concurrent calls (24; --quick: 6)")
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=DEFAULT_RTT_MS,
+        help=f"agent_load: the round trip to the service, ms ({DEFAULT_RTT_MS:g})",
+    )
     args = parser.parse_args(argv)
-    cases = _cases(QUICK if args.quick else FULL)
+    sizes = QUICK if args.quick else FULL
+    if args.calls:
+        sizes = dataclasses.replace(sizes, load_calls=args.calls)
+    cases = _cases(sizes, args.rtt_ms)
     selected = [name for name in CASES if not args.only or name in args.only]
     results: list[CaseResult] = []
     with MotoProcess() as moto:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import string
 from dataclasses import dataclass
 from typing import Any
+
+from session_rules import limits
 
 from . import template
 
@@ -60,6 +63,20 @@ def random_key(length: int | None = None) -> str:
     """A key like the template's GenerateSecretString (letters and digits, no punctuation)."""
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length or template.secret_length()))
+
+
+def local_signing_key() -> str | None:
+    """LOCAL_SIGNING_KEY when set, else None (a random key); ValueError when it is not a key.
+
+    The functions refuse any other value as the service does on AWS (500 misconfigured), so a
+    stack started with one would answer nothing useful.
+    """
+    key = os.environ.get("LOCAL_SIGNING_KEY") or None
+    if key is not None and not limits.is_signing_key(key):
+        raise ValueError(
+            f"LOCAL_SIGNING_KEY must be a signing key as the template makes one: {limits.SIGNING_KEY_RULE}"
+        )
+    return key
 
 
 def provision(dynamodb: Any, secretsmanager: Any, stage: str = "local", signing_key: str | None = None) -> Provisioned:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import sys
 import urllib.error
@@ -67,8 +66,7 @@ def emulated_aws() -> Iterator[tuple[str, aws.Provisioned]]:
 
     with MotoServer(HOST) as moto:
         endpoint = moto.endpoint
-        signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
-        yield endpoint, aws.provision(*aws.clients(endpoint), signing_key=signing_key)
+        yield endpoint, aws.provision(*aws.clients(endpoint), signing_key=aws.local_signing_key())
 
 
 def read_event(source: str) -> Any:
@@ -101,7 +99,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         ok, payload = invoke(argv[0], read_event(argv[1]))
-    except (UsageError, aws.NotProvisioned, OSError) as exc:
+    except (UsageError, aws.NotProvisioned, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(payload, indent=2, ensure_ascii=False))

@@ -77,6 +77,7 @@ def build() -> dict[str, Any]:
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and parameter["name"] == "call_id":
                     parameter["schema"] = contract.CALL_ID
+                    parameter["description"] = contract.PATH_CALL_ID_DESCRIPTION
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},

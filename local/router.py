@@ -8,6 +8,14 @@ own emulator (aws/aws-lambda-dotnet#1901, Tools/LambdaTestTool-v2: "RawPath ... 
 be decoded value") and its snapshot of a deployed HTTP API (V2_SpecialCharactersInPath.json:
 a `%20` arrives as a space in rawPath and in pathParameters). A `%2F` therefore becomes a real
 `/`, a segment boundary: it never lands inside one `{param}` ("cannot be routed at all").
+
+A route matches the whole decoded path, nothing before or after it: AWS's route selection is "a
+full match for a route and method", then a greedy path variable, then `$default`, else 404
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html,
+"Routing API requests"). So the match is `fullmatch`, never `^...$`, whose `$` would also match
+before a final newline (`/sessions/abc/tokens\n` is no route). Every other character, a control
+character, a decoded `?` or `#` or NUL included, is part of its segment and of the path
+parameter, so a function sees what it was routed by.
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ def decode_path(raw: str) -> str:
 
 
 def _compile(path: str) -> tuple[re.Pattern[str], list[str]]:
-    """A route path as a regex over the decoded request path; `{name}` is one segment, `{name+}` the rest."""
+    """A route path as a regex over the whole decoded request path (fullmatch); `{name}` is one segment,
+    `{name+}` the rest."""
     names: list[str] = []
     regex = ""
     for i, part in enumerate(re.split(r"\{([^}]+)\}", path)):  # literal, name, literal, ...
@@ -44,7 +53,7 @@ def _compile(path: str) -> tuple[re.Pattern[str], list[str]]:
         else:
             names.append(part.rstrip("+"))
             regex += "(.+)" if part.endswith("+") else "([^/]+)"
-    return re.compile(f"^{regex}$"), names
+    return re.compile(regex, re.DOTALL), names
 
 
 class Router:
@@ -66,7 +75,7 @@ class Router:
         An HTTP API route is a method and a path: a known path with another method matches nothing.
         """
         for route, target, regex, names in self._routes:
-            found = regex.match(path)
+            found = regex.fullmatch(path)
             if found and route.method in (method, "ANY"):
                 return Match(target, route, dict(zip(names, found.groups(), strict=True)))
         return None

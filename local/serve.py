@@ -530,7 +530,7 @@ def run(server: FrontServer, aws_port: int, stop: threading.Event, iam: sigv4.Ac
     try:
         with MotoServer(HOST, aws_port) as moto:
             endpoint = moto.endpoint
-            signing_key = os.environ.get("LOCAL_SIGNING_KEY") or None
+            signing_key = aws.local_signing_key()  # checked in main()
             provisioned = aws.provision(*aws.clients(endpoint), signing_key=signing_key)
             functions = template.functions(provisioned.refs())
             jobs, schedules = scheduled_jobs(functions, os.environ.get("CLEANUP_INTERVAL_SECS"))
@@ -564,6 +564,7 @@ def main() -> int:
         complain(f"error: CLEANUP_INTERVAL_SECS={os.environ['CLEANUP_INTERVAL_SECS']!r} is not a number of seconds")
         return 2
     try:
+        aws.local_signing_key()
         iam = auth_mode(os.environ.get("AUTH"))
     except ValueError as exc:
         complain(f"error: {exc}")

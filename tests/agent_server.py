@@ -1,48 +1,25 @@
 """A real signalwire-sdk AgentBase served by uvicorn on a free loopback port, and SignalWire's requests to it.
 
-`served(agent)` runs the agent's own FastAPI app (`get_app()`) in a thread; its event loop runs
-in that thread, whose name `Served.loop_thread` gives, so a test can tell what ran on the loop.
+`served(agent)` (bench/agent_load.py, shared with the benchmark) runs the agent's own FastAPI app
+(`get_app()`) in a thread; its event loop runs in that thread, whose name `Served.loop_thread`
+gives, so a test can tell what ran on the loop.
 `render(url, route, call_id)` fetches the SWML as SignalWire does (`{"call": {"call_id": ...}}`),
 `call_function(...)` makes the AI's SWAIG function call with a token in its query string.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-import uvicorn
-from signalwire import AgentBase
+
+from bench.agent_load import REFUSED, Served, served
+
+__all__ = ["AUTH", "REFUSED", "Served", "call_function", "render", "served"]
 
 AUTH = ("agent-user", "agent-password")
-REFUSED = "the security token for this function is invalid or expired"
-
-
-class Served(NamedTuple):
-    url: str
-    loop_thread: str  # the name of the thread the agent's event loop runs in
-
-
-@contextlib.contextmanager
-def served(agent: AgentBase) -> Iterator[Served]:
-    server = uvicorn.Server(uvicorn.Config(agent.get_app(), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the agent's server did not start")
-            time.sleep(0.01)
-        yield Served(f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", thread.name)
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def render(url: str, route: str, call_id: str) -> dict[str, tuple[str, str]]:

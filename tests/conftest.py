@@ -144,7 +144,12 @@ def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., Any]:
         return SessionService(
             config,
             store=DynamoSessionStore(config.table_name, aws.dynamodb, clock=clock),
-            keys=KeyRing(config.signing_secret_id, aws.secretsmanager, config.key_cache_secs),
+            keys=KeyRing(
+                config.signing_secret_id,
+                aws.secretsmanager,
+                config.key_cache_secs,
+                max_token_lifetime_secs=config.max_token_lifetime_secs,
+            ),
             clock=clock,
         )
 

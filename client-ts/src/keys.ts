@@ -121,7 +121,7 @@ export class SecretKeys implements SigningKeys {
     const { current, previous, previousUntil } = this.held;
     const keys: string[] = [];
     if (current !== null) keys.push(current);
-    if (previous !== null && previous !== current && this.now() < previousUntil) keys.push(previous);
+    if (previous !== null && previous !== current && this.now() <= previousUntil) keys.push(previous);
     return keys;
   }
 

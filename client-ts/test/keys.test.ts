@@ -56,9 +56,9 @@ describe('SecretKeys', () => {
     const keys = await load(arn, () => now);
     expect(keys.current()).toBe(second);
     expect(keys.candidates()).toEqual([second, first]);
-    now = rotatedAt + (MAX_LIFETIME + KEY_CACHE) * 1000 - 1;
+    now = rotatedAt + (MAX_LIFETIME + KEY_CACHE) * 1000; // the last moment, as session_rules.keys has it
     expect(keys.candidates()).toEqual([second, first]);
-    now = rotatedAt + (MAX_LIFETIME + KEY_CACHE) * 1000;
+    now = rotatedAt + (MAX_LIFETIME + KEY_CACHE) * 1000 + 1;
     expect(keys.candidates()).toEqual([second]); // retired: never again, whatever a token says
     await keys.refresh();
     expect(keys.candidates()).toEqual([second]);

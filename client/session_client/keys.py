@@ -1,30 +1,55 @@
-"""Signing keys for in-process validation: a given secret, or the service's secret read by ARN."""
+"""Signing keys for in-process minting and validation: a given secret, or the service's secret read by ARN.
+
+Held to the service's own rules (session_rules): a value that is not a key of the rotation's shape
+is never used, and the key a rotation retired checks tokens only while one minted with it can
+still be alive.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+from session_rules import keys as key_rules
+from session_rules import limits
 
 from .errors import SessionServiceError
 
 log = logging.getLogger("session_client")
+
+CURRENT = "AWSCURRENT"
+PREVIOUS = "AWSPREVIOUS"
 
 
 class StaticKeys:
     """A secret handed over directly (the SDK's `secret_key`): its UTF-8 bytes, as the service keys HMAC."""
 
     def __init__(self, secret: str) -> None:
-        if not secret:
-            raise ValueError("secret_key must be a non-empty string")
-        self._keys = (secret.encode(),)
+        if not limits.is_signing_key(secret):
+            # Never a key: a short or hand-typed secret would let anyone forge tokens.
+            raise ValueError(f"secret_key must be the stack's signing key, {limits.SIGNING_KEY_RULE}")
+        self._key = secret.encode()
 
-    def keys(self) -> tuple[bytes, ...]:
-        return self._keys
+    def current(self) -> bytes:
+        """The key tokens are minted with."""
+        return self._key
 
-    def refresh(self) -> bool:
-        return False  # a given secret never changes
+    def candidates(self, now: float) -> Iterator[bytes]:
+        """The key a token may be signed with (a given secret never changes, nor retires)."""
+        yield self._key
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The secret's texts as read; each is checked (`_checked`) when it is about to be used."""
+
+    current: str
+    rotated_at: float | None  # AWSCURRENT's CreatedDate, epoch seconds
+    previous: str | None
 
 
 class SecretKeys:
@@ -32,13 +57,16 @@ class SecretKeys:
 
     Read on first use, or before it in the background (`prefetch()`, which install() calls), so
     that an agent's first render seldom waits for them. Read again once `max_age` seconds
-    have passed, like the service's own key cache, in the background: the keys held serve
-    meanwhile, so minting never waits on Secrets Manager. Read at once (at most every
+    have passed, like the service's own key cache: for minting in the background, the keys held
+    serving meanwhile, so minting never waits on Secrets Manager; for a check at once, so no key
+    retired since is accepted (a failed read keeps the keys held). Read at once (at most every
     `refresh_interval` seconds) when no key matches a token's signature, so a rotation finished
     since the last read is noticed as the service notices it: that check waits for the read. If
-    a re-read fails the keys already held keep serving. Uses a botocore client (botocore is
-    already a dependency, so no boto3 is needed); it honours AWS_ENDPOINT_URL and the usual
-    credential chain.
+    a re-read fails the keys already held keep serving. As in the service, AWSPREVIOUS checks
+    tokens only until AWSCURRENT's CreatedDate + `max_token_lifetime_secs` + `max_age`, and a
+    value that is not a key is refused (`misconfigured`) when it is about to be used. Uses a
+    botocore client (botocore is already a dependency, so no boto3 is needed); it honours
+    AWS_ENDPOINT_URL and the usual credential chain.
     """
 
     def __init__(
@@ -47,31 +75,68 @@ class SecretKeys:
         max_age: float = 300.0,
         region: str | None = None,
         refresh_interval: float = 5.0,
+        *,
+        max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
     ) -> None:
         self.secret_arn = secret_arn
         self.max_age = max_age
         self.refresh_interval = refresh_interval
+        self.max_token_lifetime_secs = max_token_lifetime_secs
         self._forced_at = float("-inf")
         self._region = region or _region_of_arn(secret_arn)
         self._client: Any = None
-        self._keys: tuple[bytes, ...] = ()
+        self._held: _Held | None = None
         self._read_at = float("-inf")
         self._lock = threading.Lock()
         self._background: threading.Thread | None = None
         self._starting = threading.Lock()
 
-    def keys(self) -> tuple[bytes, ...]:
-        if not self._keys:  # nothing to serve yet: read now (waiting for a read under way, if one is)
+    def current(self) -> bytes:
+        """The key tokens are minted with; `misconfigured` when the secret holds no key."""
+        return _checked(self._fresh(wait=False).current, CURRENT)
+
+    def candidates(self, now: float) -> Iterator[bytes]:
+        """Keys a token may be signed with at `now`, most likely first, each checked only when it
+        is needed; then, when none matched and a re-read found new ones, those.
+
+        Unlike minting, a check waits for the re-read once `max_age` has passed: keys held longer
+        (an agent idle for days) could hold one that two rotations have retired since.
+        """
+        held = self._fresh(wait=True)
+        yielded: list[bytes] = []
+        for key in self._keys_of(held, now):
+            yielded.append(key)
+            yield key
+        self.refresh()
+        fresh = self._fresh(wait=False)  # compared, not refresh()'s answer: another thread may have re-read
+        if fresh != held:
+            yield from (key for key in self._keys_of(fresh, now) if key not in yielded)
+
+    def _keys_of(self, held: _Held, now: float) -> Iterator[bytes]:
+        yield _checked(held.current, CURRENT)
+        retired = key_rules.retired_key_checks(held.rotated_at, now, self.max_token_lifetime_secs, self.max_age)
+        if held.previous is not None and retired:
+            yield _checked(held.previous, PREVIOUS)
+
+    def _fresh(self, *, wait: bool) -> _Held:
+        """What was read: read now if nothing was yet (waiting for a read under way, if one is).
+        Once `max_age` has passed, read again: now when `wait`, else in the background while
+        what is held serves."""
+        held = self._held
+        stale = time.monotonic() - self._read_at > self.max_age
+        if held is None or (stale and wait):
             with self._lock:
-                if not self._keys:
-                    self._refresh()
-        elif time.monotonic() - self._read_at > self.max_age:
+                if self._held is None or time.monotonic() - self._read_at > self.max_age:
+                    self._refresh()  # a failed re-read keeps what is held (and is tried again soon)
+                held = self._held
+            assert held is not None  # _refresh() reads keys or raises
+        elif stale:
             self._read_soon()
-        return self._keys
+        return held
 
     def prefetch(self) -> None:
         """Start reading the keys in the background, unless they are held already."""
-        if not self._keys:
+        if self._held is None:
             self._read_soon()
 
     def _read_soon(self) -> None:
@@ -87,11 +152,11 @@ class SecretKeys:
 
     def _read_now(self) -> None:
         with self._lock:
-            if self._keys and time.monotonic() - self._read_at <= self.max_age:
+            if self._held is not None and time.monotonic() - self._read_at <= self.max_age:
                 return  # read meanwhile
             try:
                 self._refresh()
-            except SessionServiceError:  # nothing read yet: the first keys() reads again and raises
+            except SessionServiceError:  # nothing read yet: the first use reads again and raises
                 log.warning("could not read the signing secret yet", exc_info=True)
 
     def refresh(self) -> bool:
@@ -100,26 +165,26 @@ class SecretKeys:
             if time.monotonic() - self._forced_at < self.refresh_interval:
                 return False
             self._forced_at = time.monotonic()
-            before = self._keys
+            before = self._held
             self._refresh()
-            return self._keys != before
+            return self._held != before
 
     def _refresh(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            current = self._read("AWSCURRENT")
+            current, rotated_at = self._read(CURRENT)
             try:
-                keys: tuple[bytes, ...] = (current, self._read("AWSPREVIOUS"))
+                previous: str | None = self._read(PREVIOUS)[0]
             except self._secrets().exceptions.ResourceNotFoundException:
-                keys = (current,)  # never rotated: there is no AWSPREVIOUS
+                previous = None  # never rotated: there is no AWSPREVIOUS
         except (BotoCoreError, ClientError) as exc:
-            if not self._keys:  # nothing to fall back on: fail as every other client call fails
+            if self._held is None:  # nothing to fall back on: fail as every other client call fails
                 raise SessionServiceError("keys_unavailable", f"could not read the signing secret: {exc}") from exc
             log.warning("could not re-read the signing secret; keeping the keys already read", exc_info=True)
             self._read_at = time.monotonic() - self.max_age + self.refresh_interval  # try again soon, not per call
             return
-        self._keys = keys
+        self._held = _Held(current, rotated_at, previous)
         self._read_at = time.monotonic()
 
     def _secrets(self) -> Any:
@@ -136,9 +201,21 @@ class SecretKeys:
             )
         return self._client
 
-    def _read(self, stage: str) -> bytes:
+    def _read(self, stage: str) -> tuple[str, float | None]:
+        """The stage's text and when its version was created (epoch seconds)."""
         answer = self._secrets().get_secret_value(SecretId=self.secret_arn, VersionStage=stage)
-        return str(answer["SecretString"]).encode()
+        created = answer.get("CreatedDate")
+        return str(answer.get("SecretString", "")), (created.timestamp() if created else None)
+
+
+def _checked(text: str, stage: str) -> bytes:
+    """The key, when the secret's text is one; else `misconfigured`: no verdict can be had with it."""
+    if not limits.is_signing_key(text):
+        log.error("the signing secret's %s value is not a signing key; it is never used", stage)
+        raise SessionServiceError(
+            "misconfigured", f"the signing secret's {stage} value is not {limits.SIGNING_KEY_RULE}: never used as a key"
+        )
+    return text.encode()
 
 
 def _region_of_arn(arn: str) -> str | None:

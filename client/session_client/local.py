@@ -27,7 +27,7 @@ MAX_CALLS = 4096  # calls remembered; one forgotten and seen again starts with a
 
 class LocalSigner:
     """Mints and checks tokens with the keys held (the current one mints; a rotation's previous one
-    still checks), as the service does."""
+    still checks while a token minted with it can be alive), as the service does."""
 
     def __init__(self, keys: StaticKeys | SecretKeys, max_lifetime: int, wall: Callable[[], float] = time.time) -> None:
         self.keys = keys
@@ -40,18 +40,14 @@ class LocalSigner:
 
     def mint(self, call_id: str, function: str, incarnation: str, expiry: int) -> str:
         """A token in the SDK's format, signed with the current key, its nonce led by `incarnation`."""
-        return token_format.mint(self.keys.keys()[0], call_id, function, expiry, token_format.new_nonce(incarnation))
+        return token_format.mint(self.keys.current(), call_id, function, expiry, token_format.new_nonce(incarnation))
 
     def check(self, call_id: str, function: str, token: str) -> TokenCheck:
-        """The service's verdict on a token (inputs already checked), and its reason."""
-        held = self.keys.keys()
-        verdict = token_format.verify(held, call_id, function, token, self._wall(), self.max_lifetime)
-        if verdict.reason == token_format.BAD_SIGNATURE:  # perhaps rotated since the keys were read
-            self.keys.refresh()
-            fresh = self.keys.keys()  # compared, not refresh()'s answer: another thread may have re-read
-            if fresh != held:
-                verdict = token_format.verify(fresh, call_id, function, token, self._wall(), self.max_lifetime)
-        return verdict
+        """The service's verdict on a token (inputs already checked), and its reason. The keys are
+        read lazily: a re-read when none matches (perhaps rotated since they were read), the
+        retired one only while it still checks tokens."""
+        now = self._wall()
+        return token_format.verify(self.keys.candidates(now), call_id, function, token, now, self.max_lifetime)
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import secrets
 import time
@@ -11,12 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from session_rules import limits
 from session_rules import tokens as token_format
-from urllib3.util.retry import Retry
 
-from . import signing, writes
+from . import signing, transport, writes
 from .budget import RenderBudgets
 from .errors import SessionServiceError
 from .keys import SecretKeys, StaticKeys
@@ -37,25 +34,8 @@ DEFAULT_RENDER_BUDGET_SECS = 2.0
 # render, a render again) need no other start. Within MaxTokenLifetimeSecs.
 START_MARGIN_SECS = 60
 _UNSET: Any = object()
-# Safe to repeat after a lost answer: create is idempotent by call_id (the client always sends
-# one), minting again only makes fresh tokens, validate/debug/GET read, PATCH merges the same
-# values. DELETE is not: a repeat would report False for what the first try ended, so it is
-# retried only when the request never reached the service (connection errors).
-_RETRY_METHODS = frozenset({"GET", "POST", "PATCH"})
-_RETRY_STATUSES = frozenset({502, 503, 504})
 # The service's verdicts that a session is not there to act on: unknown or expired, ended.
 _STATE_REFUSALS = frozenset({(404, "session_not_found"), (409, "session_ended")})
-# API Gateway's own answers carry only {"message": ...}: named here so that, say, its 404 (no
-# such route) is never taken for the service's 404 session_not_found.
-_GATEWAY_CODES = {
-    403: "gateway_forbidden",
-    404: "gateway_not_found",
-    413: "gateway_request_too_large",
-    429: "gateway_throttled",
-    500: "gateway_internal_error",
-    503: "gateway_unavailable",
-    504: "gateway_timeout",
-}
 
 
 def _checks_in_a_worker_thread() -> bool:
@@ -110,11 +90,20 @@ class RemoteSessionManager:
       off, it answers as the SDK does, without a request.
 
     Signing: SigV4 (`execute-api`) when `sign` is True; by default (`sign=None`) unsigned for
-    http://127.0.0.1 / localhost (the local stack), otherwise signed whenever botocore finds
-    credentials. Region: `region`, else the one in an execute-api URL, else botocore's
+    http://127.0.0.1 / localhost (the local stack), otherwise signed, and with no AWS
+    credentials to sign with the client refuses to start (ValueError) rather than send
+    unsigned requests. Region: `region`, else the one in an execute-api URL, else botocore's
     configured region. With `secret_arn` the keys are AWSCURRENT and AWSPREVIOUS, re-read after
     `key_cache_secs` (in the background) or when a signature matches no key held; give
-    `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default.
+    `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default. The
+    service's key rules hold here too: only a key of the rotation's shape is used (a `secret_key`
+    of any other shape is a ValueError at once), and AWSPREVIOUS checks tokens only while one
+    minted with it can still be alive (session_rules.keys).
+
+    Bounds (transport.py): each call ends within `deadline_secs` (connect, reads, retries and
+    waits together; `timeout` bounds each attempt within it), or by the render's budget, an
+    answer over `max_answer_bytes` is refused, and after `breaker_failures` consecutive calls
+    with no verdict, calls fail at once (`circuit_open`) for `breaker_cooldown_secs`.
 
     One pooled `requests.Session` serves all calls, from any thread (no per-call state: the
     service sets no cookies).
@@ -127,9 +116,13 @@ class RemoteSessionManager:
         region: str | None = None,
         sign: bool | None = None,
         credentials: Any = None,
-        timeout: float | tuple[float, float] = (3.05, 10.0),
+        timeout: float | tuple[float, float] = transport.DEFAULT_TIMEOUT,
+        deadline_secs: float = transport.DEFAULT_DEADLINE_SECS,
         retries: int = 2,
         backoff_factor: float = 0.2,
+        max_answer_bytes: int = transport.DEFAULT_MAX_ANSWER_BYTES,
+        breaker_failures: int = transport.DEFAULT_BREAKER_FAILURES,
+        breaker_cooldown_secs: float = transport.DEFAULT_BREAKER_COOLDOWN_SECS,
         auto_create: bool = True,
         secret_key: str | None = None,
         secret_arn: str | None = None,
@@ -168,27 +161,29 @@ class RemoteSessionManager:
         if secret_key:
             self._keys = StaticKeys(secret_key)
         elif secret_arn:
-            self._keys = SecretKeys(secret_arn, key_cache_secs, region=region)
+            self._keys = SecretKeys(
+                secret_arn, key_cache_secs, region=region, max_token_lifetime_secs=max_token_lifetime_secs
+            )
         self._signer = None if self._keys is None else LocalSigner(self._keys, max_token_lifetime_secs)
         self._calls = LocalCalls()
+        self._transport = transport.Transport(
+            self.base_url,
+            session=session,
+            auth=signing.auth_for(self.base_url, sign=sign, credentials=credentials, region=region),
+            timeout=timeout,
+            deadline_secs=deadline_secs,
+            retries=retries,
+            backoff_factor=backoff_factor,
+            max_answer_bytes=max_answer_bytes,
+            breaker_failures=breaker_failures,
+            breaker_cooldown_secs=breaker_cooldown_secs,
+        )
+        self._http = self._transport.session
         self._outbox: Outbox | None = None
         if self._keys is not None:
             self._outbox = Outbox(
                 self._send, capacity=outbox_capacity, retry_secs=outbox_retry_secs, send_timeout=self._wait_secs
             )
-        self._http = session or requests.Session()
-        retry = Retry(
-            total=retries,
-            other=0,
-            backoff_factor=backoff_factor,
-            status_forcelist=_RETRY_STATUSES,
-            allowed_methods=_RETRY_METHODS,
-            raise_on_status=False,  # the last answer's JSON error becomes the exception
-        )
-        adapter = HTTPAdapter(max_retries=retry)
-        self._http.mount("https://", adapter)
-        self._http.mount("http://", adapter)
-        self._http.auth = signing.auth_for(self.base_url, sign=sign, credentials=credentials, region=region)
 
     def _set_lifetime(self, seconds: Any) -> None:
         if not limits.is_token_lifetime(seconds):
@@ -231,8 +226,8 @@ class RemoteSessionManager:
 
     @property
     def _wait_secs(self) -> float:
-        """The longest one request may take: the read timeout."""
-        return self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
+        """The longest one call to the service may take: its deadline, retries included."""
+        return self._transport.deadline_secs
 
     @property
     def outbox_stats(self) -> OutboxStats:
@@ -266,46 +261,9 @@ class RemoteSessionManager:
     def _call(
         self, method: str, path: str, body: Mapping[str, Any] | None = None, deadline: float | None = None
     ) -> tuple[int, dict[str, Any]]:
-        """One request; the status and JSON object of a 2xx answer, else SessionServiceError.
-
-        `deadline` (a time.monotonic() instant) bounds the request's timeouts.
-        """
-        timeout = self.timeout
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SessionServiceError("deadline_exceeded", f"{method} {path}: no time left to send it")
-            connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-            timeout = (min(connect, remaining), min(read, remaining))
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        headers = {"Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            response = self._http.request(
-                method, self.base_url + path, data=data, headers=headers, timeout=timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:  # connection refused, timeouts, retries used up
-            raise SessionServiceError("unreachable", f"{method} {path}: {exc}") from exc
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            answer = {}
-        if 200 <= response.status_code < 300 and not answer:
-            # Not the service (a wrong base_url, a proxy's page): no verdict can be read from it.
-            raise SessionServiceError("invalid_response", f"{method} {path}: not a JSON object", response.status_code)
-        if not 200 <= response.status_code < 300:  # a redirect too: the service never sends one
-            status, error, message = response.status_code, answer.get("error"), answer.get("message")
-            if isinstance(error, str):
-                code = error
-            elif isinstance(message, str) and set(answer) == {"message"}:  # the gateway answered, not the service
-                code = _GATEWAY_CODES.get(status, f"gateway_{status}")
-            else:
-                code = f"http_{status}"
-            raise SessionServiceError(code, str(message or response.reason or "request failed"), status)
-        return response.status_code, answer
+        """One call to the service (transport.py): the status and JSON object of a 2xx answer, else
+        SessionServiceError. `deadline`, a `time.monotonic()` instant, ends it, retries included."""
+        return self._transport.call(method, path, body, deadline)
 
     def _send(self, job: Job, deadline: float) -> None:
         """The background sender's request."""
@@ -632,10 +590,10 @@ class RemoteSessionManager:
         return self._outbox.wait(None, time.monotonic() + (self._wait_secs if timeout is None else timeout))
 
     def close(self) -> None:
-        """Send the queued writes (waiting at most one request's time), then release the connections."""
+        """Send the queued writes (waiting at most one call's time), then release the connections."""
         if self._outbox is not None:
             self._outbox.close(self._wait_secs)
-        self._http.close()
+        self._transport.close()
 
     def __enter__(self) -> RemoteSessionManager:
         return self

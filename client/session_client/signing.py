@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from typing import Any
@@ -71,9 +70,11 @@ def auth_for(
 ) -> SigV4 | None:
     """How to sign requests to `base_url`: None (unsigned) or a SigV4 auth hook.
 
-    `sign=None` signs anything but the local stack, when botocore finds credentials (else it
-    warns and sends unsigned); `sign=True` requires credentials. Region: `region`, else the one
-    in an execute-api URL, else AWS_REGION, else botocore's configured one.
+    `sign=None` signs anything but the local stack; `sign=True` signs even that. Either way,
+    with no credentials to sign with it raises (API Gateway answers an unsigned request to an
+    IAM route 403, after it has crossed the network): `sign=False` is the only way to send
+    unsigned requests to a remote URL. Region: `region`, else the one in an execute-api URL,
+    else AWS_REGION, else botocore's configured one.
     """
     if sign is False or (sign is None and is_local(base_url)):
         return None
@@ -82,10 +83,12 @@ def auth_for(
     botocore_session = botocore.session.get_session()
     credentials = credentials or botocore_session.get_credentials()
     if credentials is None:
-        if sign:
-            raise ValueError("no AWS credentials found (set AWS_PROFILE, or run aws configure / aws sso login)")
-        logging.getLogger("session_client").warning("no AWS credentials found: requests to %s go unsigned", base_url)
-        return None
+        raise ValueError(
+            f"no AWS credentials to sign requests to {base_url} with: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE "
+            "(aws configure / aws sso login), or run with an IAM role; sign=False only for an "
+            "endpoint that takes unsigned requests"
+        )
     region = (
         region
         or region_from_url(base_url)

@@ -25,6 +25,8 @@ def create_session() -> tuple[dict[str, Any], int]:
     incarnation = inputs.incarnation(request)
     service = default_service()
     lifetime = inputs.token_lifetime(request, service.config.max_token_lifetime_secs)
+    if functions:
+        service.minting_key(lifetime)  # a stack that cannot mint fails the request before the session is written
     session, created = service.create_session(
         call_id, metadata, restart=restart, incarnation=incarnation, lifetime=lifetime
     )

@@ -22,6 +22,11 @@ CALL_ID: dict[str, Any] = {
     "pattern": f"^{limits.CALL_ID_PATTERN}$",
     "description": limits.CALL_ID_RULE + " (characters percent-encoding leaves unchanged)",
 }
+# The path's call id: what the handlers act on, and what they refuse (http.path_call_id).
+PATH_CALL_ID_DESCRIPTION = (
+    "the call id; acted on only when the path parameter keeps the rule as a whole string and the path names "
+    "exactly it: any other (a control character, NUL, a final newline, a decoded '?' or '#') is 400 invalid_call_id"
+)
 FUNCTION: dict[str, Any] = {
     "type": "string",
     "pattern": f"^{limits.FUNCTION_NAME_PATTERN}$",

@@ -48,6 +48,10 @@ def resolver() -> APIGatewayHttpResolver:
 
     @app.not_found
     def _not_found(exc: Exception) -> Response:
+        # API Gateway routed the request here by a call id that Powertools' route pattern refuses
+        # (a control character, '?', '#', NUL...): a bad id, not a missing route.
+        if "call_id" in (app.current_event.path_parameters or {}):
+            return error(400, "invalid_call_id", inputs.CALL_ID_MESSAGE)
         return error(404, "not_found", "no such route")
 
     @app.exception_handler(Exception)
@@ -74,13 +78,22 @@ def body(app: APIGatewayHttpResolver) -> dict[str, Any]:
 
 
 def path_call_id(app: APIGatewayHttpResolver, value: str) -> str:
-    """The path's call id, validated and added to every log line of this request.
+    """The path's call id, acted on only when it is the gateway's path parameter, whole, and the
+    path names exactly it; added to every log line of this request. Anything else is 400 invalid_call_id.
 
+    `value` is what Powertools' route regex captured from the path, and its `$` matches before a
+    final newline: `/sessions/abc\n` would capture `abc`. So the path parameter API Gateway sends is
+    checked whole (`abc\n` breaks the rule), and the path must be the route with exactly that id in
+    it (a gateway that cut the path short, `qcut?x` for `/sessions/qcut`, names two ids).
     API Gateway hands the path over percent-decoded; it is never decoded again: the call-id
     alphabet is one percent-encoding leaves unchanged, so an id still holding '%' is refused
     rather than read as another session's.
     """
-    call_id = inputs.call_id(value)
+    event = app.current_event
+    call_id = inputs.call_id((event.path_parameters or {}).get("call_id"))
+    route = event.route_key.partition(" ")[2]  # "DELETE /sessions/{call_id}"
+    if value != call_id or event.path != route.replace("{call_id}", call_id):
+        raise BadRequest(inputs.CALL_ID_MESSAGE, "invalid_call_id")
     logger.append_keys(call_id=call_id)
     return call_id
 

@@ -6,7 +6,6 @@ Plain Python rather than pydantic so that the validate and token paths stay ligh
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -17,25 +16,41 @@ from .errors import BadRequest
 
 # Where a lone surrogate can hide in decoded text: raw, or as a \\uD800-\\uDFFF escape.
 _SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
-_NONZERO_MANTISSA = re.compile(r"[1-9]")
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _finite_float(text: str) -> float:
-    """A JSON number as a float, refused when a float cannot hold it rather than silently changed."""
+class _InexactNumber(ValueError):
+    """A JSON number that would not come back with the value sent."""
+
+
+def _exact_float(text: str) -> float:
+    """A JSON number with a fraction or an exponent, as the float that writes back the value sent.
+
+    Values come back as the shortest text of their IEEE 754 double (what JSON.stringify writes
+    too), so a number that double would change is refused rather than silently changed: more
+    digits than it holds (0.10000000000000000000001, 9007199254740993.0), beyond its range (1e400)
+    or below it (1e-400). RFC 8259 section 6 calls precision and range beyond binary64 not
+    interoperable. Integers without either are Python ints and come back exactly, any size.
+    """
+    from decimal import Decimal, InvalidOperation  # only bodies with such numbers pay for the import
+
     value = float(text)
-    if math.isinf(value):  # 1e400, -1e309
-        raise ValueError(f"the number {text[:32]} is out of range")
-    if value == 0.0 and _NONZERO_MANTISSA.search(text.lower().partition("e")[0]):  # 1e-400 underflows to 0.0
-        raise ValueError(f"the number {text[:32]} is too small to represent")
+    try:
+        exact = Decimal(repr(value)) == Decimal(text)  # inf's repr is "inf": never equal to a number
+    except InvalidOperation:  # an exponent beyond even Decimal's (1e999999999999999999999)
+        exact = False
+    if not exact:
+        raise _InexactNumber(
+            f"the number {text[:40]} would not come back as sent: numbers must keep their value as IEEE 754 doubles"
+        )
     return value
 
 
 # One decoder: json.loads(..., **kw) would build one per call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_exact_float)
 
 
 def json_object(body: str | bytes | None) -> dict[str, Any]:
@@ -49,6 +64,8 @@ def json_object(body: str | bytes | None) -> dict[str, Any]:
             raise BadRequest("the body is not valid UTF-8", "invalid_json") from exc
     try:
         value = _DECODER.decode(body)
+    except _InexactNumber as exc:  # valid JSON, but a value the service would change
+        raise BadRequest(str(exc), "invalid_json") from exc
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BadRequest(f"the body is not valid JSON: {exc}", "invalid_json") from exc
     if not isinstance(value, dict):
@@ -73,9 +90,12 @@ def require(body: Mapping[str, Any], name: str) -> Any:
     return body[name]
 
 
+CALL_ID_MESSAGE = f"call_id must be {limits.CALL_ID_RULE}"
+
+
 def call_id(value: Any) -> str:
     if not limits.is_call_id(value):
-        raise BadRequest(f"call_id must be {limits.CALL_ID_RULE}", "invalid_call_id")
+        raise BadRequest(CALL_ID_MESSAGE, "invalid_call_id")
     return value
 
 

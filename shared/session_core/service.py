@@ -81,9 +81,7 @@ class SessionService:
         Each nonce starts with the session's incarnation, so revocation can tell tokens of
         this session from those of an ended one under the same call id.
         """
-        if lifetime is None and (problem := self.config.lifetime_problem):
-            raise Misconfigured(problem)  # tokens validation would refuse: an outage, not bad tokens
-        key = self.keys.current()
+        key = self.minting_key(lifetime)
         expiry = int(self.clock()) + (lifetime or self.config.token_expiry_secs)
         minted = {
             name: tokens.mint(key, session.call_id, name, expiry, tokens.new_nonce(session.incarnation))
@@ -91,10 +89,18 @@ class SessionService:
         }
         return minted, expiry
 
+    def minting_key(self, lifetime: int | None = None) -> bytes:
+        """The key tokens of `lifetime` seconds (default: the stack's) are minted with; raises what
+        minting would (Misconfigured, KeyUnavailable), so a request can fail before it writes anything."""
+        if lifetime is None and (problem := self.config.lifetime_problem):
+            raise Misconfigured(problem)  # tokens validation would refuse: an outage, not bad tokens
+        return self.keys.current()
+
     def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:
         """The SDK's check with a reason; keys of the last rotation still count."""
+        now = self.clock()
         verdict = tokens.verify(
-            self.keys.candidates(), call_id, function, token, self.clock(), self.config.max_token_lifetime_secs
+            self.keys.candidates(now), call_id, function, token, now, self.config.max_token_lifetime_secs
         )
         if verdict.valid and self.config.revocation_check and not self._session_holds(call_id, token):
             return tokens.Verdict(False, tokens.SESSION_ENDED)
@@ -152,6 +158,11 @@ def default_service() -> SessionService:
     def keys() -> KeyRing:
         if missing := config.missing(SIGNING_SECRET):
             raise Misconfigured(missing[0])
-        return KeyRing(config.signing_secret_id, secretsmanager(), config.key_cache_secs)
+        return KeyRing(
+            config.signing_secret_id,
+            secretsmanager(),
+            config.key_cache_secs,
+            max_token_lifetime_secs=config.max_token_lifetime_secs,
+        )
 
     return SessionService(config, store=store, keys=keys)

@@ -29,6 +29,14 @@ MAX_BATCH = 64  # function names per mint request
 MAX_METADATA_KEY_LENGTH = 128  # characters
 MAX_METADATA_BYTES = 64 * 1024  # a session's whole metadata, serialized as compact UTF-8 JSON
 
+# The signing key, as the template's GenerateSecretString (PasswordLength 64, ExcludePunctuation) and
+# the rotation (GetRandomPassword, the same) make it: about 381 bits, 64 bytes, twice HMAC-SHA256's
+# 32 (RFC 2104's minimum for it), so a key under 32 bytes never has this shape. Nothing else is used
+# to mint or check a token: a secret holding 'x' would let anyone forge every token.
+SIGNING_KEY_LENGTH = 64
+SIGNING_KEY_CHARS = "A-Za-z0-9"
+SIGNING_KEY_RULE = f"{SIGNING_KEY_LENGTH} characters of A-Z a-z 0-9"
+
 DEFAULT_TOKEN_EXPIRY_SECS = 900  # the SDK's default token lifetime
 DEFAULT_MAX_TOKEN_LIFETIME_SECS = 24 * 3600  # validation refuses tokens expiring further ahead
 MIN_TOKEN_LIFETIME_SECS = 1
@@ -45,6 +53,7 @@ MAX_INCARNATIONS = 16
 
 _CALL_ID = re.compile(CALL_ID_PATTERN)
 _FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)
+_SIGNING_KEY = re.compile(f"[{SIGNING_KEY_CHARS}]{{{SIGNING_KEY_LENGTH}}}")
 _INCARNATION = re.compile(INCARNATION_PATTERN)
 
 
@@ -58,6 +67,11 @@ def is_function_name(value: Any) -> TypeGuard[str]:
 
 def is_token_text(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_TOKEN_LENGTH
+
+
+def is_signing_key(value: Any) -> TypeGuard[str]:
+    """The secret's text is a signing key of the rotation's shape (SIGNING_KEY_RULE)."""
+    return isinstance(value, str) and _SIGNING_KEY.fullmatch(value) is not None
 
 
 def is_incarnation(value: Any) -> TypeGuard[str]:

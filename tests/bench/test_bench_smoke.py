@@ -19,7 +19,17 @@ import pytest
 from local import node
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = {"verify", "validate_handler", "mint_batch", "cold_start", "cleanup", "memory", "agent_render", "ts_agent_load"}
+CASES = {
+    "verify",
+    "validate_handler",
+    "mint_batch",
+    "cold_start",
+    "cleanup",
+    "memory",
+    "agent_render",
+    "agent_load",
+    "ts_agent_load",
+}
 # The TypeScript agent's case runs node; without it the case says it was skipped and has no rows.
 HAS_NODE = node.node() is not None
 ROWS = {
@@ -36,9 +46,21 @@ ROWS = {
     "agent_render_requests_10_tools",
     "agent_render_requests_1_tool_key",
     "agent_render_requests_10_tools_key",
+    "agent_render_requests_1_tool_call_id",
+    "agent_render_requests_10_tools_call_id",
+    "agent_render_requests_1_tool_key_call_id",
+    "agent_render_requests_10_tools_key_call_id",
     "agent_render_10_vs_1_tools",
-    "agent_render_10_vs_1_tools_key",
+    "agent_load_key_vs_sdk",
+    "agent_load_requests_per_call_key",
+    "agent_load_requests_per_call_remote",
 } | ({"ts_agent_load", "ts_agent_load_background_per_call", "ts_agent_load_background_unsent"} if HAS_NODE else set())
+# Rows whose ratio is the median of per-round ratios: where the case reports it.
+PAIRED = {
+    "cold_start": ("cold_start", "ratio"),
+    "agent_load_key_vs_sdk": ("agent_load", "ratio_key_vs_sdk"),
+    "ts_agent_load": ("ts_agent_load", "ratio"),
+}
 # No target: measured in the same rounds as a target, for scale.
 REFERENCES = {
     "validate_handler_floor_powertools",
@@ -47,6 +69,14 @@ REFERENCES = {
     "cold_start_boto3_import",
     "agent_render_sdk_1_tool",
     "agent_render_sdk_10_tools",
+    "agent_render_10_vs_1_tools_key",
+    "agent_render_key_vs_sdk_1_tool",
+    "agent_render_key_vs_sdk_10_tools",
+    "agent_load_remote_vs_sdk",
+    "agent_load_render_p95_key",
+    "agent_load_render_p95_remote",
+    "agent_load_tool_call_p95_key",
+    "agent_load_tool_call_p95_remote",
 } | ({"ts_agent_load_render_p50", "ts_agent_load_tool_p95"} if HAS_NODE else set())
 
 
@@ -110,7 +140,8 @@ def test_rows_are_consistent(bench: dict[str, Any]) -> None:
             assert row["ratio"] is None and row["check"] == "exactly"
         elif row["ratio_of"] == "pairs":  # the median of per-round ratios, reported with the case
             assert _positive(row["ours"]) and _positive(row["baseline"]), row
-            assert row["ratio"] == pytest.approx(bench["cases"][row["metric"]]["ratio"], abs=1e-4)
+            case, key = PAIRED[row["metric"]]
+            assert row["ratio"] == pytest.approx(bench["cases"][case][key], abs=1e-4)
         else:
             assert row["ratio_of"] == "medians"
             assert _positive(row["ours"]) and _positive(row["baseline"]), row
@@ -180,7 +211,12 @@ def test_cleanup_reads_only_expired_items(bench: dict[str, Any]) -> None:
 
 def test_agent_renders_count_every_request(bench: dict[str, Any]) -> None:
     agent = bench["cases"]["agent_render"]
-    remote = {"remote_1_tool", "remote_10_tools", "remote_1_tool_key", "remote_10_tools_key"}
+    remote = {
+        f"remote_{tools}{key}{named}"
+        for tools in ("1_tool", "10_tools")
+        for key in ("", "_key")
+        for named in ("", "_call_id")  # SignalWire's request names the call
+    }
     for name in remote | {"sdk_1_tool", "sdk_10_tools"}:
         _stats(agent[name])
     assert set(agent["requests_per_render"]) == set(agent["requests_first_render"]) == remote
@@ -219,3 +255,31 @@ def test_targets_rest_on_the_floors_measured_beside_them(bench: dict[str, Any]) 
     assert mint["baseline"] == pytest.approx(cases["mint_batch"]["cpu_floor_per_token_us"], abs=0.006)
     cold = rows["cold_start"]
     assert cold["baseline"] == cases["cold_start"]["secret_floor"] and cold["ratio_of"] == "pairs"
+
+
+def test_the_agent_under_load_ran_every_mode_and_counted_its_requests(bench: dict[str, Any]) -> None:
+    load = bench["cases"]["agent_load"]
+    calls, rounds, tools_per_call = load["calls"], load["rounds"], load["tools_per_call"]
+    assert calls > 0 and rounds > 0 and tools_per_call > 0 and _positive(load["rtt_ms"])
+    for mode in ("sdk", "key", "remote"):
+        measured = load[mode]
+        assert len(measured["wall_ms_rounds"]) == rounds, mode
+        for key in ("wall_ms", "render_p50_ms", "render_p95_ms", "tool_call_p50_ms", "tool_call_p95_ms"):
+            assert _positive(measured[key]), (mode, key)
+        # every tool call of every round ran, the warm-up round's too (the case refuses to report otherwise)
+        assert measured["tool_runs"] == (rounds + 1) * calls * tools_per_call, mode
+        assert measured["requests_naming_no_call"] == 0, mode
+    assert load["sdk"]["requests_sent"] == load["sdk"]["requests_per_call"] == 0  # in process: no service
+    for mode in ("key", "remote"):  # the service hears of every call
+        assert load[mode]["requests_per_call"] >= 1 and load[mode]["requests_sent"] >= (rounds + 1) * calls, mode
+    # What the agents' clients counted is what reached the stack's front.
+    assert (
+        load["requests_at_front"]
+        == load["requests_sent"]
+        == load["key"]["requests_sent"] + load["remote"]["requests_sent"]
+    )
+    rows = {row["metric"]: row for row in bench["rows"]}
+    assert rows["agent_load_key_vs_sdk"]["ours"] == load["key"]["wall_ms"]
+    assert rows["agent_load_key_vs_sdk"]["baseline"] == load["sdk"]["wall_ms"]
+    for mode in ("key", "remote"):
+        assert rows[f"agent_load_requests_per_call_{mode}"]["ours"] == load[mode]["requests_per_call"]

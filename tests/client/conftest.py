@@ -1,7 +1,7 @@
 """The client's tests run against the real local stack: the shared one (`local_stack`, tests/conftest.py).
 
 Fixtures: `stack` (template defaults: debug off, revocation check off), `connect(url, **options)`
-(a RemoteSessionManager with a read timeout and render budget long enough for a cold handler on a
+(a RemoteSessionManager with a deadline and render budget long enough for a cold handler on a
 loaded machine),
 `client` (an unsigned one on `stack`, remote validation), `call_id` (fresh per test).
 """
@@ -23,10 +23,10 @@ def stack(local_stack: Stack) -> Stack:
     return local_stack
 
 
-# The client's default read timeout (10 s) and render budget (2 s) suit Lambda; the local stack's
-# first call to each handler imports it in a fresh worker, which on a busy CI machine can take longer.
+# The client's default deadline (4 s) and render budget (2 s) suit Lambda; the local stack's first
+# call to each handler imports it in a fresh worker, which on a busy CI machine can take longer.
 STACK_TIMEOUT = (3.05, 60.0)
-STACK_OPTIONS = {"timeout": STACK_TIMEOUT, "render_budget_secs": STACK_TIMEOUT[1]}
+STACK_OPTIONS = {"timeout": STACK_TIMEOUT, "deadline_secs": STACK_TIMEOUT[1], "render_budget_secs": STACK_TIMEOUT[1]}
 
 
 @pytest.fixture(scope="session")

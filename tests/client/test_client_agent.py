@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,8 +20,6 @@ from signalwire.core.security.session_manager import SessionManager
 from local.stack import Stack
 from tests import agent_server
 from tests.agent_server import AUTH, REFUSED, render, served
-
-STACK_OPTIONS: dict[str, Any] = {"timeout": (3.05, 60.0), "render_budget_secs": 60.0}  # as in conftest.py
 
 
 @pytest.fixture(autouse=True)
@@ -51,12 +50,14 @@ def call_function(base: str, path: str, token: str, call_id: str, city: str = "P
     return agent_server.call_function(base, path, token, call_id, "get_weather", {"city": city})
 
 
-def test_agent_using_the_client(stack: Stack, client: RemoteSessionManager, call_id: str) -> None:
+def test_agent_using_the_client(
+    stack: Stack, client: RemoteSessionManager, connect: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
     agent = weather_agent()
-    # The one line an agent changes (the options only allow for the local stack's cold workers).
-    RemoteSessionManager(stack.base_url, **STACK_OPTIONS).install(agent)
+    # The one line an agent changes (`connect`'s options only allow for the local stack's cold workers).
+    connect(stack.base_url).install(agent)
     replica = weather_agent()  # a second instance: the SDK alone would not know the first's secret
-    replica._session_manager = RemoteSessionManager(stack.base_url, **STACK_OPTIONS)  # plain assignment works too
+    replica._session_manager = connect(stack.base_url)  # plain assignment works too
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
 
     with served(agent) as (base, _), served(replica) as (other, _):

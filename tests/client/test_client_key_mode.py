@@ -209,7 +209,8 @@ def test_an_unreachable_service_never_fails_a_render_and_the_loss_is_counted_and
     assert caplog.text.count("not sent, given up") == 2
     with pytest.raises(SessionServiceError) as read:
         manager.get_session_metadata(call_id)  # a read has nothing to read from
-    assert read.value.code == "unreachable"
+    # no verdict: unreachable, or at once once the background's failed tries have opened the breaker
+    assert read.value.code in {"unreachable", "circuit_open"}
 
 
 def test_a_full_queue_answers_false_and_is_counted(caplog: pytest.LogCaptureFixture) -> None:

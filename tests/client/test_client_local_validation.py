@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from signalwire.core.security.session_manager import SessionManager
 
-from local.aws import free_port
+from local.aws import free_port, random_key
 from local.stack import Stack, running_stack
 
 CALL = "call-corpus"
@@ -212,7 +212,7 @@ def test_arn_mode_follows_a_rotation_like_the_service(
     before = remote.generate_token("get_weather", CALL)
     assert held.check_token(CALL, "get_weather", before) == (True, None)  # keys read and cached here
 
-    new_key = secrets.token_urlsafe(48)
+    new_key = random_key()
     rotating_stack.client("secretsmanager").put_secret_value(SecretId=rotating_stack.secret_arn, SecretString=new_key)
     after = SessionManager(secret_key=new_key).generate_token("get_weather", CALL)
     stranger = SessionManager(secret_key="never-a-key").generate_token("get_weather", CALL)
@@ -227,10 +227,14 @@ def test_arn_mode_follows_a_rotation_like_the_service(
 
 
 def test_an_unreadable_secret_is_a_session_service_error(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With no key read yet there is nothing to fall back on: the client's own error, not botocore's."""
+    """With no key read yet there is nothing to fall back on: the client's own error, not botocore's.
+    As in the service, only a token whose signature must be checked needs the key."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", stack.aws_endpoint)
     missing = stack.secret_arn.replace("signing-key", "no-such-key")
     held = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=missing)
-    with held, pytest.raises(SessionServiceError) as error:
-        held.validate_token(CALL, "get_weather", "dG9rZW4=")
+    well_formed = SessionManager(secret_key=stack.signing_key).generate_token("get_weather", CALL)
+    with held:
+        assert held.check_token(CALL, "get_weather", "dG9rZW4=") == (False, "malformed")  # no key needed
+        with pytest.raises(SessionServiceError) as error:
+            held.validate_token(CALL, "get_weather", well_formed)
     assert error.value.code == "keys_unavailable"

@@ -201,7 +201,9 @@ def test_automatic_mode_signs_remote_urls_with_the_environment_credentials() -> 
     assert isinstance(client._http.auth, SigV4) and client._http.auth.region == "eu-central-1"
 
 
-def test_automatic_mode_without_credentials_goes_unsigned(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_credentials_a_remote_url_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """API Gateway answers an unsigned request 403 after it crossed the network: none is ever sent.
+    The error names what to set."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
@@ -210,9 +212,13 @@ def test_automatic_mode_without_credentials_goes_unsigned(monkeypatch: pytest.Mo
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
     monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE", raising=False)
-    assert not RemoteSessionManager("https://a1b2c3.execute-api.eu-central-1.amazonaws.com/dev").signed
-    with pytest.raises(ValueError, match="no AWS credentials"):
-        RemoteSessionManager("https://a1b2c3.execute-api.eu-central-1.amazonaws.com/dev", sign=True)
+    url = "https://a1b2c3.execute-api.eu-central-1.amazonaws.com/dev"
+    for sign in (None, True):
+        with pytest.raises(ValueError, match="no AWS credentials") as refused:
+            RemoteSessionManager(url, sign=sign)
+        assert "AWS_ACCESS_KEY_ID" in str(refused.value) and "AWS_PROFILE" in str(refused.value)
+    assert not RemoteSessionManager(url, sign=False).signed  # the one way to send unsigned requests there
+    assert not RemoteSessionManager("http://127.0.0.1:3000").signed  # the local stack needs none
 
 
 def test_signing_needs_a_region_for_a_custom_domain(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,11 +9,9 @@ a call's SWML from one agent and calls its tools on the other, with the tokens f
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +21,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import uvicorn
 from session_client import RemoteSessionManager
 from session_rules import tokens
 from signalwire import AgentBase
@@ -32,6 +29,7 @@ from signalwire.core.function_result import FunctionResult
 from local import node
 from local.aws import FAKE_CREDENTIALS, REGION
 from local.stack import Stack
+from tests.agent_server import served
 
 AUTH = ("agent-user", "agent-password")  # both agents' (examples/weather-agent.mjs AUTH)
 ROUTE = "/weather"
@@ -94,7 +92,11 @@ def ts_agent(prepared: Path, node_stack: Stack, aws_env: dict[str, str]) -> Iter
 @pytest.fixture
 def py_manager(node_stack: Stack, aws_env: dict[str, str]) -> Iterator[RemoteSessionManager]:
     manager = RemoteSessionManager(
-        node_stack.base_url, secret_arn=node_stack.secret_arn, revocation_check=True, timeout=(3.05, 60.0)
+        node_stack.base_url,
+        secret_arn=node_stack.secret_arn,
+        revocation_check=True,
+        timeout=(3.05, 60.0),
+        deadline_secs=60.0,
     )
     yield manager
     manager.close()
@@ -126,21 +128,6 @@ def python_agent(manager: RemoteSessionManager) -> AgentBase:
         agent.define_tool(name, name.replace("_", " "), params, handlers[name])  # secure by default
     manager.install(agent)
     return agent
-
-
-@contextlib.contextmanager
-def served(agent: AgentBase) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(agent.get_app(), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            assert thread.is_alive(), "the Python agent did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def swml_tokens(base: str, call_id: str) -> dict[str, str]:
@@ -184,7 +171,7 @@ def test_a_call_started_by_the_typescript_agent_continues_on_the_python_agent(
     for name, token in minted.items():
         assert service_verdict(node_stack, call_id, name, token) == {"valid": True}
 
-    with served(python_agent(py_manager)) as python:
+    with served(python_agent(py_manager)) as (python, _):
         recalled = json.loads(call_tool(python, "recall", minted["recall"], call_id))
         assert recalled == {"said_to_ts": "hello"}
         assert call_tool(python, "get_weather", minted["get_weather"], call_id, city="Oslo") == "Sunny in Oslo"
@@ -209,7 +196,7 @@ def test_a_call_started_by_the_python_agent_continues_on_the_typescript_agent(
     node_stack: Stack, ts_agent: str, py_manager: RemoteSessionManager
 ) -> None:
     call_id = str(uuid.uuid4())
-    with served(python_agent(py_manager)) as python:
+    with served(python_agent(py_manager)) as (python, _):
         minted = swml_tokens(python, call_id)  # minted by the Python client
         assert call_tool(python, "remember", minted["remember"], call_id, key="said_to_py", value="hej") == "Noted"
         assert py_manager.flush(WAIT_SECS)
@@ -242,7 +229,7 @@ def test_forged_and_foreign_tokens_run_nothing_on_either_agent(
     node_stack: Stack, ts_agent: str, py_manager: RemoteSessionManager
 ) -> None:
     call_id = str(uuid.uuid4())
-    with served(python_agent(py_manager)) as python:
+    with served(python_agent(py_manager)) as (python, _):
         from_ts = swml_tokens(ts_agent, call_id)
         from_py = swml_tokens(python, call_id)
         other_call = swml_tokens(ts_agent, str(uuid.uuid4()))

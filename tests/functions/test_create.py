@@ -142,10 +142,15 @@ def test_create_takes_one_function_as_the_mint_route_does(stack: Any) -> None:
 def test_a_lifetime_longer_than_validation_accepts_is_a_logged_500_not_tokens(make_stack: Any, logs: Any) -> None:
     """Every token minted would be refused as lifetime_exceeded: an outage to fix, not bad tokens."""
     stack = make_stack(TOKEN_EXPIRY_SECS="90000", MAX_TOKEN_LIFETIME_SECS="86400")
+    stack.create("call-16")  # no tokens asked for: no key needed
     for method, path, body in [
         ("POST", "/sessions", {"call_id": "call-16", "functions": ["f"]}),
+        ("POST", "/sessions", {"call_id": "call-17", "functions": ["f"]}),
         ("POST", "/sessions/call-16/tokens", {"function": "f"}),
     ]:
         reply = stack.request(method, path, body)
         assert (reply.status, reply.body["error"]) == (500, "misconfigured"), path
+    # A refused create writes nothing: call-17 was never started.
+    reply = stack.request("POST", "/sessions/call-17/tokens", {"function": "f"})
+    assert (reply.status, reply.body["error"]) == (404, "session_not_found")
     assert any("MAX_TOKEN_LIFETIME_SECS" in r.get("detail", "") for r in logs.records() if r["level"] == "ERROR")

@@ -70,6 +70,7 @@ def test_every_operation_documents_its_bodies_and_errors(document: dict[str, Any
                 assert operation["requestBody"]["content"]["application/json"]["schema"], (method, path)
             for parameter in operation.get("parameters", []):
                 assert parameter["schema"] == contract.CALL_ID, (method, path)
+                assert parameter["description"] == contract.PATH_CALL_ID_DESCRIPTION, (method, path)
 
 
 def test_the_documented_limits_are_the_ones_inputs_enforces(document: dict[str, Any]) -> None:

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import requests
-from fault_proxy import FaultProxy, fault_proxy
 from hardening_client import TIMEOUT, mint, new_call_id, start, verdict
 from session_core.config import CLIENT_CONFIG
 from signalwire.core.security.session_manager import SessionManager
 
+from local.fault_proxy import FaultProxy, fault_proxy
 from local.lambda_pool import SERVICE_ENDPOINTS
 from local.stack import Stack, running_stack
 

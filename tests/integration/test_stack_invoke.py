@@ -20,7 +20,12 @@ def test_invoke_uses_the_running_stacks_emulated_aws(http: requests.Session, sta
     call_id = f"inv-{uuid.uuid4().hex[:10]}"
     body = {"call_id": call_id, "metadata": {"from": "http"}}
     assert http.post(f"{stack.base_url}/sessions", json=body, timeout=10).status_code == 201
-    event = http_event("GET", f"/sessions/{call_id}/metadata", route_key="GET /sessions/{call_id}/metadata")
+    event = http_event(
+        "GET",
+        f"/sessions/{call_id}/metadata",
+        route_key="GET /sessions/{call_id}/metadata",
+        path_parameters={"call_id": call_id},  # as API Gateway sends it: the handlers act on no other id
+    )
     done = subprocess.run(
         [sys.executable, "-m", "local.invoke", "metadata", "-"],
         cwd=ROOT,

@@ -90,3 +90,28 @@ def test_literal_segments_win_over_parameters_and_greedy_comes_last() -> None:
     assert isinstance(found, Match) and (found.target, found.params) == ("greedy", {"path": "a/b.txt"})
     found = router.match("PATCH", "/any/1")
     assert isinstance(found, Match) and found.target == "any"
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))] + ["?", "#"])
+def test_a_control_character_or_delimiter_is_part_of_its_segment(router: Router, char: str) -> None:
+    """The function sees what it was routed by: the whole segment is the path parameter."""
+    for call_id in (f"abc{char}", f"{char}abc", char):
+        found = router.match("DELETE", f"/sessions/{call_id}")
+        assert isinstance(found, Match) and found.params == {"call_id": call_id}, repr(call_id)
+        found = router.match("POST", f"/sessions/{call_id}/tokens")
+        assert isinstance(found, Match) and found.params == {"call_id": call_id}, repr(call_id)
+
+
+@pytest.mark.parametrize(
+    "path", ["/sessions/abc/tokens\n", "/tokens/validate\n", "/sessions\n", "\n/sessions", "/sessions/abc/metadata\x00"]
+)
+def test_a_route_is_a_full_match(router: Router, path: str) -> None:
+    """Nothing before or after the route's path, a final newline included (Python's `$` would allow one)."""
+    for method in ("GET", "POST", "PATCH", "DELETE"):
+        assert router.match(method, path) is None
+
+
+def test_a_greedy_parameter_takes_newlines_too() -> None:
+    router = Router([(Route("GET", "/files/{path+}"), "greedy")])
+    found = router.match("GET", "/files/a\nb/c\n")
+    assert isinstance(found, Match) and found.params == {"path": "a\nb/c\n"}

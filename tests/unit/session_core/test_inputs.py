@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from session_core import inputs
 from session_core.errors import BadRequest
 from session_rules import limits
@@ -219,3 +223,81 @@ def test_json_object_accepts(body: str | bytes, expected: dict[str, Any]) -> Non
 )
 def test_json_object_rejects(body: str | bytes | None, code: str) -> None:
     rejects(code, inputs.json_object, body)
+
+
+# -- numbers come back with the value sent, or are refused -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.10000000000000000000001",  # more digits than a double holds: it would read back 0.1
+        "9007199254740993.0",  # 2**53 + 1: it would read back 9007199254740992.0
+        "123456789.123456789123",  # it would read back 123456789.12345679
+        "1.7976931348623159e308",  # rounds to infinity
+        "4.9e-324",  # rounds to the smallest double, 5e-324
+        "2.5e-324",  # rounds to 0.0
+        "-1e-400",
+        "1e999999999999999999999",  # beyond even Decimal's exponents: once an unexpected error, a 500
+        "-1e-999999999999999999999",
+        "1." + "0" * 100_000 + "1",  # long, but refused without trouble
+    ],
+)
+def test_a_number_a_double_would_change_is_refused(text: str) -> None:
+    rejects("invalid_json", inputs.json_object, '{"a": ' + text + "}")
+    with pytest.raises(BadRequest, match="would not come back as sent"):
+        inputs.json_object('{"a": ' + text + "}")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0.1", 0.1),
+        ("1e5", 1e5),
+        ("1.0E-5", 1e-5),
+        ("-0.0", -0.0),
+        ("5e-324", 5e-324),
+        ("1.7976931348623157e308", 1.7976931348623157e308),
+        ("9007199254740992.0", 2.0**53),
+        ("9007199254740993", 2**53 + 1),  # an integer: a Python int, exact at any size
+        ("1" + "0" * 400, 10**400),
+    ],
+)
+def test_a_number_that_keeps_its_value_is_taken(text: str, value: float) -> None:
+    parsed = inputs.json_object('{"a": ' + text + "}")["a"]
+    assert parsed == value and type(parsed) is type(value)
+    assert Decimal(json.dumps(parsed)) == Decimal(text)  # what is written back has the value sent
+
+
+json_numbers = st.builds(
+    lambda sign, whole, fraction, exponent: f"{sign}{whole}{fraction}{exponent}",
+    st.sampled_from(["", "-"]),
+    st.one_of(st.just("0"), st.from_regex(r"[1-9][0-9]{0,25}", fullmatch=True)),
+    st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,25}", fullmatch=True)),
+    # exponents past a double's, and past Decimal's (which once escaped as a 500)
+    st.one_of(
+        st.just(""),
+        st.from_regex(r"[eE][+-]?[0-9]{1,3}", fullmatch=True),
+        st.from_regex(r"[eE][+-]?[0-9]{4,25}", fullmatch=True),
+    ),
+)
+
+
+@example("1e999999999999999999999")
+@example("-0.0e-99999999999999999999")
+@given(json_numbers)
+def test_any_json_number_comes_back_with_its_value_or_is_refused(text: str) -> None:
+    try:
+        parsed = inputs.json_object('{"a": ' + text + "}")["a"]
+    except BadRequest as refused:
+        assert refused.code == "invalid_json"
+        assert "." in text or "e" in text.lower()  # integers are never refused for their digits
+        return
+    assert Decimal(json.dumps(parsed)) == Decimal(text)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_double_as_json_writes_it_is_taken(value: float) -> None:
+    """What JSON.stringify and json.dumps write for a double is always accepted, and read back the same."""
+    parsed = inputs.json_object(json.dumps({"a": value}))["a"]
+    assert parsed == value and repr(parsed) == repr(value)

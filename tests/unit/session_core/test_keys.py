@@ -16,6 +16,8 @@ from session_core.keys import KeyRing
 from session_rules import tokens
 from signalwire.core.security.session_manager import SessionManager
 
+from local.aws import random_key
+
 
 class CallCounter:
     """Counts API calls a client makes, through botocore's before-call event."""
@@ -35,6 +37,9 @@ def secrets_calls(aws: Any) -> CallCounter:
 def rotate(aws: Any, new_key: str) -> None:
     """A finished rotation: the new value becomes AWSCURRENT, the old one AWSPREVIOUS."""
     aws.secretsmanager.put_secret_value(SecretId=aws.secret_id, SecretString=new_key, VersionStages=["AWSCURRENT"])
+
+
+NEW_KEY, THIRD_KEY = random_key(), random_key()
 
 
 def test_one_secrets_manager_call_across_many_validations(service: Any, aws: Any) -> None:
@@ -61,23 +66,23 @@ def test_minting_and_validating_share_the_cached_key(service: Any, aws: Any) -> 
 
 def test_the_key_is_the_secret_strings_utf8_bytes(keyring: KeyRing, aws: Any) -> None:
     assert keyring.current() == aws.signing_key.encode()
-    assert keyring.previous() is None  # never rotated
+    assert keyring.previous(time.time()) is None  # never rotated
 
 
 def test_a_token_minted_before_a_rotation_still_validates(make_service: Any, aws: Any) -> None:
     before = make_service()
     before.create_session("call-1", {})
     old_token = before.mint("call-1", ["f"])[0]["f"]
-    rotate(aws, "the-new-signing-key")
+    rotate(aws, NEW_KEY)
 
     after = make_service()  # a container started after the rotation
     assert after.validate("call-1", "f", old_token).valid  # through AWSPREVIOUS
     new_token = after.mint("call-1", ["f"])[0]["f"]
-    assert SessionManager(secret_key="the-new-signing-key").validate_token("call-1", "f", new_token)
+    assert SessionManager(secret_key=NEW_KEY).validate_token("call-1", "f", new_token)
     assert not SessionManager(secret_key=aws.signing_key).validate_token("call-1", "f", new_token)
     assert after.validate("call-1", "f", new_token).valid
 
-    rotate(aws, "a-third-signing-key")  # the next rotation retires the first key
+    rotate(aws, THIRD_KEY)  # the next rotation retires the first key
     latest = make_service()
     assert latest.validate("call-1", "f", old_token).reason == tokens.BAD_SIGNATURE
     assert latest.validate("call-1", "f", new_token).valid
@@ -87,7 +92,7 @@ def test_a_container_whose_cache_predates_a_rotation_accepts_new_tokens(make_ser
     warm = make_service()
     warm.create_session("call-1", {})
     assert warm.validate("call-1", "f", warm.mint("call-1", ["f"])[0]["f"]).valid  # keys now cached
-    rotate(aws, "the-new-signing-key")
+    rotate(aws, NEW_KEY)
     fresh_token = make_service().mint("call-1", ["f"])[0]["f"]
     assert warm.validate("call-1", "f", fresh_token).valid
 
@@ -107,21 +112,21 @@ def test_the_cache_respects_max_age(aws: Any) -> None:
 
     short = KeyRing(aws.secret_id, aws.secretsmanager, max_age=1)
     assert short.current() == aws.signing_key.encode()
-    rotate(aws, "rotated")
+    rotate(aws, NEW_KEY)
     assert short.current() == aws.signing_key.encode()  # still within max_age: the cached value
     time.sleep(1.1)  # let max_age pass (the Powertools cache reads the wall clock)
-    assert short.current() == b"rotated"
-    assert short.previous() == aws.signing_key.encode()
+    assert short.current() == NEW_KEY.encode()
+    assert short.previous(time.time()) == aws.signing_key.encode()
 
 
 def test_the_last_good_key_serves_when_secrets_manager_fails(aws: Any) -> None:
     ring = KeyRing(aws.secret_id, aws.secretsmanager, max_age=0)  # every use re-reads
     key = ring.current()
-    assert ring.previous() is None
+    assert ring.previous(time.time()) is None
     aws.secretsmanager.delete_secret(SecretId=aws.secret_id, ForceDeleteWithoutRecovery=True)
     counter = secrets_calls(aws)
     assert ring.current() == key
-    assert ring.previous() is None
+    assert ring.previous(time.time()) is None
     assert counter.calls >= 2  # it did try Secrets Manager, and fell back
 
 
@@ -141,7 +146,7 @@ def test_nothing_cached_and_no_secret_is_key_unavailable(aws: Any, make_service:
     assert raised.value.stage == "AWSCURRENT"
     service = make_service()
     with pytest.raises(KeyUnavailable):
-        service.validate("call-1", "f", tokens.mint(b"k", "call-1", "f", int(time.time()) + 60))
+        service.validate("call-1", "f", tokens.mint(b"k" * 64, "call-1", "f", int(time.time()) + 60))
 
 
 @pytest.fixture
@@ -160,4 +165,4 @@ def test_unreachable_secrets_manager_with_nothing_cached_is_key_unavailable(dead
     with pytest.raises(KeyUnavailable):
         ring.current()
     with pytest.raises(KeyUnavailable):
-        ring.previous()
+        ring.previous(time.time())

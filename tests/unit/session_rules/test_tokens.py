@@ -122,7 +122,66 @@ def tokens_alphabet() -> str:
 
 def test_empty_call_id_is_rejected() -> None:
     token = tokens.mint(KEY, "", "fn", int(NOW) + 900)
-    assert not tokens.verify([KEY], "", "fn", token, NOW).valid
+    assert tokens.verify([KEY], "", "fn", token, NOW) == Verdict(False, MALFORMED)  # no call id in the token
+
+
+def test_an_empty_call_id_to_check_against_is_a_call_id_mismatch() -> None:
+    """A valid token asked about for no call at all: the SDK's `if not call_id` verdict, exactly."""
+    token = tokens.mint(KEY, "call", "fn", int(NOW) + 900)
+    verdict = tokens.verify([KEY], "", "fn", token, NOW)
+    assert verdict == Verdict(False, CALL_ID_MISMATCH)
+    assert verdict.valid is False and verdict.reason == CALL_ID_MISMATCH
+    # before the function is compared, as the SDK does
+    assert tokens.verify([KEY], "", "other", token, NOW) == Verdict(False, CALL_ID_MISMATCH)
+
+
+# -- strict decoding: every token that is valid but for its base64 spelling is malformed ------------
+
+VALID_TOKEN = tokens.mint(KEY, "call", "fn", int(NOW) + 900, "0123456789abcdef")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "why"),
+    [
+        (lambda t: "===" + t, "padding before the data"),
+        (lambda t: "=" + t, "one padding character first"),
+        (lambda t: t.rstrip("=") + "=" * 4, "more padding than needed"),
+        (lambda t: t[:8] + "++" + t[8:], "standard-alphabet characters inserted (a lenient decoder skips them)"),
+        (lambda t: t[:8] + "//" + t[8:], "standard-alphabet characters inserted"),
+        (lambda t: t[:8] + "!!" + t[8:], "characters outside any alphabet inserted"),
+        (lambda t: t[:8] + "====" + t[8:], "padding in the middle"),
+        (lambda t: t[:8] + "\n\n" + t[8:], "line breaks (MIME base64 allows them)"),
+    ],
+)
+def test_a_valid_token_spelt_leniently_is_malformed(spelling: object, why: str) -> None:
+    assert callable(spelling)
+    for token in (VALID_TOKEN, VALID_TOKEN.rstrip("=")):
+        assert tokens.verify([KEY], "call", "fn", token, NOW) == VALID
+        assert tokens.verify([KEY], "call", "fn", spelling(token), NOW) == Verdict(False, MALFORMED), why
+
+
+def test_padding_is_exact_or_absent() -> None:
+    """A token whose base64 needs two padding characters: both, or none; one alone is refused."""
+    token = tokens.mint(KEY, "call-10", "fn", int(NOW) + 900, "0123456789abcdef")
+    assert token.endswith("==")
+    assert tokens.verify([KEY], "call-10", "fn", token, NOW) == VALID
+    assert tokens.verify([KEY], "call-10", "fn", token[:-2], NOW) == VALID
+    assert tokens.verify([KEY], "call-10", "fn", token[:-1], NOW) == Verdict(False, MALFORMED)
+
+
+def test_the_url_safe_alphabet_decodes_and_the_standard_one_does_not() -> None:
+    """'~' in a call id puts '-' in the base64url text; '+' in its place is the standard alphabet's spelling."""
+    token = tokens.mint(KEY, "ab~", "fn", int(NOW) + 900, "0123456789abcdef")
+    assert "-" in token
+    assert tokens.verify([KEY], "ab~", "fn", token, NOW) == VALID
+    assert tokens.verify([KEY], "ab~", "fn", token.replace("-", "+"), NOW) == Verdict(False, MALFORMED)
+
+
+@pytest.mark.parametrize("call_id", ["X", "X.X", "XX", ".X", "X."])
+def test_call_ids_of_letters_and_dots_are_not_dots_alone(call_id: str) -> None:
+    token = tokens.mint(KEY, call_id, "fn", int(NOW) + 900)
+    assert tokens.verify([KEY], call_id, "fn", token, NOW) == VALID
+    assert tokens.parse(token) == (call_id, "fn", str(int(NOW) + 900), fields_of(token)[3], fields_of(token)[4])
 
 
 # The SDK's order: function, expiry, signature, call id. A token breaking several rules gets
@@ -247,6 +306,57 @@ def test_debug_of_an_expired_token_and_a_short_call_id() -> None:
     out = tokens.debug(tokens.mint(KEY, "c8chars!", "fn", int(NOW) - 5), NOW)
     assert out["components"]["call_id"] == "c8chars!"  # 8 characters: not shortened
     assert out["status"] == {"current_time": int(NOW), "is_expired": True, "expires_in_seconds": 0}
+
+
+def test_debug_shortens_a_call_id_from_nine_characters() -> None:
+    out = tokens.debug(tokens.mint(KEY, "call-9chr", "fn", int(NOW) + 5), NOW)
+    assert out["components"]["call_id"] == "call-9ch..."
+
+
+def test_debug_of_a_token_expiring_now_is_not_expired() -> None:
+    """As the SDK: expired only once the expiry has passed."""
+    out = tokens.debug(tokens.mint(KEY, "c", "fn", int(NOW)), NOW)
+    assert out["status"] == {"current_time": int(NOW), "is_expired": False, "expires_in_seconds": 0}
+    out = tokens.debug(tokens.mint(KEY, "c", "fn", int(NOW) - 1), NOW)
+    assert out["status"] == {"current_time": int(NOW), "is_expired": True, "expires_in_seconds": 0}
+
+
+@pytest.mark.parametrize("junk", [None, 123, b"dG9rZW4=", ["x"]])
+def test_debug_of_a_non_string(junk: object) -> None:
+    assert tokens.debug(junk, NOW) == {"valid_format": False, "error": "token is not base64url text", "token_length": 0}
+
+
+def test_debug_counts_the_parts_of_a_leniently_spelt_token() -> None:
+    """What the SDK's lenient decoder reads from a non-canonical spelling: its part count."""
+    four = encode("a.b.c.dd")
+    assert four.endswith("=") and not four.endswith("==")  # one padding character, unpadded length 3 mod 4
+    three_two_pad = encode("a.b.cde")
+    assert three_two_pad.endswith("==")
+    cases = {
+        four.rstrip("=") + "===": 4,  # too much padding
+        three_two_pad[:-1]: 3,  # one of two padding characters
+        "=" + four: None,  # padding first: not base64
+        "=" + three_two_pad.rstrip("="): None,
+        "X": None,  # a single character cannot be base64
+    }
+    for token, parts in cases.items():
+        out = tokens.debug(token, NOW)
+        if parts is None:
+            assert out == {"valid_format": False, "error": "token is not base64url text", "token_length": len(token)}
+        else:
+            assert out == {"valid_format": False, "parts_count": parts, "token_length": len(token)}, token
+
+
+def test_debug_counts_parts_up_to_the_length_limit() -> None:
+    at_limit = encode("a.b." + "c" * 764)  # 768 bytes: 1,024 base64 characters, no padding
+    assert len(at_limit) == limits.MAX_TOKEN_LENGTH
+    over = at_limit[:-4] + encode("a.b." + "c" * 764)[-4:] + "AAAA"
+    assert tokens.debug(at_limit, NOW) == {"valid_format": False, "parts_count": 3, "token_length": 1024}
+    assert tokens.debug(over, NOW) == {
+        "valid_format": False,
+        "error": "token is not base64url text",
+        "token_length": len(over),
+    }
 
 
 def test_debug_never_checks_the_signature() -> None:

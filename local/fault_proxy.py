@@ -1,20 +1,27 @@
-"""A TCP proxy in front of one emulated AWS service that can be switched to fail.
+"""A TCP proxy on loopback in front of one service that can be made slow or switched to fail.
 
-moto serves every service on one port, so stopping "only DynamoDB" means putting this in
-front of it and pointing the functions' AWS_ENDPOINT_URL_DYNAMODB here. Modes:
+For outages of one emulated AWS service (moto serves every service on one port, so stopping
+"only DynamoDB" means putting this in front of it and pointing the functions'
+AWS_ENDPOINT_URL_DYNAMODB here), and for the network between an agent and the session service
+(the benchmark's round trip, the client's tests of a slow, down or hung service). Modes:
 
-- "pass": forward bytes both ways (the service is up);
+- "pass": forward bytes both ways (the service is up), each way delayed by half of `rtt`
+  seconds, as a link with that round-trip time: a request and its answer cost one `rtt` more,
+  bytes in flight keep their order, and connections do not wait for one another;
 - "down": the listening socket is closed, so connecting is refused (the service stopped);
 - "hang": connections are accepted and read, never answered (the service stalled).
 
-Switching mode cuts every open connection, as a restart of the service would.
+Switching mode cuts every open connection, as a restart of the service would. `rtt` may be
+changed at any time; it applies to bytes that arrive after the change.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 HOST = "127.0.0.1"
@@ -22,8 +29,9 @@ MODES = ("pass", "down", "hang")
 
 
 class FaultProxy:
-    def __init__(self, target_port: int | None = None) -> None:
+    def __init__(self, target_port: int | None = None, *, rtt: float = 0.0) -> None:
         self.target_port = target_port  # may be set later, before the first connection
+        self.rtt = rtt
         self.mode = "pass"
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -39,7 +47,7 @@ class FaultProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((HOST, port))
-        listener.listen(64)
+        listener.listen(128)
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return listener
 
@@ -64,6 +72,7 @@ class FaultProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # the listener was closed: "down"
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self.accepted += 1
                 mode = self.mode
@@ -78,16 +87,31 @@ class FaultProxy:
                 _close(client)
                 continue
             upstream.settimeout(None)
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._open.add(upstream)
-            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        """Read from `source`; a second thread writes each piece to `sink` half a round trip later."""
+        line: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
+        threading.Thread(target=_deliver, args=(line, source, sink), daemon=True).start()
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                line.put((time.monotonic() + self.rtt / 2, data))
+        line.put(None)  # end of stream, after what is still in flight
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(65536):
+def _deliver(line: queue.SimpleQueue[tuple[float, bytes] | None], source: socket.socket, sink: socket.socket) -> None:
+    while (item := line.get()) is not None:
+        due, data = item
+        if (wait := due - time.monotonic()) > 0:
+            time.sleep(wait)
+        try:
             sink.sendall(data)
+        except OSError:
+            break
     _close(source)
     _close(sink)
 
@@ -106,8 +130,8 @@ def _close(sock: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def fault_proxy(target_port: int | None = None) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(target_port)
+def fault_proxy(target_port: int | None = None, *, rtt: float = 0.0) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(target_port, rtt=rtt)
     try:
         yield proxy
     finally:
