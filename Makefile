@@ -8,6 +8,8 @@
 #   make example one call, as SignalWire makes it, across two replicas of examples/weather_agent.py
 #                sharing the local stack (starts and stops everything itself)
 #   make dist    the client's wheel and sdist in dist/ (reproducible: the same commit builds the same bytes)
+#   make monitoring  templates/monitoring.yaml (the nested stack's log groups, alarms and dashboard)
+#                written again from template.yaml's functions; commit the result
 #   make openapi the API's OpenAPI document, as `make serve` serves it, written to openapi.json (git-ignored)
 #   make lock    re-resolve requirements-dev.txt and shared/requirements.txt from their .in files,
 #                keeping every pin that still fits (make lock-upgrade moves them all to the newest)
@@ -38,7 +40,7 @@ LAYER_LOCK := $(UV) pip compile --quiet --python-version 3.13 --python-platform 
 DEV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 \
   --custom-compile-command "make lock" requirements-dev.in -o requirements-dev.txt
 
-.PHONY: venv lock serve test test-fast example dist openapi smoke invoke bench lint typecheck clean lock-upgrade client-ts mutation
+.PHONY: venv lock serve test test-fast example dist monitoring openapi smoke invoke bench lint typecheck clean lock-upgrade client-ts mutation
 
 venv: $(VENV)/.installed
 
@@ -106,6 +108,9 @@ dist: venv
 
 # Written through a temporary file, so a failed run leaves no half document; the handlers' cold-start
 # settings check (no table or secret here) is not news, so their logs are kept to critical.
+monitoring: venv
+	$(VENV)/bin/python -m templates.monitoring
+
 openapi: venv
 	POWERTOOLS_LOG_LEVEL=CRITICAL POWERTOOLS_TRACE_DISABLED=true $(VENV)/bin/python -m local.openapi > openapi.json.tmp
 	mv openapi.json.tmp openapi.json

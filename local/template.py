@@ -66,6 +66,12 @@ def parameters(template: dict[str, Any] | None = None) -> dict[str, str]:
     return values
 
 
+def application(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The template of a nested application (AWS::Serverless::Application), from the file it names."""
+    location = resource(logical_id, template)["Properties"]["Location"]
+    return load(ROOT / location)
+
+
 def resource(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
     return (template or load())["Resources"][logical_id]
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from samtranslator.yaml_helper import yaml_parse
 
 from local import template
 from local.lambda_runtime import scheduled_event
@@ -37,7 +36,7 @@ def test_the_dashboard_reads_the_metrics_the_handlers_emit(stack: Any, capsys: p
     metrics = emitted(capsys)
     assert {"TokensMinted", "Validations", "SessionsDeleted"} <= set(metrics), metrics
 
-    widgets = dashboard_body(yaml_parse(template.TEMPLATE.read_text()))["widgets"]
+    widgets = dashboard_body(template.application("Monitoring"))["widgets"]
     series = [m for w in widgets for m in w["properties"]["metrics"]]
     plain = [m for m in series if isinstance(m[0], str)]
     for name in ("TokensMinted", "SessionsDeleted"):

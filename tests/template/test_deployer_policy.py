@@ -77,8 +77,12 @@ def statements_granting(policy: dict[str, Any], action: str) -> list[dict[str, A
 
 
 def expand(parameters: dict[str, str]) -> dict[str, Any]:
+    """The translated template's resources and those of its nested stack (no transform there)."""
     source = as_packaged(yaml_parse(template.TEMPLATE.read_text()))
-    return dict(transform(copy.deepcopy(source), parameters, NoManagedPolicyNames())["Resources"])
+    resources = dict(transform(copy.deepcopy(source), parameters, NoManagedPolicyNames())["Resources"])
+    nested = template.application("Monitoring")["Resources"]
+    assert not set(nested) & set(resources)
+    return {**resources, **nested}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +100,7 @@ def test_every_handler_permission_of_every_resource_type_is_granted(resources: d
     policy = deployer_policy()
     kinds = sorted({r["Type"] for r in resources.values()})
     assert "AWS::Events::Rule" in kinds and "AWS::SNS::TopicPolicy" in kinds  # the optional ones too
+    assert "AWS::CloudFormation::Stack" in kinds  # the nested Monitoring
     missing = {}
     for kind in kinds:
         for action in sorted(handler_permissions(kind)):
@@ -180,3 +185,11 @@ def test_the_layer_statement_names_the_template_s_layer() -> None:
     name = re.sub(r"\$\{[^}]+\}", "*", layer["Properties"]["LayerName"]["Fn::Sub"])
     (grant,) = statements_granting(deployer_policy(), "lambda:PublishLayerVersion")
     assert any(fnmatchcase(f"arn:aws:lambda:<region>:<account-id>:layer:{name}", r) for r in grant["Resource"])
+
+
+def test_the_nested_stack_statement_names_the_monitoring_stack() -> None:
+    """CloudFormation names a nested stack <root stack>-<its logical id>-<suffix>."""
+    (nested_id,) = of_type(yaml_parse(template.TEMPLATE.read_text())["Resources"], "AWS::Serverless::Application")
+    (grant,) = statements_granting(deployer_policy(), "cloudformation:CreateStack")
+    name = f"<stack-name>-{nested_id}-abc123"
+    assert fnmatchcase(f"arn:aws:cloudformation:<region>:<account-id>:stack/{name}/guid", grant["Resource"])

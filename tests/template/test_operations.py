@@ -3,7 +3,10 @@ throttling, alarms for each function and for the service's failure modes, the da
 the lint rules (serverless rules included) the template is kept clean of.
 
 Checked on the translated template (what CloudFormation deploys) where SAM generates the
-resource (the API stage, the alias), on the source otherwise.
+resource (the API stage, the alias), on the source otherwise. The functions' log groups, the
+alarms and the dashboard are in the nested application `Monitoring` (templates/monitoring.yaml),
+whose parameters are the root's resources and parameters of the same names
+(tests/template/test_monitoring.py), so a `Ref` reads the same in either file.
 """
 
 from __future__ import annotations
@@ -29,11 +32,17 @@ NOTIFY = [
     {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmEmailTopic"}, {"Ref": "AWS::NoValue"}]},
 ]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+MONITORING = template.ROOT / template.resource("Monitoring")["Properties"]["Location"]
 
 
 @pytest.fixture(scope="module")
 def source() -> dict[str, Any]:
     return yaml_parse(template.TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="module")
+def monitoring(source: dict[str, Any]) -> dict[str, Any]:
+    return template.application("Monitoring", source)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +58,10 @@ def alarms(source: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # --- Logs ----------------------------------------------------------------------------------------
 
 
-def test_every_function_has_its_log_group_with_the_retention(source: dict[str, Any]) -> None:
-    groups = of_type(source["Resources"], "AWS::Logs::LogGroup")
+def test_every_function_has_its_log_group_with_the_retention(
+    source: dict[str, Any], monitoring: dict[str, Any]
+) -> None:
+    groups = of_type({**source["Resources"], **monitoring["Resources"]}, "AWS::Logs::LogGroup")
     by_name = {json.dumps(g["Properties"]["LogGroupName"]): g for g in groups.values()}
     for function_id in FUNCTIONS:
         group = by_name.pop(json.dumps({"Fn::Sub": f"/aws/lambda/${{{function_id}}}"}), None)
@@ -61,9 +72,10 @@ def test_every_function_has_its_log_group_with_the_retention(source: dict[str, A
     assert list(by_name) == [json.dumps({"Fn::Sub": "/aws/apigateway/${AWS::StackName}/access"})]
 
 
-def test_rotation_waits_for_the_rotate_log_group(source: dict[str, Any]) -> None:
+def test_rotation_waits_for_the_rotate_log_group(source: dict[str, Any], monitoring: dict[str, Any]) -> None:
     # Setting up rotation runs the function at once; without its group, Lambda would create one first.
-    assert "RotateFunctionLogGroup" in source["Resources"]["SigningKeyRotation"]["DependsOn"]
+    assert "RotateFunctionLogGroup" in monitoring["Resources"]
+    assert "Monitoring" in source["Resources"]["SigningKeyRotation"]["DependsOn"]
 
 
 def test_api_access_log_is_json_with_the_caller_and_outcome(resources: dict[str, Any]) -> None:
@@ -121,17 +133,19 @@ def watched(alarm: dict[str, Any]) -> list[tuple[str, str, str]]:
     return found
 
 
-def test_every_function_has_errors_and_throttles_alarms(source: dict[str, Any]) -> None:
-    found = {metric for a in alarms(source).values() for metric in watched(a)}
+def test_every_function_has_errors_and_throttles_alarms(monitoring: dict[str, Any]) -> None:
+    found = {metric for a in alarms(monitoring).values() for metric in watched(a)}
     for function_id in FUNCTIONS:
         for metric in ("Errors", "Throttles"):
             assert ("AWS/Lambda", metric, function_id) in found, (function_id, metric)
 
 
-def test_an_api_function_s_errors_alarm_counts_the_failures_it_answers_itself(source: dict[str, Any]) -> None:
+def test_an_api_function_s_errors_alarm_counts_the_failures_it_answers_itself(
+    source: dict[str, Any], monitoring: dict[str, Any]
+) -> None:
     """A handler answers its failures (a logged 500): Lambda counts no error, so the log lines are counted."""
     # tests/functions/test_http.py proves a handler's 500 is a log line with "level": "ERROR".
-    filters = of_type(source["Resources"], "AWS::Logs::MetricFilter")
+    filters = of_type(monitoring["Resources"], "AWS::Logs::MetricFilter")
     routed = [f for f in FUNCTIONS if source["Resources"][f]["Properties"].get("Events")]
     routed = [
         f
@@ -147,13 +161,13 @@ def test_an_api_function_s_errors_alarm_counts_the_failures_it_answers_itself(so
         ]
         assert log_filter["FilterPattern"] == '{ $.level = "ERROR" }'
         (transform,) = log_filter["MetricTransformations"]
-        (alarm,) = [a for a in alarms(source).values() if ("AWS/Lambda", "Errors", function_id) in watched(a)]
+        (alarm,) = [a for a in alarms(monitoring).values() if ("AWS/Lambda", "Errors", function_id) in watched(a)]
         stats = [m["MetricStat"]["Metric"] for m in alarm["Properties"]["Metrics"] if "MetricStat" in m]
         assert {"Namespace": transform["MetricNamespace"], "MetricName": transform["MetricName"]} in stats, function_id
 
 
-def test_service_failure_alarms(source: dict[str, Any]) -> None:
-    by_id = alarms(source)
+def test_service_failure_alarms(monitoring: dict[str, Any]) -> None:
+    by_id = alarms(monitoring)
     rate = by_id["Api5xxRateAlarm"]["Properties"]
     stats = {m["Id"]: m["MetricStat"]["Metric"] for m in rate["Metrics"] if "MetricStat" in m}
     assert (stats["errors"]["MetricName"], stats["requests"]["MetricName"]) == ("5xx", "Count")
@@ -185,10 +199,10 @@ def returned(alarm: dict[str, Any]) -> str:
     return expression["Fn::Sub"] if isinstance(expression, dict) else str(expression)
 
 
-def test_the_5xx_rate_alarm_needs_a_minimum_volume(source: dict[str, Any]) -> None:
+def test_the_5xx_rate_alarm_needs_a_minimum_volume(source: dict[str, Any], monitoring: dict[str, Any]) -> None:
     """One 503 among a handful of requests pages nobody; a real share of failures at volume does."""
     params = source["Parameters"]
-    alarm = alarms(source)["Api5xxRateAlarm"]
+    alarm = alarms(monitoring)["Api5xxRateAlarm"]
     expression = returned(alarm)
     threshold, minimum = params["Api5xxAlarmPercent"]["Default"], params["Api5xxAlarmMinRequests"]["Default"]
     assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
@@ -200,13 +214,15 @@ def test_the_5xx_rate_alarm_needs_a_minimum_volume(source: dict[str, Any]) -> No
     assert evaluate(expression, params, errors=0, requests=many) == 0
 
 
-def test_one_alarm_for_a_failing_cleanup(source: dict[str, Any], resources: dict[str, Any]) -> None:
+def test_one_alarm_for_a_failing_cleanup(
+    source: dict[str, Any], monitoring: dict[str, Any], resources: dict[str, Any]
+) -> None:
     """Cleanup runs once per schedule tick; one alarm pages when runs keep failing or stop, none on a fresh stack."""
     (invoke_config,) = of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
     assert invoke_config["Properties"]["FunctionName"] == {"Ref": "CleanupFunction"}
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0  # the schedule does not retry either
 
-    (alarm,) = [a for a in alarms(source).values() if ("AWS/Lambda", "Errors", "CleanupFunction") in watched(a)]
+    (alarm,) = [a for a in alarms(monitoring).values() if ("AWS/Lambda", "Errors", "CleanupFunction") in watched(a)]
     props = alarm["Properties"]
     assert sorted(watched(alarm)) == [
         ("AWS/Lambda", "Errors", "CleanupFunction"),
@@ -229,11 +245,11 @@ def test_one_alarm_for_a_failing_cleanup(source: dict[str, Any], resources: dict
     assert "API" not in description and "rotation" not in description
 
 
-def test_rotation_failures_reach_the_alarm_topic(source: dict[str, Any]) -> None:
+def test_rotation_failures_reach_the_alarm_topic(monitoring: dict[str, Any]) -> None:
     """Secrets Manager's own failure events for this stack's key go where the alarms go."""
-    resources = source["Resources"]
+    resources = monitoring["Resources"]
     (rule_id, rule) = next(iter(of_type(resources, "AWS::Events::Rule").items()))
-    assert source["Conditions"][rule["Condition"]] == {
+    assert monitoring["Conditions"][rule["Condition"]] == {
         "Fn::Or": [{"Condition": "HasAlarmTopic"}, {"Condition": "HasAlarmEmail"}]
     }
     pattern = rule["Properties"]["EventPattern"]
@@ -256,11 +272,13 @@ def test_rotation_failures_reach_the_alarm_topic(source: dict[str, Any]) -> None
     assert "cloudwatch.amazonaws.com" in publishers
 
 
-def test_every_alarm_notifies_the_optional_topic_or_email(source: dict[str, Any]) -> None:
+def test_every_alarm_notifies_the_optional_topic_or_email(source: dict[str, Any], monitoring: dict[str, Any]) -> None:
     params = source["Parameters"]
     assert params["AlarmTopicArn"]["Default"] == "" and params["AlarmEmail"]["Default"] == ""
-    assert source["Resources"]["AlarmEmailTopic"]["Condition"] == "HasAlarmEmail"
-    for alarm_id, alarm in alarms(source).items():
+    assert monitoring["Resources"]["AlarmEmailTopic"]["Condition"] == "HasAlarmEmail"
+    assert monitoring["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    assert monitoring["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    for alarm_id, alarm in alarms(monitoring).items():
         assert alarm["Properties"]["AlarmActions"] == NOTIFY, alarm_id
         assert alarm["Properties"]["OKActions"] == NOTIFY, alarm_id
 
@@ -268,8 +286,8 @@ def test_every_alarm_notifies_the_optional_topic_or_email(source: dict[str, Any]
 # --- Dashboard ---------------------------------------------------------------------------------
 
 
-def dashboard_body(source: dict[str, Any]) -> dict[str, Any]:
-    (dashboard,) = of_type(source["Resources"], "AWS::CloudWatch::Dashboard").values()
+def dashboard_body(monitoring: dict[str, Any]) -> dict[str, Any]:
+    (dashboard,) = of_type(monitoring["Resources"], "AWS::CloudWatch::Dashboard").values()
     body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     refs = set(re.findall(r"\$\{([^}]+)\}", body))
     assert refs <= {"AWS::Region", "HttpApi", "Stage", *FUNCTIONS}, refs
@@ -300,7 +318,7 @@ def test_validate_provisioned_concurrency_is_optional(source: dict[str, Any], re
 
 def test_cfn_lint_with_the_serverless_rules_is_clean() -> None:
     run = subprocess.run(
-        [str(CFN_LINT), "--append-rules", "cfn_lint_serverless.rules", "--", str(template.TEMPLATE)],
+        [str(CFN_LINT), "--append-rules", "cfn_lint_serverless.rules", "--", str(template.TEMPLATE), str(MONITORING)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -330,12 +348,12 @@ def test_token_defaults_are_the_rules_defaults(source: dict[str, Any]) -> None:
     assert parameters["MaxTokenLifetimeSecs"]["Default"] == limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS
 
 
-def test_operations_doc_counts_what_the_template_creates(source: dict[str, Any]) -> None:
+def test_operations_doc_counts_what_the_template_creates(monitoring: dict[str, Any]) -> None:
     """The alarm and metric counts docs/operations.md prices are the template's and the code's."""
     from session_rules import tokens
 
     doc = (template.ROOT / "docs" / "operations.md").read_text()
-    by_id = alarms(source)
+    by_id = alarms(monitoring)
     math = [a for a in by_id.values() if "Metrics" in a["Properties"]]
     read = sum(len([m for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]) or 1 for a in by_id.values())
     fine = [a for a in by_id.values() if a["Properties"].get("TreatMissingData") == "notBreaching"]

@@ -135,6 +135,13 @@ def test_build_output_has_every_function_and_the_layer(build_dir: Path) -> None:
     assert wanted.specifier.contains(dists["botocore"].version), (wanted, dists["botocore"].version)
 
 
+def test_the_build_carries_the_monitoring_template(build_dir: Path) -> None:
+    """`sam build` copies the nested application's template beside the functions (`sam package` uploads it)."""
+    built = template.load(build_dir / "template.yaml")
+    location = build_dir / template.resource("Monitoring", built)["Properties"]["Location"]
+    assert template.load(location) == template.application("Monitoring")
+
+
 def test_the_layer_s_native_code_is_what_deploy_md_names_and_built_for_arm64(build_dir: Path) -> None:
     """docs/deploy.md says which package of the layer is native (no Docker needed only while PyPI has its wheel)."""
     layer = build_dir / "CoreLayer" / "python"

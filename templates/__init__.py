@@ -1,0 +1,1 @@
+"""Templates written from template.yaml: the nested stacks it deploys."""
