@@ -124,7 +124,7 @@ typecheck: venv
 
 # The whole session lifecycle against a deployment (the ApiUrl output; signed with your AWS
 # credentials) or the local stack (http://127.0.0.1:$(PORT)); SIGN=1 signs for the local stack too
-# (AUTH=iam make serve, whose credentials are testing / testing).
+# (AUTH=iam make serve, whose credentials are testing / testing / session token testing).
 smoke: venv
 	@test -n "$(API)" || { echo "usage: make smoke API=<the API's base URL>"; exit 2; }
 	@$(VENV)/bin/python -m smoke "$(API)" $(if $(SIGN),--sign)

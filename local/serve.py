@@ -25,7 +25,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -160,8 +160,11 @@ class Front:
         self.pool = pool
         self.openapi = openapi
 
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[Reply, str]:
-        """The reply to one request, and the name of what answered it (for the log)."""
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, hosts: Collection[str]
+    ) -> tuple[Reply, str]:
+        """The reply to one request (received with a Host among `hosts`, the API's own names, for its
+        IAM authorization), and the name of what answered it (for the log)."""
         raw_path, _, query = target.partition("?")
         path = decode_path(raw_path)  # what an HTTP API routes on and puts in the event
         found = self.router.match(method, path)
@@ -170,7 +173,7 @@ class Front:
         if found.target == OPENAPI_TARGET:
             assert self.openapi is not None
             return json_reply(200, self.openapi()), "openapi"
-        if self.iam is not None and not sigv4.is_signed(self.iam, method, target, headers, body):
+        if self.iam is not None and not sigv4.is_signed(self.iam, method, target, headers, body, hosts):
             return gateway_reply(FORBIDDEN), "- (not signed)"  # routes are matched before they are authorized
         event = self.event(method, path, query, headers, body, found)
         request_id = event["requestContext"]["requestId"]
@@ -280,7 +283,10 @@ class FrontHandler(BaseHTTPRequestHandler):
             reply, answered_by = exc.reply, "-"
             self.close_connection = True
         else:
-            reply, answered_by = self.server.front.handle(self.command, self.path, list(self.headers.items()), body)
+            hosts = sigv4.api_hosts(self.server.server_address[1])
+            reply, answered_by = self.server.front.handle(
+                self.command, self.path, list(self.headers.items()), body, hosts
+            )
         try:
             self._write(reply)
         except (BrokenPipeError, ConnectionResetError):
@@ -479,10 +485,13 @@ def banner(
     else:
         auth = [
             f"  auth                 IAM: SigV4 for {sigv4.SERVICE} in {iam.region}, with the emulated account's",
-            f"                       credentials: key {iam.access_key}, secret {iam.secret_key}"
-            f" (a session token is optional: {iam.session_token})",
+            f"                       temporary credentials: key {iam.access_key}, secret {iam.secret_key},"
+            f" session token {iam.session_token} (sent as X-Amz-Security-Token)",
         ]
-        curl = f"curl -s --aws-sigv4 aws:amz:{iam.region}:{sigv4.SERVICE} --user {iam.access_key}:{iam.secret_key}"
+        curl = (
+            f"curl -s --aws-sigv4 aws:amz:{iam.region}:{sigv4.SERVICE} --user {iam.access_key}:{iam.secret_key}"
+            f" -H 'x-amz-security-token: {iam.session_token}'"
+        )
     lines = [
         f"SWAIG session service, local stack: {base_url}",
         f"  emulated AWS (moto)  {endpoint}",

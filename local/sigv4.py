@@ -6,8 +6,8 @@ to sign and signature, at the request's own `X-Amz-Date`) and compared in consta
 Gateway also requires is required here: the `AWS4-HMAC-SHA256` scheme, a credential scope of the
 request's date, this region and `execute-api`, a signed `host`, a time within five minutes of now
 (docs: IAM/latest/UserGuide/reference_aws-signing.html, "a request must reach AWS within five
-minutes of the time stamp in the request"), and a security token, when one is sent, that belongs
-to the credentials. Only headers botocore itself would sign may be signed (it never signs
+minutes of the time stamp in the request"), the security token of temporary credentials, and a
+Host that names this API (see `is_signed`). Only headers botocore itself would sign may be signed (it never signs
 `user-agent`, say), which every AWS SDK and `curl --aws-sigv4` satisfy.
 """
 
@@ -17,7 +17,7 @@ import datetime
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
@@ -36,12 +36,18 @@ _AUTHORIZATION = re.compile(
 
 @dataclass(frozen=True)
 class Account:
-    """Whose signatures count: one access key, its secret and (optionally) its session token."""
+    """Whose signatures count: one access key, its secret and its session token (empty: long-term
+    credentials, which sign without one)."""
 
     access_key: str = FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
     secret_key: str = FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
     session_token: str = FAKE_CREDENTIALS["AWS_SESSION_TOKEN"]
     region: str = REGION
+
+
+def api_hosts(port: int) -> frozenset[str]:
+    """The Host values that name the local API listening on `port` (lowercase, as compared)."""
+    return frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
 
 
 def is_signed(
@@ -50,10 +56,12 @@ def is_signed(
     target: str,
     headers: Iterable[tuple[str, str]],
     body: bytes,
+    hosts: Collection[str],
     now: datetime.datetime | None = None,
 ) -> bool:
-    """True when the request (`target` as received: path and query, still percent-encoded) carries
-    a valid SigV4 signature of `account`'s for execute-api in its region."""
+    """True when the request (`target` as received: path and query, still percent-encoded), sent
+    with a Host among `hosts` (this API's own names), carries a valid SigV4 signature of `account`'s
+    for execute-api in its region."""
     received: dict[str, str] = {}
     for name, value in headers:
         key = name.lower()
@@ -70,9 +78,18 @@ def is_signed(
         return False
     if abs((now or datetime.datetime.now(datetime.UTC)) - signed_at) > MAX_SKEW:
         return False
+    # A deployed API is reached only through its own endpoint, {api-id}.execute-api.{region}.amazonaws.com
+    # or a custom domain name of it (apigateway/latest/developerguide/http-api-disable-default-endpoint.html),
+    # and the signed Host names that endpoint: a signature made for another API is no signature here.
+    if received.get("host", "").lower() not in hosts:
+        return False
+    # Temporary credentials sign with their session token sent as X-Amz-Security-Token
+    # (IAM/latest/UserGuide/reference_sigv-create-signed-request.html, "temporary security credentials";
+    # STS/latest/APIReference/CommonParameters.html, X-Amz-Security-Token): without it AWS refuses
+    # the temporary access key, and a token that is not the credentials' is "invalid".
     token = received.get("x-amz-security-token")
-    if token is not None and token != account.session_token:
-        return False  # "The security token included in the request is invalid."
+    if token != (account.session_token or None):
+        return False
     signed = match["signed"].split(";")
     if "host" not in signed or signed != sorted(set(signed)) or not set(signed) <= received.keys():
         return False

@@ -86,7 +86,11 @@ interface CallState {
 }
 
 interface Watch {
-  incarnation: string;
+  /** The incarnation this manager picked for the call, re-sent as its start; null when the call's
+   * tokens were only checked here (never re-sent: a start with an incarnation read from a token would
+   * have a later session of the call id accept an ended one's tokens again). */
+  incarnation: string | null;
+  function: string; // one function a token was checked for: the probe of a checked-only call mints for it
   expiry: number; // epoch seconds: the latest live token seen for the call
   checking: boolean;
 }
@@ -340,7 +344,7 @@ export class RemoteSessionManager {
     if (verdict.reason === tokens.BAD_SIGNATURE) this.keys.missed(); // perhaps a rotation not seen yet
     if (!verdict.valid) return verdict;
     if (this.isEnded(callId)) return tokens.refused(tokens.SESSION_ENDED);
-    if (this.endedCheckSecs > 0) this.watch(callId, token);
+    if (this.endedCheckSecs > 0) this.watchChecked(callId, functionName, token);
     return verdict;
   }
 
@@ -501,7 +505,7 @@ export class RemoteSessionManager {
       state.announcedUntil = expiry + margin;
       this.start(callId, state.incarnation, Math.max(limits.MIN_TOKEN_LIFETIME_SECS, expiry + margin - Math.floor(nowSecs())));
     }
-    if (this.endedCheckSecs > 0) this.watchIncarnation(callId, state.incarnation, expiry);
+    if (this.endedCheckSecs > 0) this.watchMinted(callId, state.incarnation, expiry);
     return state;
   }
 
@@ -579,23 +583,39 @@ export class RemoteSessionManager {
     }
   }
 
-  private watch(callId: string, token: string): void {
+  /** A call this manager checked a token of: watched until that token expires, its incarnation never kept. */
+  private watchChecked(callId: string, functionName: string, token: string): void {
     const fields = tokens.parse(token);
-    if (fields === null || fields.nonce.length !== tokens.NONCE_LENGTH) return; // no incarnation to ask about
-    this.watchIncarnation(callId, fields.nonce.slice(0, limits.INCARNATION_LENGTH), Number(fields.expiry));
-  }
-
-  private watchIncarnation(callId: string, incarnation: string, expiry: number): void {
+    if (fields === null) return;
+    const expiry = Number(fields.expiry);
     const seen = this.watched.get(callId);
     if (seen !== undefined) {
-      if (expiry > seen.expiry) Object.assign(seen, { incarnation, expiry });
+      seen.expiry = Math.max(seen.expiry, expiry);
       return;
     }
-    this.watched.set(callId, { incarnation, expiry, checking: false });
+    this.keepWatch(callId, { incarnation: null, function: functionName, expiry, checking: false });
+  }
+
+  /** A call this manager minted for: watched with its own incarnation, which the check re-sends. */
+  private watchMinted(callId: string, incarnation: string, expiry: number): void {
+    const seen = this.watched.get(callId);
+    if (seen !== undefined) {
+      Object.assign(seen, { incarnation, expiry: Math.max(seen.expiry, expiry) });
+      return;
+    }
+    this.keepWatch(callId, { incarnation, function: '', expiry, checking: false });
+  }
+
+  private keepWatch(callId: string, watch: Watch): void {
+    this.watched.set(callId, watch);
     if (this.watched.size > MAX_CALLS) this.watched.delete(this.watched.keys().next().value as string);
   }
 
-  /** For each call with live tokens: the same start again, whose 409 session_ended says it was ended elsewhere. */
+  /**
+   * For each call with live tokens, a request the service answers 409 session_ended for an ended
+   * call: the start again for calls minted for here, a mint (which writes nothing) for calls only
+   * checked here.
+   */
   private checkEnded(): void {
     const now = Math.floor(nowSecs());
     for (const [callId, watch] of this.watched) {
@@ -605,10 +625,33 @@ export class RemoteSessionManager {
       }
       if (watch.checking) continue;
       watch.checking = true;
-      void this.start(callId, watch.incarnation, Math.max(limits.MIN_TOKEN_LIFETIME_SECS, watch.expiry - now)).finally(() => {
+      const asked =
+        watch.incarnation === null
+          ? this.probe(callId, watch.function)
+          : this.start(callId, watch.incarnation, Math.max(limits.MIN_TOKEN_LIFETIME_SECS, watch.expiry - now));
+      void asked.finally(() => {
         watch.checking = false;
       });
     }
+  }
+
+  /** POST /sessions/{id}/tokens for a call only checked here: 409 session_ended ends it here; the token minted is dropped. */
+  private probe(callId: string, functionName: string): Promise<void> {
+    const path = `/sessions/${callId}/tokens`;
+    const label = `POST ${path}`;
+    return this.outbox
+      .enqueue(callId, label, () => this.transport.send('POST', path, { function: functionName }), true)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof SessionServiceError && error.code === 'session_ended') {
+            this.log.warn('the session was ended elsewhere: its tokens are refused here from now on', { call_id: callId });
+            this.markEnded(callId);
+          } else if (!(error instanceof SessionServiceError && error.code === 'session_not_found')) {
+            this.log.error('background request failed', { request: label, error: describeError(error) });
+          }
+        },
+      );
   }
 }
 

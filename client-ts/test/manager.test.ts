@@ -145,6 +145,28 @@ describe('sessions reach the service in the background', () => {
     await eventually(() => !checker.validateToken(call, 'fn', token), 'the checker learns of the end');
   });
 
+  it('never re-sends the incarnation of a token it only checked: a later session of the call id keeps refusing it', async () => {
+    const call = callId();
+    const started = await service('POST', '/sessions', { call_id: call, function: 'fn' });
+    const old = (started.body['tokens'] as Record<string, string>)['fn'] as string;
+    expect((await service('DELETE', `/sessions/${call}`)).body).toEqual({ ended: true });
+    expect((await service('POST', '/sessions', { call_id: call })).status).toBe(201); // the id starts a new call
+    expect(await serviceVerdict(call, 'fn', old)).toEqual({ valid: false, reason: 'session_ended' });
+    const sent: Array<{ method: string; path: string; body: string }> = [];
+    const recording: typeof fetch = (input, init) => {
+      const url = new URL(String(input));
+      sent.push({ method: init?.method ?? 'GET', path: url.pathname, body: String(init?.body ?? '') });
+      return fetch(input, init);
+    };
+    const checker = await manager({ endedCheckSecs: 0.2, fetch: recording });
+    expect(checker.validateToken(call, 'fn', old)).toBe(true); // the key alone cannot tell an ended session
+    const asked = () => sent.filter((r) => r.path === `/sessions/${call}/tokens` || r.body.includes(`"${call}"`)).length;
+    await eventually(() => asked() >= 2, 'the service asked twice about the checked call');
+    expect(await checker.flush(20_000)).toBe(true);
+    expect(sent.filter((r) => r.path === '/sessions')).toEqual([]); // no start: nothing of the old token's is sent
+    expect(await serviceVerdict(call, 'fn', old)).toEqual({ valid: false, reason: 'session_ended' });
+  });
+
   it('without the check, a session ended elsewhere is not seen here', async () => {
     const m = await manager();
     const call = callId();

@@ -1,6 +1,6 @@
 // One call's start sent by the client, as configured by the environment, for tests/client_ts/test_sigv4.py:
 // SWAIG_API_URL, SWAIG_SECRET_KEY, PROBE_CALL_ID, PROBE_SIGN ("true", "false" or unset), PROBE_ACCESS_KEY,
-// PROBE_SECRET_ACCESS_KEY, PROBE_REGION. Prints {"signed", "stats"} once the start was answered or given up.
+// PROBE_SECRET_ACCESS_KEY, PROBE_SESSION_TOKEN, PROBE_REGION. Prints {"signed", "stats"} once the start was answered or given up.
 
 import { RemoteSessionManager } from 'swaig-session-client';
 
@@ -9,7 +9,13 @@ const sessions = await RemoteSessionManager.connect(process.env.SWAIG_API_URL, {
   secretKey: process.env.SWAIG_SECRET_KEY,
   ...sign,
   ...(process.env.PROBE_ACCESS_KEY
-    ? { credentials: { accessKeyId: process.env.PROBE_ACCESS_KEY, secretAccessKey: process.env.PROBE_SECRET_ACCESS_KEY } }
+    ? {
+        credentials: {
+          accessKeyId: process.env.PROBE_ACCESS_KEY,
+          secretAccessKey: process.env.PROBE_SECRET_ACCESS_KEY,
+          ...(process.env.PROBE_SESSION_TOKEN ? { sessionToken: process.env.PROBE_SESSION_TOKEN } : {}),
+        },
+      }
     : {}),
   ...(process.env.PROBE_REGION ? { region: process.env.PROBE_REGION } : {}),
   retryForSecs: 0,

@@ -11,7 +11,7 @@ from session_client import RemoteSessionManager, SessionServiceError
 from local.aws import REGION
 from local.stack import Stack
 
-TESTING = Credentials("testing", "testing")
+TESTING = Credentials("testing", "testing", "testing")  # moto's temporary credentials, session token included
 
 
 def test_a_signed_client_runs_a_call(
@@ -37,10 +37,11 @@ def test_the_environment_credentials_sign_too(iam_stack: Stack, connect: Callabl
     "options",
     [
         {},  # a loopback URL goes unsigned by default
-        {"sign": True, "credentials": Credentials("testing", "not-the-secret"), "region": REGION},
+        {"sign": True, "credentials": Credentials("testing", "not-the-secret", "testing"), "region": REGION},
         {"sign": True, "credentials": TESTING, "region": "eu-west-1"},
+        {"sign": True, "credentials": Credentials("testing", "testing"), "region": REGION},
     ],
-    ids=["unsigned", "wrong secret", "wrong region"],
+    ids=["unsigned", "wrong secret", "wrong region", "no session token"],
 )
 def test_an_unsigned_or_wrongly_signed_client_is_refused_by_the_gateway(
     iam_stack: Stack, connect: Callable[..., RemoteSessionManager], options: dict[str, object], call_id: str

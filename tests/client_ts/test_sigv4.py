@@ -49,6 +49,7 @@ SIGNED = {
     "PROBE_SIGN": "true",
     "PROBE_ACCESS_KEY": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
     "PROBE_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    "PROBE_SESSION_TOKEN": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],  # temporary credentials: signed with it
     "PROBE_REGION": REGION,
 }
 
@@ -67,8 +68,9 @@ def test_a_signed_start_runs(prepared: Path, iam_stack: Stack) -> None:
         {},  # a loopback URL goes unsigned by default
         {**SIGNED, "PROBE_SECRET_ACCESS_KEY": "not-the-secret"},
         {**SIGNED, "PROBE_REGION": "eu-west-1"},
+        {**SIGNED, "PROBE_SESSION_TOKEN": ""},
     ],
-    ids=["unsigned", "wrong secret", "wrong region"],
+    ids=["unsigned", "wrong secret", "wrong region", "no session token"],
 )
 def test_an_unsigned_or_wrongly_signed_start_is_refused_by_the_gateway(
     prepared: Path, iam_stack: Stack, settings: dict[str, str]

@@ -1,5 +1,6 @@
 """AUTH=iam: the front lets through only requests SigV4-signed for execute-api in the stack's region
-with the emulated account's credentials; anything else gets the gateway's 403 before a function runs.
+with the emulated account's (temporary) credentials, session token included, and sent to the API's own
+host; anything else gets the gateway's 403 before a function runs.
 
 Requests are signed by botocore's own signer (as every AWS SDK signs), by the client's hook and by
 curl's independent implementation (`--aws-sigv4`), and then spoiled one way at a time.
@@ -29,37 +30,52 @@ from tests.local.test_local_front import serve
 
 ACCOUNT = sigv4.Account()
 HOST = "127.0.0.1:3000"
-URL = f"http://{HOST}/sessions/call-1/tokens"
+TARGET = "/sessions/call-1/tokens"
 BODY = b'{"functions":["get_weather"]}'
-TESTING = Credentials("testing", "testing")
+TESTING = Credentials("testing", "testing", "testing")  # moto's: temporary credentials, with a session token
+LONG_TERM = Credentials("testing", "testing")
+OTHER_API = "abc123defg.execute-api.us-east-1.amazonaws.com"
 
 
 def signed(
     credentials: Credentials = TESTING,
     region: str = REGION,
     service: str = "execute-api",
-    url: str = URL,
+    host: str = HOST,
     body: bytes = BODY,
     **headers: str,
 ) -> dict[str, str]:
-    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json", **headers})
+    request = AWSRequest(
+        method="POST", url=f"http://{host}{TARGET}", data=body, headers={"Content-Type": "application/json", **headers}
+    )
     SigV4Auth(credentials, service, region).add_auth(request)
-    return {"Host": HOST, **dict(request.headers.items())}
+    return {"Host": host, **dict(request.headers.items())}
 
 
-def check(headers: dict[str, str], *, method: str = "POST", target: str = "/sessions/call-1/tokens", body: bytes = BODY,
-          now: datetime.datetime | None = None) -> bool:  # fmt: skip
-    return sigv4.is_signed(ACCOUNT, method, target, headers.items(), body, now)
+def check(headers: dict[str, str], *, method: str = "POST", target: str = TARGET, body: bytes = BODY,
+          now: datetime.datetime | None = None, account: sigv4.Account = ACCOUNT) -> bool:  # fmt: skip
+    return sigv4.is_signed(account, method, target, headers.items(), body, sigv4.api_hosts(3000), now)
 
 
 def test_a_botocore_signature_with_the_emulated_credentials_counts() -> None:
     assert check(signed())
-    assert check(signed(Credentials("testing", "testing", "testing")))  # with moto's session token
+    assert "X-Amz-Security-Token" in signed()
+    assert check(signed(host="localhost:3000"))  # both names of the loopback API
+
+
+def test_long_term_credentials_sign_without_a_session_token_and_only_so() -> None:
+    long_term = sigv4.Account(session_token="")
+    assert check(signed(LONG_TERM), account=long_term)
+    assert not check(signed(), account=long_term)  # a token the credentials do not have
 
 
 def test_the_client_hook_signs_what_the_front_accepts() -> None:
     prepared = requests.Request(
-        "POST", URL, data=BODY, headers={"Content-Type": "application/json"}, auth=SigV4(TESTING, REGION)
+        "POST",
+        f"http://{HOST}{TARGET}",
+        data=BODY,
+        headers={"Content-Type": "application/json"},
+        auth=SigV4(TESTING, REGION),
     ).prepare()
     assert check({"Host": HOST, **prepared.headers})
 
@@ -71,11 +87,14 @@ def spoiled(name: str) -> tuple[dict[str, str], dict[str, object]]:
     unsigned = {"Host": HOST, "Content-Type": "application/json"}
     return {
         "unsigned": (unsigned, {}),
-        "another secret": (signed(Credentials("testing", "not-the-secret")), {}),
-        "another access key": (signed(Credentials("AKIDEXAMPLE", "testing")), {}),
+        "another secret": (signed(Credentials("testing", "not-the-secret", "testing")), {}),
+        "another access key": (signed(Credentials("AKIDEXAMPLE", "testing", "testing")), {}),
         "another region": (signed(region="eu-west-1"), {}),
         "another service": (signed(service="lambda"), {}),
         "a foreign session token": (signed(Credentials("testing", "testing", "someone-elses")), {}),
+        "the session token left out": (signed(LONG_TERM), {}),
+        "signed for and sent to another API": (signed(host=OTHER_API), {}),
+        "signed for and sent to another port": (signed(host="127.0.0.1:3001"), {}),
         "another body": (signed(), {"body": b'{"functions":["transfer"]}'}),
         "another path": (signed(), {"target": "/sessions/call-2/tokens"}),
         "another method": (signed(), {"method": "DELETE"}),
@@ -95,6 +114,9 @@ def spoiled(name: str) -> tuple[dict[str, str], dict[str, object]]:
         "another region",
         "another service",
         "a foreign session token",
+        "the session token left out",
+        "signed for and sent to another API",
+        "signed for and sent to another port",
         "another body",
         "another path",
         "another method",
@@ -139,6 +161,17 @@ def test_unsigned_or_wrongly_signed_requests_get_the_gateways_403(iam_front: str
     assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
 
 
+def test_a_signature_for_another_api_sent_with_its_host_gets_the_gateways_403(iam_front: str) -> None:
+    body = b'{"a":1}'
+    request = AWSRequest(
+        method="POST", url=f"https://{OTHER_API}/items/1", data=body, headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(TESTING, "execute-api", REGION).add_auth(request)
+    headers = {"Host": OTHER_API, **dict(request.headers.items())}
+    reply = requests.post(f"{iam_front}/items/1", data=body, headers=headers, timeout=30)
+    assert (reply.status_code, reply.json()) == (403, {"message": "Forbidden"})
+
+
 def test_a_signed_request_reaches_the_function(iam_front: str) -> None:
     reply = requests.post(f"{iam_front}/items/1?action=echo", json={"a": 1}, auth=SigV4(TESTING, REGION), timeout=30)
     assert reply.status_code == 200, reply.text
@@ -161,12 +194,13 @@ def test_curl_signs_what_the_front_accepts(iam_front: str) -> None:
         body, _, status = run.stdout.rpartition("\n")
         return int(status), body
 
-    status, body = curl("--aws-sigv4", f"aws:amz:{REGION}:execute-api", "--user", "testing:testing")
+    sigv4_auth = ("--aws-sigv4", f"aws:amz:{REGION}:execute-api")
+    token = ("-H", "x-amz-security-token: testing")
+    status, body = curl(*sigv4_auth, "--user", "testing:testing", *token)
     assert status == 200 and json.loads(body)["event"]["pathParameters"] == {"id": "7"}, body
-    assert curl("--aws-sigv4", f"aws:amz:{REGION}:execute-api", "--user", "testing:nope") == (
-        403,
-        '{"message":"Forbidden"}',
-    )
+    forbidden = (403, '{"message":"Forbidden"}')
+    assert curl(*sigv4_auth, "--user", "testing:nope", *token) == forbidden
+    assert curl(*sigv4_auth, "--user", "testing:testing") == forbidden  # temporary credentials without their token
 
 
 def test_the_banner_says_how_to_sign() -> None:
@@ -177,7 +211,8 @@ def test_the_banner_says_how_to_sign() -> None:
         "http://127.0.0.1:3000", "http://127.0.0.1:5000", Provisioned("t", "s", "k"), Router([]), "x", [], ACCOUNT
     )
     assert "SigV4 for execute-api in us-east-1" in text and "key testing, secret testing" in text
-    assert "--aws-sigv4 aws:amz:us-east-1:execute-api --user testing:testing" in text
+    assert "session token testing" in text
+    assert "--aws-sigv4 aws:amz:us-east-1:execute-api --user testing:testing -H 'x-amz-security-token: testing'" in text
     assert "auth                 none" in banner("u", "e", Provisioned("t", "s", "k"), Router([]), "x", [])
 
 
