@@ -210,7 +210,8 @@ def test_install_moves_the_checks_off_the_loop_only_when_they_may_wait(
     manager = RemoteSessionManager("http://127.0.0.1:9", **options)
     manager.install(agent)
     if isinstance(manager._keys, SecretKeys) and manager._keys._background is not None:
-        manager._keys._background.join(30)  # while the endpoint is still set
+        manager._keys.close()  # no read again after its first try, which ends while the endpoint is still set
+        manager._keys._background.join(30)
     assert manager.checks_may_wait is in_a_thread
     assert agent._swaig_configures_per_call() is in_a_thread
     assert AgentBase(name="c", route="/c", suppress_logs=True)._swaig_configures_per_call() is False  # this agent only
