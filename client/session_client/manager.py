@@ -103,7 +103,9 @@ class RemoteSessionManager:
     http://127.0.0.1 / localhost (the local stack), otherwise signed, and with no AWS
     credentials to sign with the client refuses to start (ValueError) rather than send
     unsigned requests. Region: `region`, else the one in an execute-api URL, else botocore's
-    configured region. With `secret_arn` the keys are AWSCURRENT and AWSPREVIOUS, re-read after
+    configured region. With `secret_arn` the keys are AWSCURRENT and AWSPREVIOUS, read in the
+    background (until a first read succeeds, minting and checks raise `keys_unavailable` at once;
+    `ready()` waits for it), re-read after
     `key_cache_secs` (in the background) or when a signature matches no key held; give
     `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default. The
     service's key rules hold here too: only a key of the rotation's shape is used (a `secret_key`
