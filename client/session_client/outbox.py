@@ -73,7 +73,7 @@ def body_of(body: Mapping[str, Any]) -> bytes:
 
 @dataclass(frozen=True)
 class OutboxStats:
-    """What the sender did so far (a snapshot). Every accepted request ends as sent, refused or failed."""
+    """What the sender did so far (a snapshot). Every accepted request ends as sent, refused, failed or unknown."""
 
     queued: int = 0  # accepted into the queue
     sent: int = 0  # answered with a 2xx
