@@ -13,10 +13,14 @@ class SessionServiceError(Exception):
     Gateway answered itself (`gateway_not_found`, `gateway_forbidden`,
     `gateway_unavailable`, ...), `unreachable` when the request never got an
     answer, `http_<status>` when the body said nothing else.
+
+    `unsent` is True when the request is known never to have reached the service (refused here,
+    failed fast, or its connection never made); False when it may have, answer or not.
     """
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, *, unsent: bool = False) -> None:
         super().__init__(f"{code}: {message}" if status is None else f"{status} {code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.unsent = unsent

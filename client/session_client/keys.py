@@ -8,6 +8,7 @@ still be alive.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -55,8 +56,11 @@ class _Held:
 class SecretKeys:
     """The service's Secrets Manager secret: AWSCURRENT and, after a rotation, AWSPREVIOUS.
 
-    Read on first use, or before it in the background (`prefetch()`, which install() calls), so
-    that an agent's first render seldom waits for them. Read again once `max_age` seconds
+    Read in the background, started by `prefetch()` (which install() calls) or by the first use;
+    until a first read succeeds, minting and checking fail at once with `keys_unavailable` (no
+    caller waits on Secrets Manager, the agent's event loop above all) while the read is tried
+    again in the background, with backoff (`retry_backoff`: first and longest wait, seconds),
+    until it succeeds or `close()`. `wait(timeout)` waits for it. Read again once `max_age` seconds
     have passed, like the service's own key cache: for minting in the background, the keys held
     serving meanwhile, so minting never waits on Secrets Manager; for a check at once, so no key
     retired since is accepted (a failed read keeps the keys held). Read at once (at most every
@@ -77,8 +81,10 @@ class SecretKeys:
         refresh_interval: float = 5.0,
         *,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
+        retry_backoff: tuple[float, float] = (0.5, 30.0),
     ) -> None:
         self.secret_arn = secret_arn
+        self.retry_backoff = retry_backoff
         self.max_age = max_age
         self.refresh_interval = refresh_interval
         self.max_token_lifetime_secs = max_token_lifetime_secs
@@ -90,6 +96,9 @@ class SecretKeys:
         self._lock = threading.Lock()
         self._background: threading.Thread | None = None
         self._starting = threading.Lock()
+        self._first = threading.Event()  # set once keys are held
+        self._closed = threading.Event()  # no more background reads
+        self._last_error = "not read yet"
 
     def current(self) -> bytes:
         """The key tokens are minted with; `misconfigured` when the secret holds no key."""
@@ -119,19 +128,25 @@ class SecretKeys:
             yield _checked(held.previous, PREVIOUS)
 
     def _fresh(self, *, wait: bool) -> _Held:
-        """What was read: read now if nothing was yet (waiting for a read under way, if one is).
-        Once `max_age` has passed, read again: now when `wait`, else in the background while
-        what is held serves."""
+        """What was read. Nothing yet: `keys_unavailable` at once, the read going on in the
+        background. Once `max_age` has passed, read again: now when `wait`, else in the background
+        while what is held serves."""
         held = self._held
-        stale = time.monotonic() - self._read_at > self.max_age
-        if held is None or (stale and wait):
-            with self._lock:
-                if self._held is None or time.monotonic() - self._read_at > self.max_age:
-                    self._refresh()  # a failed re-read keeps what is held (and is tried again soon)
-                held = self._held
-            assert held is not None  # _refresh() reads keys or raises
-        elif stale:
+        if held is None:
             self._read_soon()
+            raise SessionServiceError(
+                "keys_unavailable", f"the signing secret is not read yet (reading it meanwhile): {self._last_error}"
+            )
+        if time.monotonic() - self._read_at <= self.max_age:
+            return held
+        if not wait:
+            self._read_soon()
+            return held
+        with self._lock:
+            if time.monotonic() - self._read_at > self.max_age:
+                self._refresh()  # a failed re-read keeps what is held (and is tried again soon)
+            held = self._held
+        assert held is not None  # once held, keys are only ever replaced
         return held
 
     def prefetch(self) -> None:
@@ -139,8 +154,20 @@ class SecretKeys:
         if self._held is None:
             self._read_soon()
 
+    def wait(self, timeout: float) -> bool:
+        """Wait until keys are held (starting their read if need be), at most `timeout` seconds;
+        True when they are."""
+        self.prefetch()
+        return self._first.wait(timeout)
+
+    def close(self) -> None:
+        """Stop reading in the background (a first read still failing is given up)."""
+        self._closed.set()
+
     def _read_soon(self) -> None:
-        """Re-read in a background thread, unless one is under way."""
+        """Read in a background thread, unless one is under way."""
+        if self._closed.is_set():
+            return
         with self._starting:  # not the read's lock: a read under way must not make this wait
             if self._background is not None and self._background.is_alive():
                 return
@@ -151,13 +178,24 @@ class SecretKeys:
                 self._background = None
 
     def _read_now(self) -> None:
-        with self._lock:
-            if self._held is not None and time.monotonic() - self._read_at <= self.max_age:
-                return  # read meanwhile
-            try:
-                self._refresh()
-            except SessionServiceError:  # nothing read yet: the first use reads again and raises
-                log.warning("could not read the signing secret yet", exc_info=True)
+        """Read once; while no key was ever read, again after a growing pause until a read succeeds."""
+        low, high = self.retry_backoff
+        failures = 0
+        while not self._closed.is_set():
+            with self._lock:
+                if self._held is not None and time.monotonic() - self._read_at <= self.max_age:
+                    return  # read meanwhile
+                try:
+                    self._refresh()
+                    return
+                except SessionServiceError as exc:  # nothing read yet: keep trying, off every caller's thread
+                    self._last_error = exc.message
+                    failures += 1
+            pause = random.uniform(0.5, 1.0) * min(high, low * 2 ** (failures - 1))
+            log.warning(
+                "could not read the signing secret (try %d); again in %.1f s: %s", failures, pause, self._last_error
+            )
+            self._closed.wait(pause)
 
     def refresh(self) -> bool:
         """Re-read now unless that was done within `refresh_interval`; True when the keys changed."""
@@ -186,6 +224,7 @@ class SecretKeys:
             return
         self._held = _Held(current, rotated_at, previous)
         self._read_at = time.monotonic()
+        self._first.set()
 
     def _secrets(self) -> Any:
         if self._client is None:

@@ -19,7 +19,7 @@ from .errors import SessionServiceError
 from .keys import SecretKeys, StaticKeys
 from .local import LocalCalls, LocalSigner
 from .minted import MintedTokens
-from .outbox import Job, Outbox, OutboxStats
+from .outbox import Job, Outbox, OutboxStats, body_of
 from .tokens import INPUT_CODES, TokenCheck, input_error
 
 log = logging.getLogger("session_client")
@@ -103,7 +103,9 @@ class RemoteSessionManager:
     http://127.0.0.1 / localhost (the local stack), otherwise signed, and with no AWS
     credentials to sign with the client refuses to start (ValueError) rather than send
     unsigned requests. Region: `region`, else the one in an execute-api URL, else botocore's
-    configured region. With `secret_arn` the keys are AWSCURRENT and AWSPREVIOUS, re-read after
+    configured region. With `secret_arn` the keys are AWSCURRENT and AWSPREVIOUS, read in the
+    background (until a first read succeeds, minting and checks raise `keys_unavailable` at once;
+    `ready()` waits for it), re-read after
     `key_cache_secs` (in the background) or when a signature matches no key held; give
     `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default. The
     service's key rules hold here too: only a key of the rotation's shape is used (a `secret_key`
@@ -273,14 +275,14 @@ class RemoteSessionManager:
     # -- HTTP -------------------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None, deadline: float | None = None
+        self, method: str, path: str, body: Mapping[str, Any] | bytes | None = None, deadline: float | None = None
     ) -> tuple[int, dict[str, Any]]:
         """One call to the service (transport.py): the status and JSON object of a 2xx answer, else
         SessionServiceError. `deadline`, a `time.monotonic()` instant, ends it, retries included."""
         return self._transport.call(method, path, body, deadline)
 
     def _send(self, job: Job, deadline: float) -> None:
-        """The background sender's request."""
+        """The background sender's request: its body as encoded when it was queued."""
         self._call(job.method, job.path, job.body, deadline=deadline)
 
     def _session_path(self, call_id: str, tail: str = "") -> str:
@@ -334,7 +336,7 @@ class RemoteSessionManager:
         if metadata:
             body["metadata"] = dict(metadata)
         refused = functools.partial(self._start_refused, call_id, incarnation)
-        if self._queue(call_id, Job("POST", "/sessions", body, "start", refused)):
+        if self._queue(call_id, Job("POST", "/sessions", body_of(body), "start", refused)):
             return True
         self._calls.uncover(call_id, incarnation)
         return False
@@ -352,9 +354,15 @@ class RemoteSessionManager:
         if plan is None:
             raise SessionServiceError("session_ended", "the session was ended; create it again to start a new one", 409)
         incarnation, start = plan
+        try:  # minted first: a start is queued only for tokens that exist (no key held: keys_unavailable)
+            tokens = {name: self._signer.mint(call_id, name, incarnation, expiry) for name in names}
+        except SessionServiceError:
+            if start:
+                self._calls.uncover(call_id, incarnation)
+            raise
         if start:
             self._queue_start(call_id, incarnation, restart=restart)
-        return {name: self._signer.mint(call_id, name, incarnation, expiry) for name in names}
+        return tokens
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -583,8 +591,10 @@ class RemoteSessionManager:
             raise TypeError("set_session_metadata(call_id, key, value) or set_session_metadata(call_id, {...})")
         path = self._session_path(call_id, "/metadata")
         if self._outbox is not None:
-            writes.checked(merged)
-            return not self._calls.ended(call_id) and self._queue(call_id, Job("PATCH", path, body, "metadata"))
+            snapshot = writes.checked(merged)  # checked, and sent as checked whatever the caller changes next
+            body = {"key": key, "value": snapshot[key]} if isinstance(key, str) else {"metadata": snapshot}
+            job = Job("PATCH", path, body_of(body), "metadata")
+            return not self._calls.ended(call_id) and self._queue(call_id, job)
         answer = self._unless_refused("PATCH", path, body)
         return answer is not None and isinstance(self._field(answer, "metadata", dict), dict)
 
@@ -605,8 +615,17 @@ class RemoteSessionManager:
             return True
         return self._outbox.wait(None, time.monotonic() + (self._wait_secs if timeout is None else timeout))
 
+    def ready(self, timeout: float) -> bool:
+        """Wait until the signing key is held, at most `timeout` seconds; True when it is (at once
+        with `secret_key`; without a key: True, there is none to wait for). With `secret_arn`,
+        minting and checking fail fast (`keys_unavailable`) until the key was read: an agent may
+        wait here at start, before it serves calls."""
+        return self._keys.wait(timeout) if isinstance(self._keys, SecretKeys) else True
+
     def close(self) -> None:
         """Send the queued writes (waiting at most one call's time), then release the connections."""
+        if isinstance(self._keys, SecretKeys):
+            self._keys.close()
         if self._outbox is not None:
             self._outbox.close(self._wait_secs)
         self._transport.close()

@@ -4,9 +4,12 @@ With the signing key held, a render mints in process and the session's start and
 writes travel here: a bounded queue, drained by a few worker threads. Per call, one request at a
 time and in the order they were put, so a PATCH never overtakes the start it belongs to; calls do
 not wait for each other. A request that gets no verdict (no answer, 5xx, throttled) is sent again
-with exponential backoff for up to `retry_secs`; a verdict (the service's 4xx) is final. Every
-outcome is counted in `stats`, and every request given up or refused is logged. `close()` and
-interpreter exit send what is queued, within a bound.
+with exponential backoff for up to `retry_secs`; a verdict (the service's 4xx) is final. A
+request that is not safe to repeat (`Job.once`: an end, which repeated could end the call's next
+session, started meanwhile under the same id) is sent again only when it never reached the service;
+otherwise its outcome is unknown. Every outcome is counted in `stats`, and every request given up,
+refused or of unknown outcome is logged. A body is encoded when the job is made, so what is sent is
+what was checked then. `close()` and interpreter exit send what is queued, within a bound.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import atexit
 import heapq
 import itertools
+import json
 import logging
 import random
 import threading
@@ -43,26 +47,39 @@ def no_verdict(exc: SessionServiceError) -> bool:
 
 @dataclass(frozen=True)
 class Job:
-    """One request to send: `what` names it in logs ("start", "metadata", "end").
+    """One request to send: `what` names it in logs ("start", "metadata", "end"); `body` is the JSON
+    sent, encoded already (see `body_of`), so nothing the caller changes later is sent.
 
-    `refused` is told the service's verdict when it refuses the request.
+    `refused` is told the service's verdict when it refuses the request. A DELETE is sent again
+    only when it never reached the service.
     """
 
     method: str
     path: str
-    body: Mapping[str, Any] | None
+    body: bytes | None
     what: str
     refused: Callable[[SessionServiceError], None] | None = field(default=None, compare=False)
+
+    @property
+    def once(self) -> bool:
+        """Not safe to repeat once it may have reached the service."""
+        return self.method == "DELETE"
+
+
+def body_of(body: Mapping[str, Any]) -> bytes:
+    """A body encoded as the transport sends it, for a Job."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 @dataclass(frozen=True)
 class OutboxStats:
-    """What the sender did so far (a snapshot). Every accepted request ends as sent, refused or failed."""
+    """What the sender did so far (a snapshot). Every accepted request ends as sent, refused, failed or unknown."""
 
     queued: int = 0  # accepted into the queue
     sent: int = 0  # answered with a 2xx
     refused: int = 0  # answered with the service's verdict against it (a 4xx): logged
     failed: int = 0  # no verdict within retry_secs, or still unsent when the sender closed: logged
+    unknown: int = 0  # not safe to repeat (an end), no verdict, and perhaps it reached the service: logged
     dropped: int = 0  # not accepted, the queue being full: logged, and the caller told so
     retries: int = 0  # requests sent again after no verdict
     pending: int = 0  # accepted and not yet answered
@@ -106,7 +123,7 @@ class Outbox:
         self._flying: set[str] = set()  # calls whose head is being sent
         self._due: list[tuple[float, int, str]] = []  # (when, tiebreak, call): calls whose head is to be sent
         self._order = itertools.count()
-        self._counts = dict.fromkeys(("queued", "sent", "refused", "failed", "dropped", "retries"), 0)
+        self._counts = dict.fromkeys(("queued", "sent", "refused", "failed", "unknown", "dropped", "retries"), 0)
         self._pending = 0
         self._closing = False
         _at_exit(self)
@@ -119,7 +136,8 @@ class Outbox:
     def put(self, call_id: str, job: Job) -> bool:
         """Queue `job` behind the call's earlier ones; False (logged, counted) when the queue is full.
 
-        A job equal to the call's last one not yet sent is already queued: it is not queued twice.
+        A job equal to the call's last one not yet sent (the same request, byte for byte) is
+        already queued: it is not queued twice.
         """
         with self._lock:
             queue = self._calls.get(call_id)
@@ -214,6 +232,17 @@ class Outbox:
             self._attempt(*due)
 
     def _attempt(self, call_id: str, entry: _Entry) -> None:
+        """Send the call's head and settle it, whatever happens: a worker never dies of one job,
+        and a call's queue never stops behind one."""
+        outcome, retry_at = "failed", 0.0
+        try:
+            outcome, retry_at = self._try(call_id, entry)
+        except Exception:  # a fault in sending (not the service's answer): this job fails, the rest go on
+            log.exception("session service %s for %s not sent: an error in sending it", entry.job.what, call_id)
+        finally:
+            self._settle(call_id, outcome, retry_at)
+
+    def _try(self, call_id: str, entry: _Entry) -> tuple[str, float]:
         now = self._clock()
         if not entry.attempts:
             entry.first_try = now
@@ -224,7 +253,15 @@ class Outbox:
             self._send(job, now + self.send_timeout)
         except SessionServiceError as exc:
             given_up = self._clock() - entry.first_try >= self.retry_secs
-            if no_verdict(exc) and not given_up:
+            if no_verdict(exc) and job.once and not exc.unsent:
+                outcome = "unknown"  # repeated, it could act on what came after it (the id's next session)
+                log.error(
+                    "session service %s for %s: no answer and perhaps done; not sent again: %s",
+                    job.what,
+                    call_id,
+                    exc,
+                )
+            elif no_verdict(exc) and not given_up:
                 low, high = self._backoff
                 retry_at = self._clock() + random.uniform(0, min(high, low * 2 ** (entry.attempts - 1)))
                 log.debug("session service %s for %s: %s; trying again", job.what, call_id, exc)
@@ -243,7 +280,7 @@ class Outbox:
                 log.warning("session service refused the %s for %s: %s", job.what, call_id, exc)
                 if job.refused is not None:
                     job.refused(exc)
-        self._settle(call_id, outcome, retry_at)
+        return outcome, retry_at
 
     def _settle(self, call_id: str, outcome: str, retry_at: float) -> None:
         with self._lock:

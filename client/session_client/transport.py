@@ -118,6 +118,7 @@ class CircuitBreaker:
                 raise SessionServiceError(
                     "circuit_open",
                     f"the service failed {self._consecutive} times in a row: not asked again for {max(left, 0):.1f} s",
+                    unsent=True,
                 )
             self._probing = True
 
@@ -311,17 +312,19 @@ class Transport:
         self.session.close()
 
     def call(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None, deadline: float | None = None
+        self, method: str, path: str, body: Mapping[str, Any] | bytes | None = None, deadline: float | None = None
     ) -> tuple[int, dict[str, Any]]:
         """One call: the status and JSON object of a 2xx answer, else SessionServiceError.
 
-        `deadline` (a `time.monotonic()` instant) ends the call, retries and waits included; by
-        default `deadline_secs` from now.
+        `body` is a JSON object, or one already encoded (bytes, sent as they are). `deadline` (a
+        `time.monotonic()` instant) ends the call, retries and waits included; by default
+        `deadline_secs` from now. An error's `unsent` tells whether the request may have reached
+        the service.
         """
         if deadline is None:
             deadline = time.monotonic() + self.deadline_secs
         elif time.monotonic() >= deadline:  # nothing is sent, so the service is not judged by it
-            raise SessionServiceError("deadline_exceeded", f"{method} {path}: no time left to send it")
+            raise SessionServiceError("deadline_exceeded", f"{method} {path}: no time left to send it", unsent=True)
         self.breaker.admit()
         verdict = False
         try:
@@ -335,29 +338,37 @@ class Transport:
             self.breaker.record(verdict)
 
     def _attempts(
-        self, method: str, path: str, body: Mapping[str, Any] | None, deadline: float
+        self, method: str, path: str, body: Mapping[str, Any] | bytes | None, deadline: float
     ) -> tuple[int, dict[str, Any]]:
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         # identity: the answer's size on the wire is its size in memory, so the cap holds for both
         headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if data is not None:
             headers["Content-Type"] = "application/json"
         attempt = 0
+        unsent = True  # no attempt so far may have reached the service
         while True:
             if time.monotonic() >= deadline:
-                raise SessionServiceError("deadline_exceeded", f"{method} {path}: no answer before the call's deadline")
+                raise SessionServiceError(
+                    "deadline_exceeded", f"{method} {path}: no answer before the call's deadline", unsent=unsent
+                )
             watch = _Watch(deadline)
             try:
                 status, raw, retry_after = self._attempt(method, path, data, headers, watch)
             except _Failed as failed:
+                unsent = unsent and not failed.sent
                 if watch.expired or time.monotonic() >= deadline:
                     raise SessionServiceError(
-                        "deadline_exceeded", f"{method} {path}: no answer before the call's deadline ({failed})"
+                        "deadline_exceeded",
+                        f"{method} {path}: no answer before the call's deadline ({failed})",
+                        unsent=unsent,
                     ) from failed.__cause__
                 if failed.retryable and attempt < self.retries and self._pause(attempt, None, deadline):
                     attempt += 1
                     continue
-                raise SessionServiceError("unreachable", f"{method} {path}: {failed}") from failed.__cause__
+                error = SessionServiceError("unreachable", f"{method} {path}: {failed}", unsent=unsent)
+                raise error from failed.__cause__
+            unsent = False
             if (
                 status in RETRY_STATUSES
                 and method in RETRY_METHODS
@@ -401,11 +412,12 @@ class Transport:
                     stream=True,
                 )
             except requests.RequestException as exc:
-                raise _Failed(str(exc), retryable=_never_sent(exc) or method in RETRY_METHODS) from exc
+                never = _never_sent(exc)
+                raise _Failed(str(exc), retryable=never or method in RETRY_METHODS, sent=not never) from exc
             try:
                 raw: bytes | _TooLarge = self._read(response)
             except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-                raise _Failed(f"reading the answer: {exc}", retryable=method in RETRY_METHODS) from exc
+                raise _Failed(f"reading the answer: {exc}", retryable=method in RETRY_METHODS, sent=True) from exc
             finally:
                 response.close()  # a whole answer's connection is back in the pool already; a cut one is closed
             return response.status_code, raw, _retry_after(response)
@@ -429,11 +441,13 @@ class Transport:
 
 
 class _Failed(Exception):
-    """An attempt that got no answer; `retryable` when it may be repeated."""
+    """An attempt that got no answer; `retryable` when it may be repeated, `sent` when the request
+    may have reached the service."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, sent: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.sent = sent
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

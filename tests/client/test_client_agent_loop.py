@@ -14,6 +14,7 @@ sends to the local stack.
 - Without the key and install(): a render for a call SignalWire names is one request (no 404);
   every token check runs in a worker thread. Plain assignment leaves checks on the loop (the
   contrast that shows what install() changes).
+- By ARN, before the key was read: renders leave the tokens out at once, tool calls fail closed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from botocore.exceptions import ClientError
 from session_client import RemoteSessionManager
 from session_client.keys import SecretKeys
 from signalwire import AgentBase
@@ -210,7 +213,51 @@ def test_install_moves_the_checks_off_the_loop_only_when_they_may_wait(
     manager = RemoteSessionManager("http://127.0.0.1:9", **options)
     manager.install(agent)
     if isinstance(manager._keys, SecretKeys) and manager._keys._background is not None:
-        manager._keys._background.join(30)  # while the endpoint is still set
+        manager._keys.close()  # no read again after its first try, which ends while the endpoint is still set
+        manager._keys._background.join(30)
     assert manager.checks_may_wait is in_a_thread
     assert agent._swaig_configures_per_call() is in_a_thread
     assert AgentBase(name="c", route="/c", suppress_logs=True)._swaig_configures_per_call() is False  # this agent only
+
+
+class HangingSecrets:
+    """Secrets Manager accepting reads and answering none until `go` is set."""
+
+    exceptions = type("Exceptions", (), {"ResourceNotFoundException": LookupError})
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+
+    def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, Any]:
+        self.go.wait(60)
+        raise ClientError({"Error": {"Code": "InternalServiceError", "Message": "down"}}, "GetSecretValue")
+
+
+def test_until_the_key_is_read_renders_leave_the_tokens_out_and_tool_calls_are_refused() -> None:
+    """secret_arn, and Secrets Manager hangs when the agent starts: its renders do not wait for it
+    (the tokens are left out), and a tool call with a token the key would accept fails closed: the
+    function does not run."""
+    ran: list[str] = []
+    agent = AgentBase(name="keyless", route="/keyless", basic_auth=AUTH, suppress_logs=True)
+    agent.define_tool("get_time", "The time", {}, lambda args, raw: ran.append(raw["call_id"]) or FunctionResult("ok"))
+    manager = RemoteSessionManager(
+        f"http://127.0.0.1:{free_port()}", secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:k"
+    )
+    assert isinstance(manager._keys, SecretKeys)
+    secrets = HangingSecrets()
+    manager._keys._client = secrets
+    manager.install(agent)
+    call_id = str(uuid.uuid4())
+    token = SessionManager(secret_key="k" * 64).generate_token("get_time", call_id)
+    try:
+        with served(agent) as (url, _):
+            assert render(url, "/keyless", call_id).get("get_time", ("", ""))[1] == ""  # minting failed at once
+            body = {"function": "get_time", "argument": {"parsed": [{}], "raw": "{}"}, "call_id": call_id}
+            answer = requests.post(f"{url}/keyless/swaig", params={"__token": token}, json=body, auth=AUTH, timeout=120)
+            assert answer.status_code == 500, answer.text  # the SDK's answer when a check raises
+        assert ran == []
+        assert manager.outbox_stats.queued == 0  # no start for tokens never minted
+    finally:
+        manager._keys.close()
+        secrets.go.set()
+        manager.close()

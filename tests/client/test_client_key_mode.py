@@ -8,18 +8,24 @@ render, and what could not be sent is counted and logged.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
+from session_client.keys import SecretKeys
 from session_rules import tokens
 from signalwire.core.security.session_manager import SessionManager
 
 from local.aws import free_port
 from local.stack import Stack, running_stack
+from tests.stub_service import Received, Reply, serving
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +292,151 @@ def test_the_sdks_debug_switch_is_the_managers(stack: Stack) -> None:
     assert mine["components"] == theirs["components"]
     manager.debug_mode = False
     assert manager._debug_mode is False
+
+
+# -- what is sent is what was checked, each write as written ----------------------------------------
+
+
+def test_a_value_changed_after_it_was_queued_is_sent_as_it_was(
+    stack: Stack, keyed: Callable[..., RemoteSessionManager], call_id: str
+) -> None:
+    """The agent keeps using its objects: a change after the write (even to a value JSON cannot
+    hold) changes nothing that is sent, and the call's later writes and its end still go."""
+    manager = keyed(stack)
+    history: list[object] = ["hello"]
+    pairs = {"n": 1}
+    manager.create_session(call_id)
+    assert manager.set_session_metadata(call_id, "history", history)
+    assert manager.set_session_metadata(call_id, pairs)
+    history.append({"a set", "is not JSON"})
+    pairs["n"] = 2
+    assert manager.set_session_metadata(call_id, "other", 1)
+    assert manager.get_session_metadata(call_id) == {"history": ["hello"], "n": 1, "other": 1}
+    assert manager.end_session(call_id)
+    assert manager.flush(60)
+    stats = manager.outbox_stats
+    assert (stats.sent, stats.failed, stats.pending) == (5, 0, 0)
+
+
+@pytest.mark.parametrize(("first", "later"), [(1, True), (1, 1.0), (0, False), (True, 1)])
+def test_a_later_write_of_an_equal_python_value_is_written(
+    stack: Stack, keyed: Callable[..., RemoteSessionManager], call_id: str, first: object, later: object
+) -> None:
+    """1 == 1.0 == True in Python; the service stores JSON, where they differ."""
+    manager = keyed(stack)
+    manager.create_session(call_id)  # the start ahead of both writes
+    assert manager.set_session_metadata(call_id, "k", first)
+    assert manager.set_session_metadata(call_id, "k", later)
+    stored = manager.get_session_metadata(call_id)["k"]
+    assert (stored, type(stored)) == (later, type(later))
+
+
+def test_an_end_whose_answer_was_lost_is_not_sent_again(caplog: pytest.LogCaptureFixture) -> None:
+    """The end reached the service, its answer did not come back: sent again, it could end the
+    call's next session, started meanwhile elsewhere under the same id. Counted and logged instead."""
+
+    def answer(request: Received) -> tuple[int, Any] | Reply:
+        if request.method == "DELETE":
+            return Reply(200, {"ended": True}, hold=30)  # the client's read times out first
+        return 201, {"call_id": "call-lost-end", "expires_at": 1}
+
+    with serving(answer) as stub:
+        manager = RemoteSessionManager(stub.url, secret_key="k" * 64, timeout=(1.0, 0.5), outbox_retry_secs=30)
+        MADE.append(manager)
+        manager.create_session("call-lost-end")
+        with caplog.at_level(logging.ERROR, logger="session_client"):
+            assert manager.end_session("call-lost-end")
+            assert manager.flush(30)
+        assert [r.method for r in stub.received] == ["POST", "DELETE"]
+    stats = manager.outbox_stats
+    assert (stats.sent, stats.unknown, stats.retries) == (1, 1, 0)
+    assert "end for call-lost-end: no answer and perhaps done" in caplog.text
+
+
+def test_an_end_that_could_not_connect_is_sent_again() -> None:
+    manager = unreachable(outbox_retry_secs=0.5)
+    call_id = manager.create_session()
+    manager.flush(30)  # the start given up
+    before = manager.outbox_stats.retries
+    assert manager.end_session(call_id)
+    assert manager.flush(30)
+    stats = manager.outbox_stats
+    assert stats.retries > before and stats.failed == 2 and stats.unknown == 0
+
+
+# -- the key read by ARN: never on the caller's thread ----------------------------------------------
+
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:k"
+KEY = "k" * 64
+
+
+class NotFound(Exception):
+    pass
+
+
+class SlowSecrets:
+    """Stands for Secrets Manager: answers once `go` is set, failing the first `fail` reads; records
+    the threads that read."""
+
+    exceptions = type("Exceptions", (), {"ResourceNotFoundException": NotFound})
+
+    def __init__(self, fail: int = 0) -> None:
+        self.go = threading.Event()
+        self.fail = fail
+        self.readers: list[threading.Thread] = []
+
+    def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, Any]:
+        self.readers.append(threading.current_thread())
+        assert self.go.wait(30)
+        if VersionStage == "AWSPREVIOUS":
+            raise NotFound
+        if self.fail:
+            self.fail -= 1
+            raise ClientError({"Error": {"Code": "InternalServiceError", "Message": "down"}}, "GetSecretValue")
+        return {"SecretString": KEY, "CreatedDate": datetime.datetime.now(datetime.UTC)}
+
+
+def by_arn(secrets: SlowSecrets, **options: Any) -> RemoteSessionManager:
+    options = {"retries": 0, "timeout": (0.5, 0.5), "outbox_retry_secs": 0.2, **options}
+    manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=ARN, **options)
+    assert isinstance(manager._keys, SecretKeys)
+    manager._keys._client = secrets
+    manager._keys.retry_backoff = (0.001, 0.01)
+    MADE.append(manager)
+    return manager
+
+
+def test_until_the_key_is_read_minting_and_checking_fail_at_once_and_no_start_is_queued() -> None:
+    """Secrets Manager hangs: every render would wait for it on the agent's event loop. Instead
+    each mint fails at once (the render leaves the token out), a check fails closed (the SDK
+    refuses the tool call), and no start goes out for tokens never minted."""
+    secrets = SlowSecrets()
+    manager = by_arn(secrets)
+    token = SessionManager(secret_key=KEY).generate_token("f", "call-0")
+    for i in range(3):
+        with pytest.raises(SessionServiceError) as minting:
+            manager.create_tool_token("f", f"call-{i}")
+        assert minting.value.code == "keys_unavailable"
+        with pytest.raises(SessionServiceError) as checking:
+            manager.validate_token("call-0", "f", token)
+        assert checking.value.code == "keys_unavailable"
+    assert manager.outbox_stats.queued == 0
+    secrets.go.set()
+    assert manager.ready(30)
+    assert manager.validate_token("call-0", "f", manager.create_tool_token("f", "call-0"))
+    assert manager.validate_token("call-0", "f", token)
+    assert manager.outbox_stats.queued == 1  # the start, once the tokens exist
+    assert secrets.readers and threading.current_thread() not in secrets.readers
+
+
+def test_a_failed_first_read_is_tried_again_in_the_background() -> None:
+    secrets = SlowSecrets(fail=3)
+    secrets.go.set()
+    manager = by_arn(secrets)
+    with pytest.raises(SessionServiceError) as minting:
+        manager.create_tool_token("f", "call-0")  # starts the read
+    assert minting.value.code == "keys_unavailable"
+    assert manager.ready(30)
+    assert manager.create_tool_token("f", "call-0")
+    assert len(secrets.readers) >= 5  # three failed reads of AWSCURRENT, then AWSCURRENT and AWSPREVIOUS
+    assert threading.current_thread() not in secrets.readers

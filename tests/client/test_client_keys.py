@@ -30,8 +30,11 @@ def rotate(aws: Any, value: str) -> float:
 
 
 def manager(aws: Any, **options: Any) -> RemoteSessionManager:
-    """Local validation by ARN; the base URL is one nothing listens on, so no verdict comes over HTTP."""
-    return RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=aws.secret_id, **options)
+    """Local validation by ARN, the key read; the base URL is one nothing listens on, so no verdict
+    comes over HTTP."""
+    made = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=aws.secret_id, **options)
+    assert made.ready(30)
+    return made
 
 
 @pytest.mark.parametrize("offset", [-3600, -1, 0, 1, 3600])
@@ -44,6 +47,7 @@ def test_the_client_keeps_the_retired_key_exactly_as_long_as_the_service(
     now = rotated_at + lifetime + cache + offset
     ring = KeyRing(aws.secret_id, aws.secretsmanager, max_age=cache, max_token_lifetime_secs=lifetime)
     held = SecretKeys(aws.secret_id, max_age=cache, max_token_lifetime_secs=lifetime)
+    assert held.wait(30)
     expected = [new.encode(), old] if offset <= 0 else [new.encode()]
     assert list(ring.candidates(now)) == list(held.candidates(now)) == expected
 
@@ -99,6 +103,7 @@ def test_a_check_after_the_cache_expired_never_uses_a_key_retired_meanwhile(aws:
     the secret first, so the retired key is not accepted even once. Minting does not wait."""
     leaked = aws.signing_key.encode()
     held = SecretKeys(aws.secret_id, max_age=1)
+    assert held.wait(30)
     assert list(held.candidates(time.time())) == [leaked]  # read, then held
     rotate(aws, random_key())
     newest = random_key()

@@ -113,7 +113,7 @@ def local(request: pytest.FixtureRequest, stack: Stack) -> Iterator[RemoteSessio
         with pytest.MonkeyPatch.context() as env:
             env.setenv("AWS_ENDPOINT_URL", stack.aws_endpoint)
             with RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=stack.secret_arn) as held:
-                held.check_token(CALL, "get_weather", "x")  # reads the secret while the endpoint is set
+                assert held.ready(60)  # reads the secret while the endpoint is set
                 yield held
 
 
@@ -209,6 +209,7 @@ def test_arn_mode_follows_a_rotation_like_the_service(
     monkeypatch.setenv("AWS_ENDPOINT_URL", rotating_stack.aws_endpoint)
     remote = connect(rotating_stack.base_url)
     held = connect(rotating_stack.base_url, secret_arn=rotating_stack.secret_arn, key_cache_secs=3600)
+    assert held.ready(60)
     before = remote.generate_token("get_weather", CALL)
     assert held.check_token(CALL, "get_weather", before) == (True, None)  # keys read and cached here
 

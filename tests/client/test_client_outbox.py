@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from session_client import SessionServiceError
-from session_client.outbox import Job, Outbox, OutboxStats, no_verdict
+from session_client.outbox import Job, Outbox, OutboxStats, body_of, no_verdict
 
 from tests.stub_service import StubService, serving
 
@@ -32,7 +32,7 @@ class Service:
 
     def __init__(self) -> None:
         self.got: list[tuple[str, str]] = []
-        self.failures: dict[str, list[SessionServiceError]] = {}  # "call what" -> errors to raise, in turn
+        self.failures: dict[str, list[Exception]] = {}  # "call what" -> errors to raise, in turn
         self.gate = threading.Event()
         self.gate.set()
         self.lock = threading.Lock()
@@ -41,7 +41,7 @@ class Service:
         self.gate.wait(10)
         assert deadline > time.monotonic()
         with self.lock:
-            call = str(job.body["call"]) if job.body else job.path
+            call = str(json.loads(job.body)["call"]) if job.body else job.path
             self.got.append((call, job.what))
             failures = self.failures.get(f"{call} {job.what}")
             failure = failures.pop(0) if failures else None
@@ -62,7 +62,7 @@ def outbox(service: Service) -> Iterator[Outbox]:
 
 
 def job(call: str, what: str, **extra: Any) -> Job:
-    return Job("POST", f"/{call}/{what}", {"call": call, **extra}, what)
+    return Job("POST", f"/{call}/{what}", body_of({"call": call, **extra}), what)
 
 
 def test_each_call_s_requests_go_in_order_and_calls_do_not_wait_for_each_other(
@@ -85,7 +85,7 @@ def test_a_verdict_is_final_and_told_to_the_job(
 ) -> None:
     refusals: list[str] = []
     service.failures = {"a start": [ENDED]}
-    outbox.put("a", Job("POST", "/a", {"call": "a"}, "start", lambda exc: refusals.append(exc.code)))
+    outbox.put("a", Job("POST", "/a", body_of({"call": "a"}), "start", lambda exc: refusals.append(exc.code)))
     outbox.put("a", job("a", "end"))
     assert outbox.wait(None, time.monotonic() + 10)
     assert service.got == [("a", "start"), ("a", "end")]  # not sent again; the next one goes on
@@ -153,6 +153,66 @@ def test_close_sends_what_is_queued_and_counts_what_it_could_not(
         stuck.close(0.05)
     assert stuck.stats.failed == 1 and "1 still unsent" in caplog.text
     service.gate.set()
+
+
+def test_a_fault_in_sending_fails_that_request_only_and_the_call_goes_on(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not the service's answer but an error in sending (a bug): with one worker, a dead worker
+    would leave the call's end, and every other call, unsent."""
+    box = Outbox(service, workers=1, backoff=(0.001, 0.01), retry_secs=5.0)
+    service.failures = {"a metadata": [TypeError("Object of type set is not JSON serializable")]}
+    with caplog.at_level(logging.ERROR, logger="session_client"):
+        for what in ("start", "metadata", "end"):
+            box.put("a", job("a", what))
+        box.put("b", job("b", "start"))
+        assert box.wait(None, time.monotonic() + 10)
+    assert [what for call, what in service.got if call == "a"] == ["start", "metadata", "end"]
+    assert ("b", "start") in service.got
+    assert box.stats == OutboxStats(queued=4, sent=3, failed=1)
+    assert "metadata for a not sent: an error in sending it" in caplog.text
+    box.close(1)
+
+
+def end(call: str) -> Job:
+    return Job("DELETE", f"/{call}", body_of({"call": call}), "end")
+
+
+def test_an_end_is_sent_again_only_when_it_never_reached_the_service(
+    outbox: Outbox, service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Repeated after it reached the service, an end could end the call's next session, started
+    meanwhile under the same id by another instance: its outcome is unknown instead, logged."""
+    service.failures = {
+        "refused end": [SessionServiceError("unreachable", "connection refused", unsent=True)],
+        "open end": [SessionServiceError("circuit_open", "failing fast", unsent=True)],
+        "timeout end": [SessionServiceError("unreachable", "read timed out")],
+        "late end": [SessionServiceError("deadline_exceeded", "no answer before the deadline")],
+        "busy end": [UNAVAILABLE],
+    }
+    with caplog.at_level(logging.ERROR, logger="session_client"):
+        for call in ("refused", "open", "timeout", "late", "busy"):
+            outbox.put(call, end(call))
+        assert outbox.wait(None, time.monotonic() + 10)
+    sent = sorted(call for call, _ in service.got)
+    assert sent == ["busy", "late", "open", "open", "refused", "refused", "timeout"]
+    assert outbox.stats == OutboxStats(queued=5, sent=2, unknown=3, retries=2)
+    assert caplog.text.count("no answer and perhaps done; not sent again") == 3
+
+
+def test_requests_that_differ_only_as_json_are_not_taken_for_one(service: Service) -> None:
+    """1 == 1.0 == True in Python, not in JSON: each is a write of its own."""
+    service.gate.clear()
+    box = Outbox(service)
+    box.put("a", job("a", "start"))
+    while not box._flying:
+        time.sleep(0.001)
+    for value in (1, True, 1.0, 1.0):
+        assert box.put("a", job("a", "metadata", k=value))
+    service.gate.set()
+    box.close(5)
+    assert service.got == [("a", "start")] + [("a", "metadata")] * 3
+    assert box.stats == OutboxStats(queued=4, sent=4)
 
 
 @pytest.mark.parametrize(

@@ -168,6 +168,7 @@ def managers(front: StubService, connect: Callable[..., RemoteSessionManager], s
 
     def make(**options: Any) -> RemoteSessionManager:
         made.append(connect(front.url, debug_mode=True, **options))
+        assert made[-1].ready(60)  # with secret_arn: the key is read before the first mint
         return made[-1]
 
     yield make

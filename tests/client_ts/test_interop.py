@@ -98,6 +98,7 @@ def py_manager(node_stack: Stack, aws_env: dict[str, str]) -> Iterator[RemoteSes
         timeout=(3.05, 60.0),
         deadline_secs=60.0,
     )
+    assert manager.ready(60)
     yield manager
     manager.close()
 

@@ -74,6 +74,7 @@ def test_the_compromised_key_procedure_retires_a_leaked_key(make_stack: Any, aws
     forged = attacker.generate_token("lookup", "call-leak")
     forged_elsewhere = attacker.generate_token("transfer", "call-other")
     agent = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=aws.secret_id, key_cache_secs=1)
+    assert agent.ready(30)
     for token in (before, forged):
         assert stack.validate("call-leak", "lookup", token).body == {"valid": True}  # warm caches, both
         assert agent.check_token("call-leak", "lookup", token) == (True, None)
