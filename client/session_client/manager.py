@@ -267,7 +267,7 @@ class RemoteSessionManager:
         agent._session_manager = self
         self._agent_functions = lambda: _rendered_function_names(agent)
         if isinstance(self._keys, SecretKeys):
-            self._keys.prefetch()  # so the first render seldom waits for Secrets Manager
+            self._keys.prefetch()  # read in the background from now on: no render waits for it
         if self.checks_may_wait:
             agent._swaig_configures_per_call = _checks_in_a_worker_thread
         return self
