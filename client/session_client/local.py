@@ -57,6 +57,9 @@ class Call:
     incarnation: str
     covered_until: int = 0  # the expiry up to which a start already queued keeps the session alive
     ended: bool = False  # this manager ended it, or the service refused its start as ended
+    # The service refused to accept the incarnation (the session already accepts the most it may):
+    # under RevocationCheck it refuses these tokens; no start is queued again for it.
+    unaccepted: bool = False
 
 
 class LocalCalls:
@@ -76,18 +79,20 @@ class LocalCalls:
 
         A start queued now keeps the session alive until at least `expiry + margin` (it is sent
         asking for that much more), so tokens minted for the call within `margin` seconds need no
-        other. `restart` starts an ended call afresh, with a new incarnation.
+        other. `restart` starts the call afresh with a new incarnation, whatever is known of it:
+        the call may have been ended elsewhere, and a restart naming the ended session's
+        incarnation would be refused (it would make the ended call's tokens valid again).
         """
         with self._lock:
             call = self._calls.get(call_id)
-            if call is None or (call.ended and restart):
+            if call is None or restart:
                 call = self._calls[call_id] = Call(secrets.token_hex(limits.INCARNATION_LENGTH // 2))
             elif call.ended:
                 return None
             self._calls.move_to_end(call_id)
             while len(self._calls) > self._capacity:
                 self._calls.popitem(last=False)
-            if expiry <= call.covered_until:
+            if expiry <= call.covered_until or call.unaccepted:
                 return call.incarnation, False
             call.covered_until = expiry + margin
             return call.incarnation, True
@@ -112,6 +117,15 @@ class LocalCalls:
                 return
             if incarnation is None or call.incarnation == incarnation:
                 call.ended = True
+
+    def unaccept(self, call_id: str, incarnation: str) -> bool:
+        """The service will not accept this incarnation of the call; True the first time it is told."""
+        with self._lock:
+            call = self._calls.get(call_id)
+            if call is None or call.incarnation != incarnation or call.unaccepted:
+                return False
+            call.unaccepted = True
+            return True
 
     def ended(self, call_id: str) -> bool:
         with self._lock:

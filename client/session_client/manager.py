@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -36,6 +37,8 @@ START_MARGIN_SECS = 60
 _UNSET: Any = object()
 # The service's verdicts that a session is not there to act on: unknown or expired, ended.
 _STATE_REFUSALS = frozenset({(404, "session_not_found"), (409, "session_ended")})
+# A start refused with one of these leaves the call ended: the ended session's, or a restart the service would not make.
+_START_ENDED = frozenset({"session_ended", "incarnation_retired", "restart_limit"})
 
 
 def _rendered_function_names(agent: Any) -> list[str]:
@@ -180,6 +183,8 @@ class RemoteSessionManager:
             )
         self._signer = None if self._keys is None else LocalSigner(self._keys, max_token_lifetime_secs)
         self._calls = LocalCalls()
+        self._unaccepted_lock = threading.Lock()
+        self._unaccepted = 0  # starts refused as incarnation_limit
         self._transport = transport.Transport(
             self.base_url,
             session=session,
@@ -342,8 +347,27 @@ class RemoteSessionManager:
         return False
 
     def _start_refused(self, call_id: str, incarnation: str, exc: SessionServiceError) -> None:
-        if (exc.status, exc.code) == (409, "session_ended"):  # ended elsewhere: mint no more for it here
+        if exc.status != 409:
+            return
+        if exc.code in _START_ENDED:  # ended elsewhere: mint no more for it here, check none of its tokens
             self._calls.end(call_id, incarnation)
+        elif exc.code == "incarnation_limit" and self._calls.unaccept(call_id, incarnation):
+            # Minting through the service would block the agent's event loop on a request, so the
+            # call's tokens are still minted here: a service with RevocationCheck refuses them.
+            with self._unaccepted_lock:
+                self._unaccepted += 1
+            log.error(
+                "session service: the session of %s already accepts the most incarnations it may; the tokens"
+                " this manager mints for it are refused where RevocationCheck is on",
+                call_id,
+            )
+
+    @property
+    def unaccepted_calls(self) -> int:
+        """How many calls' starts the service refused as `incarnation_limit` (each logged as an error):
+        their tokens, minted here, are refused by a service with RevocationCheck on."""
+        with self._unaccepted_lock:
+            return self._unaccepted
 
     def _mint_here(self, call_id: str, names: list[str], *, restart: bool = False) -> dict[str, str]:
         """Tokens minted in-process, the session's start queued when it is not already."""
@@ -370,7 +394,9 @@ class RemoteSessionManager:
         """Start (or, for an active id, keep) a session; the id is generated like the SDK's when none is given.
 
         Generated here rather than by the service, so a retried request cannot start a second
-        session. An ended session under the id is started afresh. Without the key, the same
+        session. An ended session under the id is started afresh. With the key, each call picks a
+        new incarnation (one the service accepts beside the others when the session is active),
+        so a call ended elsewhere never revives with the ended one's tokens. Without the key, the same
         request mints tokens for the function names this manager has learned, which
         create_tool_token then hands out: an agent's call setup costs this one request. With the
         key, nothing is sent from here: the start is queued.
@@ -382,9 +408,7 @@ class RemoteSessionManager:
             expiry = self._signer.expiry(self.token_expiry_secs)
             plan = self._calls.mint_plan(call_id, expiry, self._start_margin, restart=True)
             assert plan is not None  # a restart is never refused
-            incarnation, start = plan
-            if start or extra:
-                self._queue_start(call_id, incarnation, restart=True, metadata=extra)
+            self._queue_start(call_id, plan[0], restart=True, metadata=extra)  # a new incarnation: always sent
             return call_id
         body: dict[str, Any] = {"call_id": call_id, "token_expiry_secs": self.token_expiry_secs}
         if metadata:
@@ -531,6 +555,8 @@ class RemoteSessionManager:
         if code := input_error(call_id, function_name, token):
             return TokenCheck(False, code)  # what the service's 400 would say, without asking it
         if self._signer is not None:
+            if self._calls.ended(call_id):  # as the service answers for an ended call, without asking it
+                return TokenCheck(False, "session_ended")
             verdict = self._signer.check(call_id, function_name, token)
             if not (verdict.valid and self.revocation_check):
                 return verdict

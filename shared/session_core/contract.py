@@ -51,7 +51,8 @@ INCARNATION: dict[str, Any] = {
     "description": (
         f"{limits.INCARNATION_RULE}: picked by a client that holds the signing key and mints tokens whose"
         " nonce begins with it. A new session takes it as its own; an active one accepts it too"
-        f" (at most {limits.MAX_INCARNATIONS} per session, else 409 incarnation_limit)"
+        f" (at most {limits.MAX_INCARNATIONS} per session, else 409 incarnation_limit). One that belonged to"
+        " an ended session of the call id whose tokens can still be alive is 409 incarnation_retired"
     ),
 }
 TOKEN_EXPIRY: dict[str, Any] = {
@@ -74,7 +75,10 @@ ERROR_MEANINGS = {
     400: "bad input: malformed JSON, a missing field or a value outside its rules",
     403: "debug mode is not enabled",
     404: "the session does not exist or has expired (or no such route)",
-    409: "the session was ended (create it again to start a new one), or accepts no more incarnations",
+    409: (
+        "the session was ended (create it again to start a new one), accepts no more incarnations, or the"
+        " incarnation or restart would let tokens of an ended session of the call id be valid again"
+    ),
     413: "the session's metadata would exceed its limit",
     500: "the service is misconfigured or failed unexpectedly; the error is logged (retrying does not help)",
     503: "throttled, timed out, a dependency unavailable or the session busy with concurrent writers; retry shortly",
@@ -130,7 +134,11 @@ CREATE = operation(
             "restart": {
                 "type": "boolean",
                 "default": True,
-                "description": "an ended session under call_id: start a fresh one (true) or answer 409 (false)",
+                "description": (
+                    "an ended session under call_id: start a fresh one (true) or answer 409 (false). A fresh"
+                    " one refuses the ended sessions' incarnations while their tokens can be alive;"
+                    f" beyond {limits.MAX_RETIRED_INCARNATIONS} of them, 409 restart_limit"
+                ),
             },
             "incarnation": INCARNATION,
             "token_expiry_secs": TOKEN_EXPIRY,

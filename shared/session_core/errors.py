@@ -45,6 +45,22 @@ class IncarnationLimit(ServiceError):
     message = "the session accepts no more incarnations"
 
 
+class IncarnationRetired(ServiceError):
+    """The incarnation belonged to an ended session of the call id whose tokens may still be alive."""
+
+    status = 409
+    code = "incarnation_retired"
+    message = "the incarnation belonged to an ended session of this call id; pick a new one"
+
+
+class RestartLimit(ServiceError):
+    """A restart would retire more incarnations than a call id keeps (limits.MAX_RETIRED_INCARNATIONS)."""
+
+    status = 409
+    code = "restart_limit"
+    message = "the call id was restarted too often while tokens of its ended sessions can still be alive"
+
+
 class DebugDisabled(ServiceError):
     status = 403
     code = "debug_disabled"

@@ -17,9 +17,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
-from session_rules.limits import INCARNATION_LENGTH, MAX_INCARNATIONS, MAX_METADATA_BYTES
+from session_rules.limits import (
+    INCARNATION_LENGTH,
+    MAX_INCARNATIONS,
+    MAX_METADATA_BYTES,
+    MAX_RETIRED_INCARNATIONS,
+)
 
-from .errors import IncarnationLimit, MetadataTooLarge, SessionBusy, SessionEnded, SessionNotFound
+from .errors import (
+    IncarnationLimit,
+    IncarnationRetired,
+    MetadataTooLarge,
+    RestartLimit,
+    SessionBusy,
+    SessionEnded,
+    SessionNotFound,
+)
 
 if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,6 +52,8 @@ class Attr:
     CREATED_AT = "created_at"
     INCARNATION = "incarnation"  # the session's own, set at its start: the service's tokens carry it in their nonce
     INCARNATIONS = "incarnations"  # string set: every incarnation the session accepts, its own included
+    # Map: incarnation of an ended session of the call id -> until when tokens minted under it can live.
+    RETIRED = "retired"
     SIZE = "md_bytes"  # the metadata's size by the 64 KiB measure, less one (see _entry_bytes)
     VERSION = "ver"  # random per write: a whole-item write's condition that nobody wrote since its read
 
@@ -95,35 +110,65 @@ def _incarnation_set(item: Mapping[str, Any]) -> set[str]:
     return set(item.get(Attr.INCARNATIONS, {}).get("SS", ()))
 
 
+def _retired(item: Mapping[str, Any], now: int) -> dict[str, int]:
+    """The item's retired incarnations whose tokens can still be alive: incarnation -> until when."""
+    entries: Mapping[str, Any] = item.get(Attr.RETIRED, {}).get("M", {})
+    return {inc: until for inc, value in entries.items() if (until := int(value["N"])) > now}
+
+
+def _retiring(ended: Mapping[str, Any], now: int) -> dict[str, int]:
+    """What a session started over `ended` keeps retired: the ended session's incarnations until its
+    expiry (no token minted under them outlives it), and what it kept retired itself, still alive.
+
+    An item's expiry is never before its retired entries' (a start over it lives at least as long),
+    so an expired item has none alive and nothing carries over from it.
+    """
+    until = int(ended[Attr.EXPIRES_AT]["N"])
+    accepted = _incarnation_set(ended) | ({own} if (own := _own_incarnation(ended)) else set())
+    return {**_retired(ended, now), **dict.fromkeys(accepted, until)}
+
+
 def _accepting(
-    item: Mapping[str, Any], incarnation: str | None
+    item: Mapping[str, Any], incarnation: str | None, now: int
 ) -> tuple[str, list[str], dict[str, str], dict[str, Any]]:
     """What a merge adds to have the session accept `incarnation`: (ADD clause or "", conditions,
-    names, values), the conditions making the item as read the one written to. IncarnationLimit
-    when the session already accepts MAX_INCARNATIONS others.
+    names, values), the conditions making the item as read the one written to. IncarnationRetired
+    when it belonged to an ended session of the call id whose tokens can still be alive,
+    IncarnationLimit when the session already accepts MAX_INCARNATIONS others.
 
     The set holds the session's own incarnation from its start; an item written before the set
     existed holds only its own, which the set then starts from.
     """
     if incarnation is None:
         return "", [], {}, {}
-    names = {"#incs": Attr.INCARNATIONS}
+    if incarnation in _retired(item, now):
+        raise IncarnationRetired()
+    # Whatever the read saw, the item written to has not retired it (a start since may have).
+    conditions = ["(attribute_not_exists(#retired.#inc) OR #retired.#inc <= :now)"]
+    names = {"#retired": Attr.RETIRED, "#inc": incarnation}
     stored, own = _incarnation_set(item), _own_incarnation(item)
     if incarnation in stored:  # nothing to add, unless the session was started afresh since the read
-        return "", ["contains(#incs, :inc)"], names, {":inc": _s(incarnation)}
+        names["#incs"] = Attr.INCARNATIONS
+        return "", [*conditions, "contains(#incs, :inc)"], names, {":inc": _s(incarnation)}
     if not stored and incarnation == own:
-        return "", ["#own = :inc"], {"#own": Attr.INCARNATION}, {":inc": _s(incarnation)}
+        return "", [*conditions, "#own = :inc"], names | {"#own": Attr.INCARNATION}, {":inc": _s(incarnation)}
+    names["#incs"] = Attr.INCARNATIONS
     accepted = stored | ({own} if own else set())
     if len(accepted) >= MAX_INCARNATIONS:
         raise IncarnationLimit()
     if stored:  # others may have added theirs since the read: the bound holds whatever they added
         return (
             "#incs :add",
-            ["size(#incs) < :most"],
+            [*conditions, "size(#incs) < :most"],
             names,
             {":add": {"SS": [incarnation]}, ":most": _n(MAX_INCARNATIONS)},
         )
-    return "#incs :add", ["attribute_not_exists(#incs)"], names, {":add": {"SS": sorted(accepted | {incarnation})}}
+    return (
+        "#incs :add",
+        [*conditions, "attribute_not_exists(#incs)"],
+        names,
+        {":add": {"SS": sorted(accepted | {incarnation})}},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,15 +388,14 @@ class DynamoSessionStore:
                 self.sleep(random.uniform(0, min(BACKOFF_CAP_SECS, BACKOFF_BASE_SECS * 2**attempt)))
             now = self._now()
             try:
+                ended = None
                 if self._live(item, now):
                     if not item.get(Attr.ENDED, {}).get("BOOL", False):
                         return self._merge(call_id, item, written, ttl, now, incarnation), False
                     if not (creating and restart):
                         raise SessionEnded()
-                started = self._start(
-                    call_id, metadata, written, ttl, now, restart=creating and restart, own=incarnation
-                )
-                return started, True
+                    ended = item
+                return self._start(call_id, metadata, written, ttl, now, ended=ended, own=incarnation), True
             except self._conditional_failure as exc:
                 # The item as it is now (absent: no Item); the stubs' error response does not name it.
                 item = cast("Mapping[str, Any] | None", exc.response.get("Item"))
@@ -376,20 +420,35 @@ class DynamoSessionStore:
         ttl: int,
         now: int,
         *,
-        restart: bool,
+        ended: Mapping[str, Any] | None,
         own: str | None = None,
     ) -> Session:
-        """Replace whatever the item was (absent, expired, or ended when `restart`) with a fresh session,
-        whose own incarnation is `own` when given (a client's), else a random one.
+        """Replace the item (absent or expired; or `ended`, the ended session as read) with a fresh
+        session, whose own incarnation is `own` when given (a client's), else a random one.
 
-        The condition is the item's state as written, not the version read: whatever happened
-        since, a start is right as long as nothing active stands there.
+        Absent or expired, the condition is the item's state as written: whatever happened since,
+        a start is right as long as nothing active stands there. Over an ended session, the fresh
+        one keeps the ended one's incarnations retired (_retiring), so it is conditioned on the
+        version read: a restart in between (perhaps ended again since) would have retired more.
+        It then lives at least as long as they stay retired: TTL deletion must not forget them.
+        IncarnationRetired when `own` is one of them, RestartLimit past MAX_RETIRED_INCARNATIONS.
         """
-        expires_at = now + ttl
-        incarnation = own or secrets.token_hex(INCARNATION_LENGTH // 2)
-        condition = "attribute_not_exists(#key) OR #exp <= :now" + (" OR #ended = :true" if restart else "")
-        names = {"#key": Attr.KEY, "#exp": Attr.EXPIRES_AT, **({"#ended": Attr.ENDED} if restart else {})}
-        values: dict[str, Any] = {":now": _n(now), **({":true": {"BOOL": True}} if restart else {})}
+        retired = _retiring(ended, now) if ended is not None else {}
+        if own in retired:
+            raise IncarnationRetired()
+        if len(retired) > MAX_RETIRED_INCARNATIONS:
+            raise RestartLimit()
+        expires_at = max([now + ttl, *retired.values()])
+        incarnation = own
+        while incarnation is None or incarnation in retired:
+            incarnation = secrets.token_hex(INCARNATION_LENGTH // 2)
+        names: dict[str, str]
+        values: dict[str, Any]
+        if ended is None:
+            condition = "attribute_not_exists(#key) OR #exp <= :now"
+            names, values = {"#key": Attr.KEY, "#exp": Attr.EXPIRES_AT}, {":now": _n(now)}
+        else:
+            condition, names, values = self._guard(ended)
         request: PutItemInputTypeDef = {
             "TableName": self.table,
             "Item": {
@@ -403,12 +462,14 @@ class DynamoSessionStore:
                 Attr.VERSION: _s(_version()),
                 Attr.METADATA: {"M": dict(written)},
                 Attr.SIZE: _n(_stored_bytes(written)),
+                **({Attr.RETIRED: {"M": {inc: _n(until) for inc, until in retired.items()}}} if retired else {}),
             },
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+        if values:  # DynamoDB refuses an empty map of values
+            request["ExpressionAttributeValues"] = values
         self.client.put_item(**request)
         return Session(
             call_id,
@@ -434,7 +495,7 @@ class DynamoSessionStore:
 
         The expiry never moves back: tokens minted earlier with a longer lifetime keep their session.
         """
-        accept, accept_conditions, accept_names, accept_values = _accepting(item, incarnation)
+        accept, accept_conditions, accept_names, accept_values = _accepting(item, incarnation, now)
         stored = _entries(item)
         stored_size = _stored_bytes(stored)
         growth = sum(

@@ -50,6 +50,11 @@ INCARNATION_LENGTH = 8
 INCARNATION_PATTERN = f"[0-9a-f]{{{INCARNATION_LENGTH}}}"
 INCARNATION_RULE = f"exactly {INCARNATION_LENGTH} lowercase hex characters"
 MAX_INCARNATIONS = 16
+# When an ended session is started over, its incarnations are retired: the fresh session refuses to
+# accept them while tokens minted under them can live (until the ended session's expiry), so those
+# tokens never become valid again. A call id holds at most this many retired ones (the incarnations
+# of four full sessions); a restart that would retire more is refused.
+MAX_RETIRED_INCARNATIONS = 4 * MAX_INCARNATIONS
 
 _CALL_ID = re.compile(CALL_ID_PATTERN)
 _FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from session_client.keys import SecretKeys
 from session_rules import tokens
+from session_rules.limits import MAX_INCARNATIONS
 from signalwire.core.security.session_manager import SessionManager
 
 from local.aws import free_port
@@ -116,7 +117,10 @@ def test_revocation_holds_exactly_for_locally_minted_tokens(
         assert other.check_token(live, "f", live_token) == TokenCheck(True, None)
         assert other.check_token(ended, "f", ended_token) == (False, "session_ended")
         assert other.check_token(live, "f", sdk_token) == (False, "session_ended")
-    assert manager.check_token(ended, "f", ended_token) == TokenCheck(True, None)  # the key alone cannot tell
+    assert manager.check_token(ended, "f", ended_token) == (False, "session_ended")  # ended here: known here
+    assert keyed(strict_stack).check_token(ended, "f", ended_token) == TokenCheck(
+        True, None
+    )  # the key alone cannot tell
     sent = no_requests(checking)
     assert checking.check_token(live, "f", forged) == (False, "bad_signature")
     assert sent == []  # refused in-process: the service is asked only about tokens that pass here
@@ -440,3 +444,71 @@ def test_a_failed_first_read_is_tried_again_in_the_background() -> None:
     assert manager.create_tool_token("f", "call-0")
     assert len(secrets.readers) >= 5  # three failed reads of AWSCURRENT, then AWSCURRENT and AWSPREVIOUS
     assert threading.current_thread() not in secrets.readers
+
+
+# -- a call ended elsewhere, a session full of incarnations -----------------------------------------
+
+
+def test_create_session_after_an_end_elsewhere_never_revives_the_ended_calls_tokens(
+    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+) -> None:
+    manager, other = keyed(strict_stack), connect(strict_stack.base_url)
+    call_id = manager.create_session()
+    old = manager.create_tool_token("f", call_id)
+    assert manager.flush()
+    assert other.check_token(call_id, "f", old) == TokenCheck(True, None)
+    assert other.end_session(call_id)  # another instance, the CLI, an operator
+    assert manager.create_session(call_id, {"caller": "new call"}) == call_id
+    new = manager.create_tool_token("f", call_id)
+    assert manager.flush() and manager.outbox_stats.refused == 0
+    assert tokens.parse(new).nonce[:8] != tokens.parse(old).nonce[:8]  # type: ignore[union-attr]
+    assert other.check_token(call_id, "f", new) == TokenCheck(True, None)
+    assert other.check_token(call_id, "f", old) == (False, "session_ended")
+
+
+def test_a_start_refused_as_retired_leaves_the_call_ended_here(
+    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+) -> None:
+    """The call was ended and started again elsewhere: this manager's next start of the ended call's
+    incarnation is refused, and from then on the call is ended here too."""
+    manager, other = keyed(strict_stack), connect(strict_stack.base_url)
+    call_id = manager.create_session()
+    token = manager.create_tool_token("f", call_id)
+    assert manager.flush()
+    assert other.end_session(call_id) and other.create_session(call_id) == call_id
+    later = time.time() + 3 * 3600  # past what the first start covered: the next mint queues another
+    manager._signer._wall = lambda: later  # type: ignore[union-attr]
+    manager.create_tool_token("g", call_id)
+    assert manager.flush() and manager.outbox_stats.refused == 1
+    assert manager.check_token(call_id, "f", token) == (False, "session_ended")
+    with pytest.raises(SessionServiceError) as ended:
+        manager.create_tool_token("f", call_id)
+    assert ended.value.code == "session_ended"
+    assert other.check_token(call_id, "f", token) == (False, "session_ended")
+
+
+def test_a_start_refused_for_the_incarnation_limit_is_logged_counted_and_not_sent_again(
+    strict_stack: Stack,
+    keyed: Callable[..., RemoteSessionManager],
+    connect: Callable[..., RemoteSessionManager],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    instances = [keyed(strict_stack) for _ in range(MAX_INCARNATIONS)]  # each joins with its own incarnation
+    full = instances[0].create_session()
+    for instance in instances[1:]:
+        instance.create_tool_token("f", full)
+    for instance in instances:
+        assert instance.flush() and instance.outbox_stats.sent == 1
+        instance.close()
+    manager = keyed(strict_stack, revocation_check=True)
+    with caplog.at_level(logging.ERROR, logger="session_client"):
+        token = manager.create_tool_token("f", full)
+        assert manager.flush()
+    assert manager.outbox_stats.refused == 1 and manager.unaccepted_calls == 1
+    assert any("accepts the most incarnations" in r.getMessage() and full in r.getMessage() for r in caplog.records)
+    # What the agent sees: its tokens are minted still, and refused where revocation is checked.
+    assert manager.check_token(full, "f", token) == (False, "session_ended")
+    later = time.time() + 3 * 3600
+    manager._signer._wall = lambda: later  # type: ignore[union-attr]
+    assert manager.create_tool_token("g", full)
+    assert manager.flush() and manager.outbox_stats.queued == 1  # no start sent again to be refused again

@@ -46,3 +46,22 @@ def test_the_calls_remembered_are_bounded() -> None:
         calls.mint_plan(f"c{i}", 1000)
     again, start = calls.mint_plan("c0", 1000)  # type: ignore[misc]
     assert start and again != first  # forgotten: started again, with another incarnation the session accepts
+
+
+def test_a_restart_always_takes_a_new_incarnation_and_queues_its_start() -> None:
+    """The call may have been ended elsewhere: a restart naming the ended session's incarnation
+    would be refused, so each one picks a new incarnation, ended here or not."""
+    calls = LocalCalls()
+    first, _ = calls.mint_plan("a", 1000, 60)  # type: ignore[misc]
+    second, start = calls.mint_plan("a", 1000, 60, restart=True)  # type: ignore[misc]
+    assert start and second != first
+    assert calls.mint_plan("a", 1000, 60) == (second, False)  # later mints keep the restarted one
+
+
+def test_an_unaccepted_incarnation_queues_no_more_starts() -> None:
+    calls = LocalCalls()
+    incarnation, _ = calls.mint_plan("a", 1000, 60)  # type: ignore[misc]
+    assert not calls.unaccept("a", "00000000")  # another incarnation's refusal: nothing to mark
+    assert calls.unaccept("a", incarnation) and not calls.unaccept("a", incarnation)  # told once
+    assert calls.mint_plan("a", 5000, 60) == (incarnation, False)  # minted still, no start that would be refused
+    assert not calls.ended("a")

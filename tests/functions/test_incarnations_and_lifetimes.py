@@ -113,3 +113,29 @@ def test_a_lifetime_beyond_the_stacks_maximum_is_400_lifetime_exceeded(stack: An
     for bad in (0, -1, 1.5, 3600.0, "3600", True, [60]):
         reply = stack.request("POST", route, {**body, "token_expiry_secs": bad})
         assert (reply.status, reply.body["error"]) == (400, "invalid_token_expiry"), bad
+
+
+# -- an ended call's tokens stay refused ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["restart-naming-it", "late-start-after-a-restart"])
+def test_no_later_start_makes_an_ended_calls_tokens_valid_again(strict: Any, late: bool) -> None:
+    """A restart naming the ended call's incarnation, or the ended call's own start retried late
+    (restart: false) after the call id was started again: 409 incarnation_retired, nothing written."""
+    start = {"call_id": "call-1", "incarnation": "0badcafe", "restart": False}
+    assert strict.request("POST", "/sessions", start).status == 201
+    token = local_token(strict, "call-1", "f", "0badcafe")
+    assert valid(strict, "call-1", "f", token) == (True, None)
+    assert strict.request("DELETE", "/sessions/call-1").body == {"ended": True}
+    if late:
+        assert strict.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"n": 2}}).status == 201
+        again = strict.request("POST", "/sessions", {**start, "metadata": {"stale": 1}})
+    else:
+        again = strict.request("POST", "/sessions", {**start, "restart": True, "metadata": {"stale": 1}})
+    assert (again.status, again.body["error"]) == (409, "incarnation_retired")
+    assert valid(strict, "call-1", "f", token) == (False, "session_ended")
+    assert strict.request("GET", "/sessions/call-1/metadata").body["metadata"] == ({"n": 2} if late else {})
+    fresh = strict.request("POST", "/sessions", {**start, "incarnation": "0badcaff", "restart": True})
+    assert fresh.status == (200 if late else 201)
+    assert valid(strict, "call-1", "f", local_token(strict, "call-1", "f", "0badcaff")) == (True, None)
+    assert valid(strict, "call-1", "f", token) == (False, "session_ended")

@@ -417,21 +417,25 @@ def test_a_start_over_an_item_changed_since_it_was_read_is_retried(store: Any, a
     assert session.metadata == {"theirs": 1, "mine": 2} == store.get("a").metadata
 
 
-def test_a_start_over_an_item_ended_and_started_again_since_it_was_read_still_starts(store: Any, aws: Any) -> None:
-    """A start asks only that nothing active stands there: churn since the read is no conflict."""
-    store.create("a", {"x": 1}, TTL)
+def test_a_start_over_an_item_ended_and_started_again_since_it_was_read_retires_both(store: Any, aws: Any) -> None:
+    """The session started and ended in between had incarnations of its own: the start over the
+    item as read would not retire them, so it fails its condition and starts over the item as it is."""
+    first = store.create("a", {"x": 1}, TTL)[0].incarnation
     store.end("a")
+    between: list[str] = []
 
     def churn(client: Any) -> None:
         other = DynamoSessionStore(aws.table_name, client)
-        other.create("a", {}, TTL)
+        between.append(other.create("a", {}, TTL)[0].incarnation)
         other.end("a")
 
-    raced = other_writer(aws, lambda name, params: name == "PutItem" and "mine" in str(params["Item"]), churn)
+    # Just before the start over the ended item (the one that retires incarnations), once it was read.
+    raced = other_writer(aws, lambda name, params: name == "PutItem" and Attr.RETIRED in params["Item"], churn)
     requests = Requests(aws.dynamodb)
     session, created = store.create("a", {"mine": 1}, TTL)
-    assert [name for name, _ in requests.sent] == ["PutItem"]  # one write, no retry
+    assert [name for name, _ in requests.sent].count("PutItem") == 3  # absent assumed, the item read, the churned one
     assert raced and created and session.metadata == {"mine": 1} == store.get("a").metadata
+    assert set(raw(aws, "a")[Attr.RETIRED]["M"]) == {first, *between}  # type: ignore[index]
 
 
 def test_a_stored_size_that_disagrees_with_the_map_is_repaired_not_a_dead_end(store: Any, aws: Any) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 
 import boto3
 import pytest
-from session_core.errors import IncarnationLimit, SessionEnded, SessionNotFound
+from session_core.errors import IncarnationLimit, IncarnationRetired, RestartLimit, SessionEnded, SessionNotFound
 from session_core.store import KEYS_PER_UPDATE, Attr, DynamoSessionStore, expiry_bucket
-from session_rules.limits import MAX_INCARNATIONS
+from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
 
 TTL = 3600
 
@@ -135,8 +135,9 @@ def test_two_writers_near_the_limit_never_pass_it(store: Any, aws: Any) -> None:
     assert "mine" not in session.metadata
 
 
-def test_a_session_started_afresh_since_the_read_gets_the_incarnation_added_again(store: Any, aws: Any) -> None:
-    """The read saw the incarnation accepted; by the write the call was ended and started again."""
+def test_a_session_started_afresh_since_the_read_refuses_the_ended_ones_incarnation(store: Any, aws: Any) -> None:
+    """The read saw the incarnation accepted; by the write the call was ended and started again,
+    which retired it: a late start of the ended call must not make its tokens valid again."""
     store.create("a", {}, TTL, incarnation=inc(1))
 
     def churn(client: Any) -> None:
@@ -145,9 +146,116 @@ def test_a_session_started_afresh_since_the_read_gets_the_incarnation_added_agai
         other.create("a", {}, TTL, incarnation=inc(2))
 
     raced = other_writer(aws, lambda name, params: name == "PutItem" and "mine" in str(params), churn)
-    session, created = store.create("a", {"mine": 1}, TTL, incarnation=inc(1), restart=False)
-    assert raced and not created and set(session.incarnations) == {inc(1), inc(2)}
-    assert session.incarnation == inc(2)
+    with pytest.raises(IncarnationRetired):
+        store.create("a", {"mine": 1}, TTL, incarnation=inc(1), restart=False)
+    session = store.get("a")
+    assert raced and session.incarnations == (inc(2),) and "mine" not in session.metadata
+
+
+# -- incarnations of ended sessions stay retired ---------------------------------------------------
+
+
+def test_a_restart_naming_the_ended_sessions_incarnation_is_refused_and_changes_nothing(store: Any, aws: Any) -> None:
+    store.create("a", {}, TTL, incarnation=inc(1), restart=False)
+    store.create("a", {}, TTL, incarnation=inc(2), restart=False)
+    store.end("a")
+    before = raw(aws, "a")
+    for retired in (inc(1), inc(2)):
+        with pytest.raises(IncarnationRetired) as refused:
+            store.create("a", {"k": 1}, TTL, incarnation=retired)
+        assert (refused.value.status, refused.value.code) == (409, "incarnation_retired")
+        assert raw(aws, "a") == before
+    session, created = store.create("a", {}, TTL, incarnation=inc(3))
+    assert created and session.incarnations == (inc(3),)
+
+
+@pytest.mark.parametrize("keys", [1, KEYS_PER_UPDATE + 1])
+def test_a_late_start_of_the_ended_call_after_a_restart_is_refused(store: Any, aws: Any, keys: int) -> None:
+    """The ended call's start, retried late (restart: false), lands on the call id's next session."""
+    store.create("a", {}, TTL, incarnation=inc(1), restart=False)
+    store.end("a")
+    fresh, created = store.create("a", {}, TTL)  # a new call under the id, the service's own incarnation
+    assert created and fresh.incarnation != inc(1)
+    before = raw(aws, "a")
+    with pytest.raises(IncarnationRetired):
+        store.create("a", {f"k{i}": i for i in range(keys)}, TTL, incarnation=inc(1), restart=False)
+    assert raw(aws, "a") == before
+    assert store.create("a", {}, TTL, incarnation=inc(2), restart=False)[0].incarnations == (fresh.incarnation, inc(2))
+
+
+def test_retired_incarnations_carry_over_restarts_and_keep_the_item_alive(store: Any, aws: Any, clock: Any) -> None:
+    first = store.create("a", {}, 24 * 3600, incarnation=inc(1))[0]
+    store.end("a")
+    second = store.create("a", {}, 60, incarnation=inc(2))[0]
+    assert second.expires_at == first.expires_at  # lives as long as inc(1)'s tokens can: TTL must not forget it
+    store.end("a")
+    clock.advance(120)
+    third = store.create("a", {}, 60, incarnation=inc(3))[0]
+    assert set(raw(aws, "a")[Attr.RETIRED]["M"]) == {inc(1), inc(2)}  # type: ignore[index]
+    store.end("a")
+    for retired in (inc(1), inc(2), inc(3)):
+        with pytest.raises(IncarnationRetired):
+            store.create("a", {}, TTL, incarnation=retired)
+    assert third.expires_at == first.expires_at
+
+
+def test_a_retired_incarnation_is_dropped_once_its_tokens_cannot_be_alive(store: Any, aws: Any, clock: Any) -> None:
+    store.create("a", {}, 60, incarnation=inc(1))
+    store.end("a")
+    store.create("a", {}, 600, incarnation=inc(2))
+    clock.advance(61)  # past the ended session's expiry: no token minted under inc(1) is alive
+    assert store.create("a", {}, TTL, incarnation=inc(1), restart=False)[0].incarnations == (inc(2), inc(1))
+    store.end("a")
+    assert set(store.create("a", {}, TTL, incarnation=inc(3))[0].incarnations) == {inc(3)}
+    assert set(raw(aws, "a")[Attr.RETIRED]["M"]) == {inc(1), inc(2)}  # type: ignore[index]
+
+
+def test_a_restart_past_the_retired_bound_is_refused_and_changes_nothing(store: Any, aws: Any, clock: Any) -> None:
+    for start in range(MAX_RETIRED_INCARNATIONS // MAX_INCARNATIONS):
+        for i in range(MAX_INCARNATIONS):
+            store.create("a", {}, TTL, incarnation=inc(start * MAX_INCARNATIONS + i))
+        store.end("a")
+    assert store.create("a", {}, TTL)[1]  # holds MAX_RETIRED_INCARNATIONS retired now
+    store.end("a")
+    before = raw(aws, "a")
+    with pytest.raises(RestartLimit) as refused:
+        store.create("a", {}, TTL, incarnation="ffffffff")
+    assert (refused.value.status, refused.value.code) == (409, "restart_limit")
+    assert raw(aws, "a") == before
+    clock.advance(TTL + 1)  # every ended session's tokens are dead: the id starts afresh
+    assert store.create("a", {}, TTL, incarnation=inc(0))[1]
+
+
+def test_an_incarnation_added_while_the_session_ends_is_never_accepted_after_the_end(store: Any, aws: Any) -> None:
+    """End races a start adding an incarnation, the end landing between the add's read and write:
+    the add is refused, and the call's next session still refuses what the ended one accepted."""
+    store.create("a", {}, TTL, incarnation=inc(1))
+
+    def end(client: Any) -> None:
+        DynamoSessionStore(aws.table_name, client).end("a")
+
+    raced = other_writer(aws, lambda name, params: name == "UpdateItem" and inc(2) in str(params), end)
+    with pytest.raises(SessionEnded):
+        store.create("a", {}, TTL, incarnation=inc(2), restart=False)
+    assert raced and store.get("a").incarnations == (inc(1),)  # type: ignore[union-attr]
+    store.create("a", {}, TTL, incarnation=inc(3))
+    with pytest.raises(IncarnationRetired):
+        store.create("a", {}, TTL, incarnation=inc(1), restart=False)
+
+
+def test_an_end_right_after_an_add_retires_what_was_added(store: Any, aws: Any) -> None:
+    """The other order: the add is written, then the end, both just before a restart writes."""
+    store.create("a", {}, TTL, incarnation=inc(1))
+
+    def add(client: Any) -> None:
+        other = DynamoSessionStore(aws.table_name, client)
+        other.create("a", {}, TTL, incarnation=inc(2), restart=False)
+        other.end("a")
+
+    raced = other_writer(aws, lambda name, params: name == "PutItem" and inc(3) in str(params), add)
+    session, created = store.create("a", {}, TTL, incarnation=inc(3))
+    assert raced and created and session.incarnations == (inc(3),)
+    assert set(raw(aws, "a")[Attr.RETIRED]["M"]) == {inc(1), inc(2)}  # type: ignore[index]
 
 
 # -- the expiry never moves back ------------------------------------------------------------------

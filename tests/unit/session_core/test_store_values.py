@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from session_core.config import CLIENT_CONFIG
 from session_core.errors import IncarnationLimit, MetadataTooLarge, SessionBusy, SessionEnded
 from session_core.store import KEYS_PER_UPDATE, MAX_METADATA_BYTES, DynamoSessionStore, metadata_size
-from session_rules.limits import MAX_INCARNATIONS
+from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
 
 from local.aws import provision
 from local.moto_server import MotoServer
@@ -227,7 +227,7 @@ def test_concurrent_whole_map_merges_lose_nothing(serial_store: Any) -> None:
 def test_create_racing_end_always_resolves(serial_store: Any) -> None:
     """Threads alternating create and end on one id: a create starts or merges, or (documented) SessionBusy."""
     store = serial_store
-    rounds = 15
+    rounds = MAX_RETIRED_INCARNATIONS // THREADS  # every start retires the earlier ones: within the bound
     busy: list[str] = []
 
     def work(t: int) -> list[tuple[str, bool]]:
