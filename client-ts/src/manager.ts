@@ -509,7 +509,7 @@ export class RemoteSessionManager {
     return state;
   }
 
-  /** POST /sessions with the incarnation: starts the session, or has the active one accept it; 409 session_ended ends it here. */
+  /** POST /sessions with the incarnation: starts the session, or has the active one accept it; a 409 that ends the call (endsTheCall) ends it here. */
   private start(callId: string, incarnation: string, lifetime: number): Promise<void> {
     const body: Json = {
       call_id: callId,
@@ -523,7 +523,7 @@ export class RemoteSessionManager {
       .then(
         () => undefined,
         (error: unknown) => {
-          if (error instanceof SessionServiceError && error.code === 'session_ended') {
+          if (endsTheCall(error)) {
             this.log.warn('the session was ended elsewhere: its tokens are refused here from now on', { call_id: callId });
             this.markEnded(callId);
             return;
@@ -540,7 +540,7 @@ export class RemoteSessionManager {
     this.outbox
       .enqueue(callId, label, () => this.transport.send(method, path, body), true)
       .catch((error: unknown) => {
-        if (error instanceof SessionServiceError && error.code === 'session_ended') {
+        if (endsTheCall(error)) {
           this.markEnded(callId);
           this.log.warn('background request refused: the session was ended', { request: label });
           return;
@@ -644,7 +644,7 @@ export class RemoteSessionManager {
       .then(
         () => undefined,
         (error: unknown) => {
-          if (error instanceof SessionServiceError && error.code === 'session_ended') {
+          if (endsTheCall(error)) {
             this.log.warn('the session was ended elsewhere: its tokens are refused here from now on', { call_id: callId });
             this.markEnded(callId);
           } else if (!(error instanceof SessionServiceError && error.code === 'session_not_found')) {
@@ -653,6 +653,16 @@ export class RemoteSessionManager {
         },
       );
   }
+}
+
+/**
+ * The service's refusals that say this manager's session of the call is over: ended; or ended and
+ * started again elsewhere, so its incarnation is retired (`incarnation_retired`, `restart_limit`).
+ */
+const ENDING_CODES: ReadonlySet<string> = new Set(['session_ended', 'incarnation_retired', 'restart_limit']);
+
+function endsTheCall(error: unknown): boolean {
+  return error instanceof SessionServiceError && error.status === 409 && ENDING_CODES.has(error.code);
 }
 
 /** Settings that would make the manager misbehave quietly (a timer at 0 ms, no request ever sent) are refused. */

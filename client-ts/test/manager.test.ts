@@ -167,6 +167,19 @@ describe('sessions reach the service in the background', () => {
     expect(await serviceVerdict(call, 'fn', old)).toEqual({ valid: false, reason: 'session_ended' });
   });
 
+  it('a call ended and started again elsewhere is ended here: its incarnation is retired (endedCheckSecs)', async () => {
+    const m = await manager({ endedCheckSecs: 0.2 });
+    const call = callId();
+    const token = m.generateToken('fn', call);
+    expect(await m.flush(20_000)).toBe(true);
+    expect((await service('DELETE', `/sessions/${call}`)).body).toEqual({ ended: true });
+    expect((await service('POST', '/sessions', { call_id: call })).status).toBe(201); // the id's next call
+    // the re-sent start is refused 409 incarnation_retired: the call's tokens are refused here too
+    await eventually(() => !m.validateToken(call, 'fn', token), 'the manager learns its session is over');
+    expect(() => m.generateToken('fn', call)).toThrow(/session_ended/);
+    expect(await serviceVerdict(call, 'fn', token)).toEqual({ valid: false, reason: 'session_ended' });
+  });
+
   it('without the check, a session ended elsewhere is not seen here', async () => {
     const m = await manager();
     const call = callId();
