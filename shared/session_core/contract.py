@@ -140,8 +140,8 @@ CREATE = operation(
                     f" beyond {limits.MAX_RETIRED_INCARNATIONS} of them, 409 restart_limit"
                 ),
             },
-            "incarnation": INCARNATION,
-            "token_expiry_secs": TOKEN_EXPIRY,
+            "incarnation": {"anyOf": [INCARNATION, {"type": "null"}]},  # null: none, as when absent
+            "token_expiry_secs": {"anyOf": [TOKEN_EXPIRY, {"type": "null"}]},
         },
         closed=False,
     ),
@@ -173,7 +173,7 @@ MINT = operation(
     (400, 404, 409),
     body={
         "type": "object",
-        "properties": {"token_expiry_secs": TOKEN_EXPIRY},
+        "properties": {"token_expiry_secs": {"anyOf": [TOKEN_EXPIRY, {"type": "null"}]}},  # null: the default
         "oneOf": [
             {"required": ["function"], "properties": {"function": FUNCTION}},
             {
