@@ -35,8 +35,10 @@ const TOOLS = [
 
 /** An agent process; its base URL once it serves, and how to stop it (its last stderr line: the client's stats). */
 async function startAgent(extraEnv) {
+  // No PORT: the agent then takes a free port, whatever PORT the caller has (make exports 3000).
+  const { PORT: _callersPort, ...env } = { ...process.env, ...extraEnv };
   const child = spawn(process.execPath, [join(here, '..', 'examples', 'weather-agent.mjs')], {
-    env: { ...process.env, PORT: '0', ...extraEnv }, // a free port, whatever PORT the caller has (make exports 3000)
+    env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

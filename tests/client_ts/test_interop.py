@@ -65,8 +65,8 @@ def ts_agent(prepared: Path, node_stack: Stack, aws_env: dict[str, str]) -> Iter
         "SWAIG_API_URL": node_stack.base_url,
         "SWAIG_SECRET_ARN": node_stack.secret_arn,
         "SWAIG_ENDED_CHECK_SECS": "0.5",
-        "PORT": "0",  # a free port, whatever PORT the caller has (make exports 3000)
     }
+    env.pop("PORT", None)  # the agent then takes a free port, whatever PORT the caller has (make exports 3000)
     process = subprocess.Popen(
         [str(node.node()), str(node.CLIENT_TS / "examples" / "weather-agent.mjs")],
         cwd=node.CLIENT_TS,
