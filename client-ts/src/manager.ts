@@ -509,7 +509,7 @@ export class RemoteSessionManager {
     return state;
   }
 
-  /** POST /sessions with the incarnation: starts the session, or has the active one accept it; a 409 that ends the call (endsTheCall) ends it here. */
+  /** POST /sessions with the incarnation: starts the session, or has the active one accept it; a refusal that ends the call (endedBy) ends it here. */
   private start(callId: string, incarnation: string, lifetime: number): Promise<void> {
     const body: Json = {
       call_id: callId,
@@ -523,11 +523,7 @@ export class RemoteSessionManager {
       .then(
         () => undefined,
         (error: unknown) => {
-          if (endsTheCall(error)) {
-            this.log.warn('the session was ended elsewhere: its tokens are refused here from now on', { call_id: callId });
-            this.markEnded(callId);
-            return;
-          }
+          if (this.endedBy(callId, error)) return;
           this.log.error('background request failed', { request: label, error: describeError(error) });
           const state = this.calls.get(callId);
           if (state?.incarnation === incarnation) state.announcedUntil = 0; // not started: the next mint sends it again
@@ -540,11 +536,7 @@ export class RemoteSessionManager {
     this.outbox
       .enqueue(callId, label, () => this.transport.send(method, path, body), true)
       .catch((error: unknown) => {
-        if (endsTheCall(error)) {
-          this.markEnded(callId);
-          this.log.warn('background request refused: the session was ended', { request: label });
-          return;
-        }
+        if (this.endedBy(callId, error)) return;
         this.log.error('background request failed', { request: label, error: describeError(error) });
       });
   }
@@ -558,6 +550,14 @@ export class RemoteSessionManager {
   }
 
   /** Refuse the call's tokens here for as long as any token minted before its end can live. */
+  /** True when `error` is the service's word that the call's session is over, which ends the call here. */
+  private endedBy(callId: string, error: unknown): boolean {
+    if (!endsTheCall(error)) return false;
+    this.log.warn('the session was ended elsewhere: its tokens are refused here from now on', { call_id: callId });
+    this.markEnded(callId);
+    return true;
+  }
+
   private markEnded(callId: string): void {
     this.endedCalls.delete(callId);
     this.endedCalls.set(callId, nowSecs() + this.maxTokenLifetimeSecs);
@@ -644,10 +644,7 @@ export class RemoteSessionManager {
       .then(
         () => undefined,
         (error: unknown) => {
-          if (endsTheCall(error)) {
-            this.log.warn('the session was ended elsewhere: its tokens are refused here from now on', { call_id: callId });
-            this.markEnded(callId);
-          } else if (!(error instanceof SessionServiceError && error.code === 'session_not_found')) {
+          if (!this.endedBy(callId, error) && !(error instanceof SessionServiceError && error.code === 'session_not_found')) {
             this.log.error('background request failed', { request: label, error: describeError(error) });
           }
         },
