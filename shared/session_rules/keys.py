@@ -15,6 +15,18 @@ never after. `rotated_at` is AWSCURRENT's CreatedDate: when the rotation made th
 
 from __future__ import annotations
 
+# Secrets Manager's version stages of the signing key.
+CURRENT = "AWSCURRENT"
+PREVIOUS = "AWSPREVIOUS"
+
+# How long a reader (a function's container, a client in key mode) keeps the keys it read before
+# reading them again; the service's KEY_CACHE_SECS setting overrides it, and a client must use the
+# service's value, since the retired key's window below counts it.
+KEY_CACHE_SECS = 300
+# At most one forced re-read per this many seconds, when a token's signature matches no key held:
+# a rotation is noticed at once, and a flood of forged tokens costs one read per interval.
+REFRESH_INTERVAL_SECS = 5.0
+
 
 def retired_key_valid_until(rotated_at: float, max_token_lifetime_secs: float, key_cache_secs: float) -> float:
     """The last moment (epoch seconds) a key retired at `rotated_at` may check a token."""
