@@ -65,3 +65,8 @@ class Reason(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     CALL_ID_MISMATCH = "call_id_mismatch"
     SESSION_ENDED = "session_ended"  # the service's revocation check, never a token's own parse
+
+
+# The SDK's debug_token answers {"error": DEBUG_DISABLED_MESSAGE} when debug mode is off; the service's
+# 403 debug_disabled says the same words, so a client hands the SDK's answer back either way.
+DEBUG_DISABLED_MESSAGE = "debug mode not enabled"
