@@ -20,9 +20,9 @@ import statistics
 import subprocess
 from typing import Any
 
-from local import node
+from harness import node
+from harness.served import running_stack
 from local.aws import FAKE_CREDENTIALS, REGION
-from local.stack import running_stack
 
 from .report import CaseResult, Row
 

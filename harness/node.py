@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .template import ROOT
+from local.template import ROOT
 
 CLIENT_TS = ROOT / "client-ts"
 PREPARE_TIMEOUT_SECS = 600  # a first `npm ci` downloads; later runs take seconds
