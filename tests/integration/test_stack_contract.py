@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from typing import Any
 
@@ -161,9 +162,15 @@ def test_the_table_holds_what_the_api_wrote(http: requests.Session, stack: Serve
 
 
 def test_one_log_line_per_request(http: requests.Session, stack: ServedStack) -> None:
-    http.get(f"{stack.base_url}/sessions/log-probe/metadata", timeout=TIMEOUT)
-    assert "GET /sessions/log-probe/metadata 200 " in stack.log()
-    assert any(
-        line.startswith("GET /sessions/log-probe/metadata 200 ") and line.endswith("ms metadata")
-        for line in stack.log().splitlines()
-    )
+    call_id = new_call_id()
+    http.get(f"{stack.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
+    expected = f"GET /sessions/{call_id}/metadata 200 "
+
+    def logged() -> list[str]:
+        return [line for line in stack.log().splitlines() if line.startswith(expected)]
+
+    deadline = time.monotonic() + 5  # the front logs a request once its reply is written
+    while not logged() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [line] = logged()
+    assert line.endswith("ms metadata"), line

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from local.front import Front
+from local.http_server import FrontHandler, FrontServer
 from local.lambda_pool import LambdaPool
-from local.serve import Front, FrontHandler, FrontServer
 from local.template import Function, Route
 
 
