@@ -21,14 +21,13 @@ from .lambda_runtime import http_event
 from .router import Match, Router, decode_path, template_routes
 from .template import Function, Route
 
+# The evidence for each of the gateway's limits and answers below: docs/local-stack.md, "The gateway's evidence".
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an HTTP API's payload quota (docs: http-api-quotas.html)
-# Lambda refuses a synchronous invocation whose payload, the event JSON, is larger: "Request must
-# be smaller than 6291456 bytes for the InvokeFunction operation" (pelmers/streetwarp-web#14).
+# Lambda refuses a synchronous invocation whose payload, the event JSON, is larger.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
-# An HTTP API's maximum integration timeout, 30 s (docs: http-api-quotas.html). Past it the
-# gateway answers 503 "Service Unavailable" while the function may still run (anomalyco/sst#2232;
-# a REST API's 29 s timeout is 504 instead). A function whose own Timeout is shorter fails first:
-# Lambda's "Task timed out" is a function error, the gateway's 500.
+# An HTTP API's maximum integration timeout (docs: http-api-quotas.html): past it the gateway answers
+# 503 while the function may still run. A function whose own Timeout is shorter fails first: Lambda's
+# "Task timed out" is a function error, the gateway's 500.
 INTEGRATION_TIMEOUT_SECS = 30.0
 OPENAPI_PATH = "/openapi.json"
 OPENAPI_TARGET = "<openapi>"
@@ -49,16 +48,12 @@ def json_reply(status: int, payload: Any, headers: list[tuple[str, str]] | None 
 
 
 # What API Gateway answers itself, when no function answers: a JSON body with only "message".
-# HTTP API: no route (wrong method included: a route is method and path) is 404 "Not Found"
-# (aws-lambda-dotnet LambdaTestTool-v2 ApiGatewayResults.RouteNotFound); a function error or an
-# invalid response is 500 "Internal Server Error" (docs: http-api-troubleshooting-lambda.html;
-# the same tool's ToHttpApiV2Response).
+# No route (a wrong method included: a route is method and path) is 404; a function error or an
+# invalid response is 500 (docs: http-api-troubleshooting-lambda.html).
 NOT_FOUND = (404, "Not Found")
 FUNCTION_FAILED = (500, "Internal Server Error")
 UNAVAILABLE = (503, "Service Unavailable")
-# Over the HTTP API's 10 MB payload quota, or an event over Lambda's 6 MB synchronous limit:
-# 413, as AWS's LambdaTestTool-v2 answers in HTTP API v2 mode (LargePayloadTests: "Request
-# Entity Too Large"; a REST API says "Request Too Long", koki-develop/lgtm-generator#10).
+# Over the HTTP API's 10 MB payload quota, or an event over Lambda's 6 MB synchronous limit.
 TOO_LARGE = (413, "Request Entity Too Large")
 BAD_REQUEST = (400, "Bad Request")
 # A route with IAM authorization, asked without a valid signature (none, another account's, another
@@ -110,7 +105,7 @@ class Front:
         integration_timeout: float = INTEGRATION_TIMEOUT_SECS,
         iam: sigv4.Account | None = None,
     ) -> None:
-        self.iam = iam  # None: every route open, as `make serve` has always been
+        self.iam = iam  # None: every route open (AUTH unset)
         self.timeouts = {name: fn.timeout for name, fn in functions.items()}
         self.integration_timeout = integration_timeout
         routes = template_routes(functions)
