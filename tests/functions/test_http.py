@@ -92,11 +92,6 @@ def test_unknown_route_is_a_json_404(stack: Any) -> None:
             assert (reply.status, reply.body["error"]) == (404, "not_found"), name
 
 
-def test_known_path_with_another_method_is_a_json_404(stack: Any) -> None:
-    reply = stack.http("create", http_event("PUT", "/sessions", {}))
-    assert (reply.status, reply.body["error"]) == (404, "not_found")
-
-
 def test_named_stage_prefix_is_stripped(stack: Any) -> None:
     """A deployed stage ("dev") prefixes rawPath; the handlers route on the path without it."""
     event = stack.event("POST", "/sessions", {"call_id": "staged"})

@@ -26,7 +26,7 @@ from local import sigv4
 from local.aws import REGION
 from local.serve import banner
 from local.template import ROOT, Function, Route
-from tests.local.test_local_front import serve
+from tests.support.front import serving_front
 
 ACCOUNT = sigv4.Account()
 HOST = "127.0.0.1:3000"
@@ -146,7 +146,8 @@ def test_a_signature_without_the_host_or_with_a_changed_host_does_not_count() ->
 @pytest.fixture
 def iam_front(make_function: Callable[..., Function]) -> Iterator[str]:
     echo = make_function("echo", routes=[Route("POST", "/items/{id}")])
-    yield from serve({"echo": echo}, iam=ACCOUNT)
+    with serving_front({"echo": echo}, iam=ACCOUNT) as url:
+        yield url
 
 
 def test_unsigned_or_wrongly_signed_requests_get_the_gateways_403(iam_front: str) -> None:
