@@ -33,6 +33,11 @@ from harness.fake_aws import use_fake_aws
 from tests.support.accounts import AwsAccount, core_client
 
 if TYPE_CHECKING:
+    import requests
+    from session_core.keys import KeyRing
+    from session_core.service import SessionService
+    from session_core.store import DynamoSessionStore
+
     from harness.served import ServedStack
 
 use_fake_aws()  # before anything builds a client, so no test can reach a real account
@@ -94,14 +99,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
 
 
 @pytest.fixture
-def store(aws: AwsAccount, clock: Clock) -> Any:
+def store(aws: AwsAccount, clock: Clock) -> DynamoSessionStore:
     from session_core.store import DynamoSessionStore
 
     return DynamoSessionStore(aws.table_name, aws.dynamodb, clock=clock)
 
 
 @pytest.fixture
-def keyring(aws: AwsAccount) -> Any:
+def keyring(aws: AwsAccount) -> KeyRing:
     from session_core.config import Settings
     from session_core.keys import KeyRing
 
@@ -109,7 +114,7 @@ def keyring(aws: AwsAccount) -> Any:
 
 
 @pytest.fixture
-def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., Any]:
+def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., SessionService]:
     """Build a SessionService over the account; keyword arguments override Settings fields."""
     from session_core.config import Settings
     from session_core.keys import KeyRing
@@ -134,7 +139,7 @@ def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def service(make_service: Callable[..., Any]) -> Any:
+def service(make_service: Callable[..., SessionService]) -> SessionService:
     return make_service()
 
 
@@ -155,7 +160,7 @@ def iam_stack() -> Iterator[ServedStack]:
 
 
 @pytest.fixture(scope="session")
-def http() -> Iterator[Any]:
+def http() -> Iterator[requests.Session]:
     import requests
 
     with requests.Session() as session:

@@ -99,7 +99,7 @@ def test_tokens_interoperate_with_the_sdk(http: requests.Session, stack: ServedS
 
 def test_metadata_merge_get_delete(http: requests.Session, stack: ServedStack, session: str) -> None:
     url = f"{stack.base_url}/sessions/{session}/metadata"
-    values = {"n": 1, "f": 1.0, "s": "ünï", "nested": {"l": [1, None, True]}}
+    values: dict[str, Any] = {"n": 1, "f": 1.0, "s": "ünï", "nested": {"l": [1, None, True]}}
     merged = http.patch(url, json={"metadata": values}, timeout=TIMEOUT)
     assert merged.status_code == 200, merged.text
     assert merged.json() == {"call_id": session, "metadata": {"caller": "+15551230000", **values}}

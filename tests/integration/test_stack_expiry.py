@@ -21,7 +21,7 @@ SESSION_TTL_SECS = 3
 
 @pytest.fixture(scope="module")
 def short() -> Iterator[ServedStack]:
-    env = {
+    env: dict[str, Any] = {  # Any: running_stack's keyword arguments are all settings here
         "TOKEN_EXPIRY_SECS": "1",
         "SESSION_TTL_SECS": str(SESSION_TTL_SECS),
         "DEBUG_MODE": "true",

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -18,7 +19,7 @@ from local.template import ROOT
 
 def test_invoke_uses_the_running_stacks_emulated_aws(http: requests.Session, stack: ServedStack) -> None:
     call_id = f"inv-{uuid.uuid4().hex[:10]}"
-    body = {"call_id": call_id, "metadata": {"from": "http"}}
+    body: dict[str, Any] = {"call_id": call_id, "metadata": {"from": "http"}}
     assert http.post(f"{stack.base_url}/sessions", json=body, timeout=10).status_code == 201
     event = http_event(
         "GET",

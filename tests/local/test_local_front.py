@@ -103,7 +103,7 @@ def test_a_chunked_body_is_read_whole(base_url: str) -> None:
 
 
 def test_a_payload_2_response_becomes_http(base_url: str) -> None:
-    response = {
+    response: dict[str, Any] = {
         "statusCode": 201,
         "headers": {"X-One": "1", "Content-Type": "text/plain"},
         "multiValueHeaders": {"X-Many": ["a", "b"]},

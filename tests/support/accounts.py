@@ -30,4 +30,5 @@ def core_client(service: str) -> Any:
     from botocore.config import Config
     from session_core.config import CLIENT_CONFIG
 
-    return boto3.session.Session().client(service, config=Config(**CLIENT_CONFIG))
+    session: Any = boto3.session.Session()  # Any: the service name is a runtime string
+    return session.client(service, config=Config(**CLIENT_CONFIG))
