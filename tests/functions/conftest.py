@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from session_core import http
 
 from tests.support.accounts import AwsAccount
 from tests.support.handler_stack import HandlerStack
+from tests.support.logs import LogCapture
 
 
 @pytest.fixture
@@ -43,14 +41,6 @@ def make_stack(aws: AwsAccount, monkeypatch: pytest.MonkeyPatch) -> Callable[...
 def stack(make_stack: Callable[..., HandlerStack]) -> HandlerStack:
     """A freshly provisioned stack with the template's default parameters."""
     return make_stack()
-
-
-@dataclass
-class LogCapture:
-    stream: io.StringIO
-
-    def records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stream.getvalue().splitlines() if line.strip()]
 
 
 @pytest.fixture
