@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import agent, cleanup, handlers, processes, ts_agent, verify
 from .report import CaseResult, bench_line, table
-from .stack import MotoProcess, Stack
+from .stack import BenchStack, MotoProcess
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ CASES = (
 DEFAULT_RTT_MS = 30.0  # API Gateway and a warm Lambda, as seen from an agent in the same region
 
 
-def _cases(sizes: Sizes, rtt_ms: float) -> dict[str, Callable[[Stack], CaseResult]]:
+def _cases(sizes: Sizes, rtt_ms: float) -> dict[str, Callable[[BenchStack], CaseResult]]:
     s = sizes
     return {
         "verify": lambda _: verify.run(rounds=s.verify_rounds, batch=s.verify_batch),
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = [name for name in CASES if not args.only or name in args.only]
     results: list[CaseResult] = []
     with MotoProcess() as moto:
-        stack = Stack(moto.endpoint)
+        stack = BenchStack(moto.endpoint)
         try:
             for name in selected:
                 started = time.perf_counter()

@@ -121,7 +121,7 @@ def agent_render(*, rounds: int, sdk_batch: int) -> CaseResult:
     and the SDK's in-process ones, interleaved."""
     from session_client import RemoteSessionManager
 
-    from local.stack import running_stack
+    from harness.served import running_stack
 
     warmup = 1  # interleave's warm-up round, after each agent's own first render
     with running_stack() as stack:
@@ -283,8 +283,8 @@ def _checked(mode: str, load: Load, tools_per_call: int) -> None:
 
 def agent_load(*, calls: int, rounds: int, rtt: float, tools_per_call: int = 2) -> CaseResult:
     """The three modes side by side: each agent in a process of its own, the stack behind a proxy adding `rtt`."""
-    from local.fault_proxy import fault_proxy
-    from local.stack import running_stack
+    from harness.fault_proxy import fault_proxy
+    from harness.served import running_stack
 
     loads: dict[str, list[Load]] = {mode: [] for mode in MODES}
     with running_stack() as stack:

@@ -12,7 +12,7 @@ from .report import CaseResult, Row
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-from .stack import Stack
+from .stack import BenchStack
 
 MAX_AGE_SECS = 48 * 3600  # expired sessions expired up to two days ago (inside the cleanup's lookback)
 
@@ -29,7 +29,7 @@ class _Capture:
         return {}
 
 
-def _seed(stack: Stack, table: str, ttl: int, *, sessions: int, expired: int, now: float) -> None:
+def _seed(stack: BenchStack, table: str, ttl: int, *, sessions: int, expired: int, now: float) -> None:
     """Sessions exactly as DynamoSessionStore.create() writes them, the expired ones with its clock set back.
 
     create() over HTTP is one conditional PutItem per session (minutes for 10,000 against moto),
@@ -59,7 +59,7 @@ def _seed(stack: Stack, table: str, ttl: int, *, sessions: int, expired: int, no
         list(pool.map(write, chunks))
 
 
-def _scan(stack: Stack, table: str, now: int) -> tuple[int, int]:
+def _scan(stack: BenchStack, table: str, now: int) -> tuple[int, int]:
     """What finding the expired sessions by a full scan reads: (items read, expired found)."""
     from session_core.store import Attr
 
@@ -81,7 +81,7 @@ def _scan(stack: Stack, table: str, now: int) -> tuple[int, int]:
     return stack.calls.snapshot()[1] - before, found
 
 
-def cleanup(stack: Stack, *, sessions: int, expired: int) -> CaseResult:
+def cleanup(stack: BenchStack, *, sessions: int, expired: int) -> CaseResult:
     from session_core.config import settings
 
     from local.lambda_runtime import LambdaContext, scheduled_event

@@ -11,7 +11,7 @@ from typing import Any
 from signalwire.core.security.session_manager import SessionManager
 
 from .report import CaseResult, Row
-from .stack import Handler, Stack
+from .stack import BenchStack, Handler
 from .timing import Sample, interleave, ratio, timed
 
 CALL_ID = "bench-call-0001"
@@ -84,7 +84,7 @@ def _references(sdk: SessionManager) -> dict[str, Handler]:
     }
 
 
-def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch: int) -> CaseResult:
+def validate_handler(stack: BenchStack, *, rounds: int, handler_batch: int, sdk_batch: int) -> CaseResult:
     """functions/validate answering a real HTTP API v2 event (Logger, Metrics on) vs the SDK's
     validate_token behind the same Powertools stack; the bare validate_token for scale."""
     from local.lambda_runtime import LambdaContext, http_event
@@ -163,7 +163,7 @@ def validate_handler(stack: Stack, *, rounds: int, handler_batch: int, sdk_batch
     )
 
 
-def mint_batch(stack: Stack, *, rounds: int, sdk_batch: int) -> CaseResult:
+def mint_batch(stack: BenchStack, *, rounds: int, sdk_batch: int) -> CaseResult:
     """One token call minting 20 tokens vs 20 single-token calls of the same handler (each reads the session)."""
     from session_core.config import settings
     from session_core.service import default_service

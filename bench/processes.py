@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from signalwire.core.security.session_manager import SessionManager
 
 from .report import CaseResult, Row
-from .stack import ROOT, Stack
+from .stack import ROOT, BenchStack
 
 CALL_ID = "bench-call-0001"
 FUNCTION = "get_weather"
@@ -54,7 +54,7 @@ def _alternate(modes: dict[str, list[str]], env: dict[str, str], runs: int, *, d
     return taken
 
 
-def _validate_env(stack: Stack, stage: str) -> dict[str, str]:
+def _validate_env(stack: BenchStack, stage: str) -> dict[str, str]:
     """The validate function's environment from template.yaml, with an event for its first request."""
     from local.lambda_runtime import http_event
 
@@ -73,7 +73,7 @@ def _paired(ours: list[Run], baseline: list[Run]) -> float:
     return statistics.median(o.wall / b.wall for o, b in zip(ours, baseline, strict=True))
 
 
-def cold_start(stack: Stack, *, runs: int) -> CaseResult:
+def cold_start(stack: BenchStack, *, runs: int) -> CaseResult:
     """A fresh process importing functions/validate and answering its first event vs the floor process.
 
     The floor: a process that imports boto3, creates the core's Secrets Manager client and reads
@@ -112,7 +112,7 @@ def cold_start(stack: Stack, *, runs: int) -> CaseResult:
     )
 
 
-def memory(stack: Stack, *, runs: int, events: int) -> CaseResult:
+def memory(stack: BenchStack, *, runs: int, events: int) -> CaseResult:
     """Peak RSS of a warm validate container after `events` requests vs a process that only imported boto3."""
     taken = _alternate(
         {"ours": ["validate", str(events)], "boto3": ["boto3"]},

@@ -16,20 +16,14 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported once use_shared() has put the core layer on the path
+    from harness.in_process import InProcessStack
+    from local.aws import Provisioned
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT / "shared"
-FUNCTIONS = ROOT / "functions"
-
-# What every benchmark process (this one and its children) runs with.
-FAKE_AWS = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
-}
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -122,25 +116,22 @@ class AwsCalls:
             return self.requests, self.items_read
 
 
-class Stack:
-    """One moto server and the clients, handlers and environment of the service against it."""
+class BenchStack:
+    """One moto server, the benchmark's clients to it, and the service's functions over a table of it."""
 
     def __init__(self, endpoint: str) -> None:
         use_shared()
+        from harness.fake_aws import FAKE_AWS_ENV, use_fake_aws
+
+        use_fake_aws()
         self.endpoint = endpoint
-        self.base_env = {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint}
+        self.base_env = {**FAKE_AWS_ENV, "AWS_ENDPOINT_URL": endpoint}
         os.environ.update(self.base_env)
-        os.environ.pop("AWS_PROFILE", None)  # the fake credentials above, never a real account's
         # The create handler adds no metric of its own; Powertools warns on every such flush.
         warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         self.calls = AwsCalls()
         self._devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the stack
-        from session_core import config
-
-        # The handlers' own clients: config.client is cached per service, so hooking the
-        # cached instances counts every call the handlers make.
-        for service in ("dynamodb", "secretsmanager"):
-            self.calls.attach(config.client(service))
+        self._functions: InProcessStack | None = None
 
     def close(self) -> None:
         self._devnull.close()
@@ -162,24 +153,26 @@ class Stack:
         self.calls.attach(client)
         return client
 
-    def provision(self, stage: str) -> Any:
-        """A fresh table and signing-key secret, as template.yaml defines them (local.aws)."""
+    def provision(self, stage: str) -> Provisioned:
+        """A fresh table and signing-key secret, as template.yaml defines them."""
         from local import aws
 
         return aws.provision(self.client("dynamodb"), self.client("secretsmanager"), stage=stage)
 
-    def function_env(self, function: str, provisioned: Any) -> dict[str, str]:
+    def _over(self, provisioned: Provisioned) -> InProcessStack:
+        from harness.in_process import InProcessStack
+
+        return InProcessStack(provisioned, base_env=self.base_env, observe=self.calls.attach)
+
+    def function_env(self, function: str, provisioned: Provisioned) -> dict[str, str]:
         """The function's environment from template.yaml, against this stack's resources."""
-        from local import template
+        return self._over(provisioned).environment(function)
 
-        return {**self.base_env, **template.functions(provisioned.refs())[function].environment}
-
-    def use(self, function: str, provisioned: Any) -> None:
-        """Give this process the function's environment; the core's per-container caches start over."""
-        os.environ.update(self.function_env(function, provisioned))
-        from local.lambda_runtime import cold_start
-
-        cold_start(clients=False)  # the counting hooks live on the cached clients
+    def use(self, function: str, provisioned: Provisioned) -> None:
+        """Give this process the function's environment; the core starts as a new container, its
+        clients counted like the benchmark's own."""
+        self._functions = self._over(provisioned)
+        self._functions.use(function)
 
     @contextlib.contextmanager
     def quiet(self) -> Iterator[None]:
@@ -188,9 +181,7 @@ class Stack:
             yield
 
     def handler(self, function: str) -> Handler:
-        """`functions/<function>/app.py`'s lambda_handler, imported once (a warm container's module)."""
-        from local.lambda_runtime import load_handler
-
+        """`functions/<function>/app.py`'s lambda_handler, over the resources of the last `use`."""
+        assert self._functions is not None, "use() a function's environment first"
         with self.quiet():  # Logger binds its stream to the stdout of import time
-            handler: Handler = load_handler(FUNCTIONS / function)
-        return handler
+            return self._functions.handler(function)

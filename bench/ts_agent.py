@@ -14,15 +14,13 @@ client sent: one per call (its session's start), every one answered, none failed
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 from typing import Any
 
-from local import node
+from harness import node
+from harness.served import running_stack
 from local.aws import FAKE_CREDENTIALS, REGION
-from local.stack import running_stack
 
 from .report import CaseResult, Row
 
@@ -51,18 +49,8 @@ def ts_agent_load(*, rounds: int, calls: int) -> CaseResult:
             "SWAIG_API_URL": stack.base_url,
             "SWAIG_SECRET_ARN": stack.secret_arn,
         }
-        done = subprocess.run(
-            [executable, "bench/agent-load.mjs", "--calls", str(calls), "--rounds", str(rounds)],
-            cwd=node.CLIENT_TS,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=LOAD_TIMEOUT_SECS,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"agent-load.mjs failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        args = ["bench/agent-load.mjs", "--calls", str(calls), "--rounds", str(rounds)]
+        measured: dict[str, Any] = node.run_script(executable, args, timeout=LOAD_TIMEOUT_SECS, env=env)
     samples = measured["samples"]
     stats = measured["client_stats"] or {}
     wall = {name: statistics.median(s["wall"]) for name, s in samples.items()}

@@ -26,8 +26,9 @@ from typing import Any
 import requests
 
 from examples.signalwire_player import Player, WrongAnswer
-from local.aws import HOST, free_port
-from local.stack import Stack, running_stack
+from harness.ports import free_port
+from harness.served import ServedStack, running_stack
+from local.aws import HOST
 
 HERE = Path(__file__).resolve().parent
 AUTH = ("agent", "agent-password")
@@ -35,7 +36,7 @@ READY_TIMEOUT_SECS = 60.0
 WARM_TIMEOUT = 120.0  # a cold function on a busy machine
 
 
-def warm(stack: Stack) -> None:
+def warm(stack: ServedStack) -> None:
     """One call through every route the agents use, so none of them waits on a cold worker."""
     call_id = f"warm-{uuid.uuid4().hex[:8]}"
     steps: list[tuple[str, str, dict[str, Any] | None]] = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from . import template
 
 HOST = "127.0.0.1"  # everything local listens on loopback only
 REGION = "us-east-1"
+# The emulated account's credentials (moto's): what its workers run with and AUTH=iam accepts.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -26,13 +26,6 @@ SECRET_ID = "SigningKeySecret"
 
 class NotProvisioned(LookupError):
     """The emulated account does not hold exactly one sessions table and one secret."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def clients(endpoint: str) -> tuple[Any, Any]:

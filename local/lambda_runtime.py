@@ -119,21 +119,10 @@ def scheduled_event() -> dict[str, Any]:
     }
 
 
-def cold_start(*, clients: bool = True) -> None:
-    """Make this process a new container for the core: forget the settings and service it cached
-    (they read the environment once), and its boto3 clients unless `clients=False`."""
-    from session_core import config, service
-
-    config.settings.cache_clear()
-    service.default_service.cache_clear()
-    if clients:
-        config.client.cache_clear()
-
-
 _loaded: dict[Path, ModuleType] = {}
 
 
-def load_handler(code_dir: Path, handler: str = "app.lambda_handler") -> Any:
+def handler_from_file(code_dir: Path, handler: str = "app.lambda_handler") -> Any:
     """`handler` (module.attribute) of a function's code folder, its module loaded once per process
     under a unique name: every function's module is called app.py."""
     module_file, _, attr = handler.rpartition(".")

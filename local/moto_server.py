@@ -12,8 +12,8 @@ request, or one idle client connection would block all others.
 
 DynamoDB's attribute values are written to JSON directly (`DynamoDBSerializer`): moto's
 generic serializer looks each of a value's ten possible type members up by several
-spellings, so returning a session of 1,600 metadata keys took 0.9 s, close to the
-functions' 1 s read timeout, where DynamoDB takes milliseconds (now 0.13 s).
+spellings, too slow for a large session within the functions' 1 s read timeout, where
+DynamoDB takes milliseconds.
 
 DynamoDB refuses a PutItem or UpdateItem whose resulting item would exceed 400 KB; moto
 checks only its own estimate (refusing from about 405,000 bytes), and not at all for values set

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .aws import SECRET_ID, TABLE_ID
-from .lambda_runtime import load_handler
+from .lambda_runtime import handler_from_file
 from .template import ROOT, functions
 
 TITLE = "SWAIG session service"
@@ -48,7 +48,9 @@ SIGV4 = {
 def _resolver_schema(code_dir: Path) -> dict[str, Any]:
     """The OpenAPI schema one handler's resolver generates (its module loaded from its file)."""
     schema: dict[str, Any] = (
-        load_handler(code_dir, "app.app").get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)
+        handler_from_file(code_dir, "app.app")
+        .get_openapi_schema()
+        .model_dump(mode="json", by_alias=True, exclude_none=True)
     )
     return schema
 

@@ -1,13 +1,9 @@
 """API Gateway's route selection, for the local front and the handler tests alike.
 
-An HTTP API routes on, and hands the function, the request path percent-decoded once:
-`rawPath`, `requestContext.http.path` and `pathParameters` are all decoded. Evidence:
-live captures of HTTP API events (hotsock/voker#8, cited by middleapi/standard-server#93:
-"HTTP API decodes `rawPath`", while REST APIs and Function URLs keep the encoding); AWS's
-own emulator (aws/aws-lambda-dotnet#1901, Tools/LambdaTestTool-v2: "RawPath ... this should
-be decoded value") and its snapshot of a deployed HTTP API (V2_SpecialCharactersInPath.json:
-a `%20` arrives as a space in rawPath and in pathParameters). A `%2F` therefore becomes a real
-`/`, a segment boundary: it never lands inside one `{param}` ("cannot be routed at all").
+An HTTP API routes on, and hands the function, the request path percent-decoded once: `rawPath`,
+`requestContext.http.path` and `pathParameters` are all decoded (evidence: docs/local-stack.md,
+"The gateway's evidence"). A `%2F` therefore becomes a real `/`, a segment boundary: it never lands
+inside one `{param}`.
 
 A route matches the whole decoded path, nothing before or after it: AWS's route selection is "a
 full match for a route and method", then a greedy path variable, then `$default`, else 404

@@ -73,7 +73,7 @@ def _send(proto: TextIO, message: dict[str, Any]) -> None:
     proto.flush()
 
 
-def load_handler(handler: str) -> Handler:
+def import_handler(handler: str) -> Handler:
     """`app.lambda_handler` → the function, imported as Lambda's runtime does."""
     module_name, _, attr = handler.rpartition(".")
     handler_function: Handler = getattr(importlib.import_module(module_name), attr)
@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
     requests, proto = _protocol_streams()
     _as_lambda(code_dir)
     try:
-        handler = load_handler(handler_name)
+        handler = import_handler(handler_name)
     # An init failure of any kind is reported, as Lambda reports Runtime.ImportModuleError.
     except Exception as exc:
         traceback.print_exc()

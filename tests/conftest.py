@@ -13,7 +13,7 @@ Fixtures:
   (integration, client, hardening); `http`: a requests session for it. Tests there use fresh
   call ids, so they share its table safely. `iam_stack`: the same with `AUTH=iam` (SigV4
   checked as the deployed API checks it), likewise shared. Other configurations start their own
-  (`local.stack.running_stack(**env)`).
+  (`harness.served.running_stack(**env)`).
 
 Hypothesis: profile "ci" (default, bounded) or "full" (SOAK=full).
 """
@@ -23,21 +23,24 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-# Fake credentials, forced before anything builds a client, so no test can reach a real account.
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    POWERTOOLS_TRACE_DISABLED="true",
-)
-os.environ.pop("AWS_PROFILE", None)
+from harness.fake_aws import use_fake_aws
+from tests.support.accounts import AwsAccount, core_client
+
+if TYPE_CHECKING:
+    import requests
+    from session_core.keys import KeyRing
+    from session_core.service import SessionService
+    from session_core.store import DynamoSessionStore
+
+    from harness.served import ServedStack
+
+use_fake_aws()  # before anything builds a client, so no test can reach a real account
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "swaig-sessions")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SwaigSessions")
 
@@ -69,27 +72,6 @@ class Clock:
         self.now += seconds
 
 
-@dataclass(frozen=True)
-class AwsAccount:
-    """The emulated account: clients (with the core's client config) and what was provisioned."""
-
-    dynamodb: Any
-    secretsmanager: Any
-    table_name: str
-    secret_id: str
-    signing_key: str
-    environment: dict[str, str]  # the template's function environment, resolved to these resources
-
-
-def core_client(service: str) -> Any:
-    """A boto3 client configured as session_core.config builds them (retries, timeouts)."""
-    import boto3
-    from botocore.config import Config
-    from session_core.config import CLIENT_CONFIG
-
-    return boto3.session.Session().client(service, config=Config(**CLIENT_CONFIG))
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -99,9 +81,9 @@ def clock() -> Clock:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
     from moto import mock_aws
 
+    from harness.container import cold_start
     from local import template
     from local.aws import provision
-    from local.lambda_runtime import cold_start
     from local.moto_server import enforce_item_size
 
     enforce_item_size()  # DynamoDB's 400 KB item limit in every test, not only once a server has started
@@ -117,14 +99,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsAccount]:
 
 
 @pytest.fixture
-def store(aws: AwsAccount, clock: Clock) -> Any:
+def store(aws: AwsAccount, clock: Clock) -> DynamoSessionStore:
     from session_core.store import DynamoSessionStore
 
     return DynamoSessionStore(aws.table_name, aws.dynamodb, clock=clock)
 
 
 @pytest.fixture
-def keyring(aws: AwsAccount) -> Any:
+def keyring(aws: AwsAccount) -> KeyRing:
     from session_core.config import Settings
     from session_core.keys import KeyRing
 
@@ -132,7 +114,7 @@ def keyring(aws: AwsAccount) -> Any:
 
 
 @pytest.fixture
-def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., Any]:
+def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., SessionService]:
     """Build a SessionService over the account; keyword arguments override Settings fields."""
     from session_core.config import Settings
     from session_core.keys import KeyRing
@@ -157,28 +139,28 @@ def make_service(aws: AwsAccount, clock: Clock) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def service(make_service: Callable[..., Any]) -> Any:
+def service(make_service: Callable[..., SessionService]) -> SessionService:
     return make_service()
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[Any]:
-    from local.stack import running_stack
+def local_stack() -> Iterator[ServedStack]:
+    from harness.served import running_stack
 
     with running_stack() as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def iam_stack() -> Iterator[Any]:
-    from local.stack import running_stack
+def iam_stack() -> Iterator[ServedStack]:
+    from harness.served import running_stack
 
     with running_stack(AUTH="iam") as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def http() -> Iterator[Any]:
+def http() -> Iterator[requests.Session]:
     import requests
 
     with requests.Session() as session:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local import node
+from harness import node
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = {

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from session_client import RemoteSessionManager
 
-from local.stack import Stack
+from harness.served import ServedStack
 
 
 @pytest.fixture(scope="session")
-def stack(local_stack: Stack) -> Stack:
+def stack(local_stack: ServedStack) -> ServedStack:
     return local_stack
 
 
@@ -35,7 +35,7 @@ def connect() -> Callable[..., RemoteSessionManager]:
 
 
 @pytest.fixture(scope="session")
-def client(stack: Stack, connect: Callable[..., RemoteSessionManager]) -> Iterator[RemoteSessionManager]:
+def client(stack: ServedStack, connect: Callable[..., RemoteSessionManager]) -> Iterator[RemoteSessionManager]:
     with connect(stack.base_url) as remote:
         assert not remote.signed and not remote.validates_locally
         yield remote

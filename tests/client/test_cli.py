@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from local.aws import free_port
-from local.stack import Stack
+from harness.ports import free_port
+from harness.served import ServedStack
 
 ANSWERED, REFUSED, USAGE, NO_VERDICT = 0, 1, 2, 3
 
@@ -28,7 +28,7 @@ def cli(*args: str, url: str | None = None, env: dict[str, str] | None = None) -
     return run.returncode, json.loads(run.stdout)
 
 
-def test_a_call_from_start_to_end(stack: Stack, call_id: str) -> None:
+def test_a_call_from_start_to_end(stack: ServedStack, call_id: str) -> None:
     url = stack.base_url
     code, created = cli(
         "create", call_id, "--metadata", '{"caller":"+15551234567"}', "--function", "get_weather", url=url
@@ -53,12 +53,12 @@ def test_a_call_from_start_to_end(stack: Stack, call_id: str) -> None:
     assert (code, refused["error"]) == (REFUSED, "session_ended")
 
 
-def test_the_url_comes_from_the_environment(stack: Stack, call_id: str) -> None:
+def test_the_url_comes_from_the_environment(stack: ServedStack, call_id: str) -> None:
     code, created = cli("create", call_id, env={"SWAIG_SESSION_URL": stack.base_url})
     assert (code, created["call_id"]) == (ANSWERED, call_id)
 
 
-def test_debug_is_refused_unless_the_stack_allows_it(stack: Stack) -> None:
+def test_debug_is_refused_unless_the_stack_allows_it(stack: ServedStack) -> None:
     code, answer = cli("debug", "dG9rZW4=", url=stack.base_url)
     assert (code, answer["error"]) == (REFUSED, "debug_disabled")
 
@@ -82,7 +82,7 @@ def test_an_unreachable_service_is_no_verdict() -> None:
     "args",
     [("create",), ("metadata", "set", "call-1", "--json", "[1]"), ("bogus",), ("tokens", "call-1")],
 )
-def test_usage_errors_exit_2(stack: Stack, args: tuple[str, ...]) -> None:
+def test_usage_errors_exit_2(stack: ServedStack, args: tuple[str, ...]) -> None:
     code, message = cli(*args, url=stack.base_url if args != ("create",) else None, env={"SWAIG_SESSION_URL": ""})
     assert code == USAGE and "usage: swaig-session" in message
 
@@ -91,7 +91,7 @@ def test_usage_errors_exit_2(stack: Stack, args: tuple[str, ...]) -> None:
 FORBIDDEN = {"error": "gateway_forbidden", "message": "Forbidden"}
 
 
-def test_signed_like_the_client_against_a_stack_that_checks(iam_stack: Stack, call_id: str) -> None:
+def test_signed_like_the_client_against_a_stack_that_checks(iam_stack: ServedStack, call_id: str) -> None:
     # tests/conftest.py puts the emulated account's credentials (testing / testing) in the environment.
     url = iam_stack.base_url
     code, created = cli("--sign", "--region", "us-east-1", "create", call_id, url=url)

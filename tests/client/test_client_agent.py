@@ -17,7 +17,7 @@ from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
-from local.stack import Stack
+from harness.served import ServedStack
 from tests import agent_server
 from tests.agent_server import AUTH, REFUSED, render, served
 
@@ -51,7 +51,7 @@ def call_function(base: str, path: str, token: str, call_id: str, city: str = "P
 
 
 def test_agent_using_the_client(
-    stack: Stack, client: RemoteSessionManager, connect: Callable[..., RemoteSessionManager], call_id: str
+    stack: ServedStack, client: RemoteSessionManager, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     agent = weather_agent()
     # The one line an agent changes (`connect`'s options only allow for the local stack's cold workers).
@@ -73,7 +73,9 @@ def test_agent_using_the_client(
         assert REFUSED in call_function(base, path, forged, call_id)
 
 
-def test_agent_with_the_services_key_and_no_client(stack: Stack, client: RemoteSessionManager, call_id: str) -> None:
+def test_agent_with_the_services_key_and_no_client(
+    stack: ServedStack, client: RemoteSessionManager, call_id: str
+) -> None:
     agent = weather_agent(swaig_secret=stack.signing_key)
     minted = client.generate_token("get_weather", call_id)
     other_call = client.generate_token("get_weather", call_id + "-other")

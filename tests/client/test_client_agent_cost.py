@@ -25,7 +25,7 @@ from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
-from local.stack import Stack
+from harness.served import ServedStack
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +80,7 @@ def counted_with_threads(manager: RemoteSessionManager) -> list[tuple[str, str, 
 @pytest.mark.parametrize("tools", [1, 50])
 @pytest.mark.parametrize("signalwire", [False, True], ids=["no-call-id", "call-id"])
 def test_without_the_key_a_render_costs_one_request_after_the_first(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], tools: int, signalwire: bool
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], tools: int, signalwire: bool
 ) -> None:
     """With SignalWire's call id too: the first mint for a call starts its session, never a 404."""
     agent = agent_with(tools)
@@ -112,7 +112,7 @@ def test_without_the_key_a_render_costs_one_request_after_the_first(
 
 @pytest.mark.parametrize("tools", [1, 50])
 def test_without_the_key_install_makes_the_first_render_one_request(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], tools: int
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], tools: int
 ) -> None:
     """install() reads the agent's secure functions: a SignalWire call's first render asks for all at once."""
     agent = agent_with(tools)
@@ -133,7 +133,7 @@ def test_without_the_key_install_makes_the_first_render_one_request(
 @pytest.mark.parametrize("tools", [1, 50])
 @pytest.mark.parametrize("signalwire", [False, True], ids=["no-call-id", "call-id"])
 def test_with_the_key_a_render_sends_nothing_and_its_start_follows_in_the_background(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], tools: int, signalwire: bool
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], tools: int, signalwire: bool
 ) -> None:
     agent = agent_with(tools)
     manager = connect(stack.base_url, secret_key=stack.signing_key)
@@ -168,7 +168,7 @@ def test_with_the_key_a_render_sends_nothing_and_its_start_follows_in_the_backgr
 
 
 def test_function_calls_with_the_key_cost_nothing_even_refused(
-    stack: Stack, connect: Callable[..., RemoteSessionManager]
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager]
 ) -> None:
     agent = agent_with(2)
     manager = connect(stack.base_url, secret_key=stack.signing_key)
@@ -185,7 +185,7 @@ def test_function_calls_with_the_key_cost_nothing_even_refused(
 
 
 def test_the_held_tokens_answer_exactly_what_was_asked(
-    stack: Stack, connect: Callable[..., RemoteSessionManager]
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager]
 ) -> None:
     """A held token is the one minted for that call and function; another call's is never handed out."""
     manager = connect(stack.base_url)

@@ -37,8 +37,8 @@ from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
-from local.aws import free_port
-from local.stack import Stack
+from harness.ports import free_port
+from harness.served import ServedStack
 from tests.agent_server import AUTH, REFUSED, call_function, render, served
 
 CALLS = 8
@@ -117,7 +117,10 @@ def new_calls() -> list[str]:
 
 @pytest.mark.parametrize("revocation_check", [False, True], ids=["key", "key-and-revocation-check"])
 def test_with_the_key_nothing_waits_on_the_loop_and_the_service_still_hears_of_every_call(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], client: RemoteSessionManager, revocation_check: bool
+    stack: ServedStack,
+    connect: Callable[..., RemoteSessionManager],
+    client: RemoteSessionManager,
+    revocation_check: bool,
 ) -> None:
     agent = concierge()
     manager = connect(stack.base_url, secret_key=stack.signing_key, revocation_check=revocation_check)
@@ -144,7 +147,7 @@ def test_with_the_key_nothing_waits_on_the_loop_and_the_service_still_hears_of_e
 
 @pytest.mark.parametrize("installed", [True, False], ids=["install", "plain-assignment"])
 def test_without_the_key_a_render_is_one_request_and_install_moves_every_check_off_the_loop(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], installed: bool
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], installed: bool
 ) -> None:
     agent = concierge()
     manager = connect(stack.base_url)
@@ -173,7 +176,7 @@ def test_without_the_key_a_render_is_one_request_and_install_moves_every_check_o
         assert on_loop == ["POST /tokens/validate"] * 5 * CALLS  # each one stalled the loop
 
 
-def test_install_takes_the_agents_token_lifetime_unless_one_was_given(stack: Stack) -> None:
+def test_install_takes_the_agents_token_lifetime_unless_one_was_given(stack: ServedStack) -> None:
     """AgentBase hands its token_expiry_secs (3600 by default) to its manager; install() carries it over."""
     from session_rules import tokens
 

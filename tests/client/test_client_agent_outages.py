@@ -27,8 +27,8 @@ import pytest
 import requests
 
 from bench.agent_load import REFUSED, TOOLS, Agent, Load, make_agent, run_calls, served
-from local.fault_proxy import FaultProxy, fault_proxy
-from local.stack import Stack
+from harness.fault_proxy import FaultProxy, fault_proxy
+from harness.served import ServedStack
 from tests.stub_service import Received, Reply, StubService, serving
 
 CALLS = 4
@@ -45,7 +45,7 @@ def _agent_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def warm(stack: Stack) -> Stack:
+def warm(stack: ServedStack) -> ServedStack:
     """The stack's workers started (a cold one imports its handler first), so a slow round trip is
     the only slowness the client meets."""
     with requests.Session() as http:
@@ -57,7 +57,7 @@ def warm(stack: Stack) -> Stack:
 
 
 @contextlib.contextmanager
-def behind_proxy(stack: Stack, **settings: Any) -> Iterator[FaultProxy]:
+def behind_proxy(stack: ServedStack, **settings: Any) -> Iterator[FaultProxy]:
     with fault_proxy(int(stack.base_url.rsplit(":", 1)[1]), **settings) as proxy:
         yield proxy
 
@@ -114,7 +114,7 @@ def signing_key() -> str:
 # -- slow ------------------------------------------------------------------------------------
 
 
-def test_a_slow_service_keeps_every_mode_working(warm: Stack) -> None:
+def test_a_slow_service_keeps_every_mode_working(warm: ServedStack) -> None:
     """A 1 s round trip: slower renders and checks without the key, but every tool runs.
 
     Without the key the client learns the agent's function names on its first render, a request
@@ -128,7 +128,7 @@ def test_a_slow_service_keeps_every_mode_working(warm: Stack) -> None:
                 all_ran(calls(base), agent)
 
 
-def test_a_very_slow_service_never_holds_a_render(warm: Stack) -> None:
+def test_a_very_slow_service_never_holds_a_render(warm: ServedStack) -> None:
     """A 3 s round trip: with the key nothing waits for it; without, renders end without tokens and
     their tool calls are refused."""
     with behind_proxy(warm, rtt=3.0) as proxy:
@@ -142,7 +142,7 @@ def test_a_very_slow_service_never_holds_a_render(warm: Stack) -> None:
 
 
 @pytest.mark.parametrize("failure", ["down", "hang"])
-def test_with_the_key_tools_run_while_the_service_is_out(warm: Stack, failure: str) -> None:
+def test_with_the_key_tools_run_while_the_service_is_out(warm: ServedStack, failure: str) -> None:
     with behind_proxy(warm) as proxy:
         proxy.set(failure)
         with agent_on("key", proxy.url, warm.signing_key) as (agent, base):
@@ -150,7 +150,7 @@ def test_with_the_key_tools_run_while_the_service_is_out(warm: Stack, failure: s
 
 
 @pytest.mark.parametrize("failure", ["down", "hang"])
-def test_without_the_key_tool_calls_fail_closed_while_the_service_is_out(warm: Stack, failure: str) -> None:
+def test_without_the_key_tool_calls_fail_closed_while_the_service_is_out(warm: ServedStack, failure: str) -> None:
     with behind_proxy(warm) as proxy:
         proxy.set(failure)
         with agent_on("remote", proxy.url, warm.signing_key) as (agent, base):
@@ -160,7 +160,7 @@ def test_without_the_key_tool_calls_fail_closed_while_the_service_is_out(warm: S
 
 
 @pytest.mark.parametrize("failure", ["down", "hang"])
-def test_a_service_lost_after_the_renders(warm: Stack, failure: str) -> None:
+def test_a_service_lost_after_the_renders(warm: ServedStack, failure: str) -> None:
     """The SWML came with tokens; then the service goes. With the key every tool still runs; without,
     no check can be had and nothing runs."""
     with behind_proxy(warm) as proxy:

@@ -17,7 +17,7 @@ import pytest
 from session_client import RemoteSessionManager, SessionServiceError
 from session_client.transport import CircuitBreaker
 
-from local.aws import free_port
+from harness.ports import free_port
 from tests.stub_service import Received, Reply, StubService, serving
 
 OK = {"valid": True}

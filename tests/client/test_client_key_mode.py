@@ -24,13 +24,13 @@ from session_rules import tokens
 from session_rules.limits import MAX_INCARNATIONS
 from signalwire.core.security.session_manager import SessionManager
 
-from local.aws import free_port
-from local.stack import Stack, running_stack
+from harness.ports import free_port
+from harness.served import ServedStack, running_stack
 from tests.stub_service import Received, Reply, serving
 
 
 @pytest.fixture(scope="module")
-def strict_stack() -> Iterator[Stack]:
+def strict_stack() -> Iterator[ServedStack]:
     """A stack deployed with RevocationCheck on."""
     with running_stack(REVOCATION_CHECK="true") as running:
         yield running
@@ -40,7 +40,7 @@ def strict_stack() -> Iterator[Stack]:
 def keyed(connect: Callable[..., RemoteSessionManager]) -> Callable[..., RemoteSessionManager]:
     """A manager on a stack, holding its key."""
 
-    def make(stack: Stack, **options: object) -> RemoteSessionManager:
+    def make(stack: ServedStack, **options: object) -> RemoteSessionManager:
         return connect(stack.base_url, secret_key=stack.signing_key, **options)
 
     return make
@@ -75,7 +75,7 @@ def no_requests(manager: RemoteSessionManager) -> list[str]:
 
 
 def test_a_call_started_here_is_read_by_another_manager(
-    stack: Stack, keyed: Callable[..., RemoteSessionManager], client: RemoteSessionManager, call_id: str
+    stack: ServedStack, keyed: Callable[..., RemoteSessionManager], client: RemoteSessionManager, call_id: str
 ) -> None:
     manager = keyed(stack)
     token = manager.create_tool_token("get_weather", call_id)  # SignalWire's case: no create_session
@@ -100,7 +100,7 @@ def tokens_expiry(token: str) -> int:
 
 
 def test_revocation_holds_exactly_for_locally_minted_tokens(
-    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+    strict_stack: ServedStack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
 ) -> None:
     """Another instance validating through the service: a live call's tokens pass, an ended one's do not."""
     manager = keyed(strict_stack)
@@ -127,7 +127,7 @@ def test_revocation_holds_exactly_for_locally_minted_tokens(
 
 
 def test_a_second_instance_joins_the_call_with_its_own_incarnation(
-    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+    strict_stack: ServedStack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
 ) -> None:
     first, second = keyed(strict_stack), keyed(strict_stack)
     call_id = first.create_session()
@@ -140,7 +140,7 @@ def test_a_second_instance_joins_the_call_with_its_own_incarnation(
 
 
 def test_an_ended_call_stays_ended_here_until_created_again(
-    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+    strict_stack: ServedStack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
 ) -> None:
     manager = keyed(strict_stack)
     call_id = manager.create_session()
@@ -162,7 +162,7 @@ def test_an_ended_call_stays_ended_here_until_created_again(
 
 
 def test_a_call_ended_elsewhere_refuses_this_start_and_then_mints_no_more(
-    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+    strict_stack: ServedStack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
 ) -> None:
     other = connect(strict_stack.base_url)
     call_id = other.create_session()
@@ -178,7 +178,7 @@ def test_a_call_ended_elsewhere_refuses_this_start_and_then_mints_no_more(
 
 
 def test_a_one_hour_call_keeps_its_tools(
-    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+    strict_stack: ServedStack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
 ) -> None:
     """Tokens live the manager's lifetime, and the service keeps the session at least as long."""
     now = [time.time()]
@@ -282,7 +282,7 @@ def test_the_key_and_its_lifetime_are_checked_when_the_manager_is_made() -> None
         RemoteSessionManager("http://127.0.0.1:1", revocation_check=True)  # nothing to check before asking
 
 
-def test_the_sdks_debug_switch_is_the_managers(stack: Stack) -> None:
+def test_the_sdks_debug_switch_is_the_managers(stack: ServedStack) -> None:
     """The SDK's own tests and tools turn debug_token on with `_debug_mode`."""
     manager = unreachable()
     sdk = SessionManager(secret_key="k" * 64)
@@ -302,7 +302,7 @@ def test_the_sdks_debug_switch_is_the_managers(stack: Stack) -> None:
 
 
 def test_a_value_changed_after_it_was_queued_is_sent_as_it_was(
-    stack: Stack, keyed: Callable[..., RemoteSessionManager], call_id: str
+    stack: ServedStack, keyed: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     """The agent keeps using its objects: a change after the write (even to a value JSON cannot
     hold) changes nothing that is sent, and the call's later writes and its end still go."""
@@ -324,7 +324,7 @@ def test_a_value_changed_after_it_was_queued_is_sent_as_it_was(
 
 @pytest.mark.parametrize(("first", "later"), [(1, True), (1, 1.0), (0, False), (True, 1)])
 def test_a_later_write_of_an_equal_python_value_is_written(
-    stack: Stack, keyed: Callable[..., RemoteSessionManager], call_id: str, first: object, later: object
+    stack: ServedStack, keyed: Callable[..., RemoteSessionManager], call_id: str, first: object, later: object
 ) -> None:
     """1 == 1.0 == True in Python; the service stores JSON, where they differ."""
     manager = keyed(stack)
@@ -450,7 +450,7 @@ def test_a_failed_first_read_is_tried_again_in_the_background() -> None:
 
 
 def test_create_session_after_an_end_elsewhere_never_revives_the_ended_calls_tokens(
-    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+    strict_stack: ServedStack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
 ) -> None:
     manager, other = keyed(strict_stack), connect(strict_stack.base_url)
     call_id = manager.create_session()
@@ -467,7 +467,7 @@ def test_create_session_after_an_end_elsewhere_never_revives_the_ended_calls_tok
 
 
 def test_a_start_refused_as_retired_leaves_the_call_ended_here(
-    strict_stack: Stack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
+    strict_stack: ServedStack, keyed: Callable[..., RemoteSessionManager], connect: Callable[..., RemoteSessionManager]
 ) -> None:
     """The call was ended and started again elsewhere: this manager's next start of the ended call's
     incarnation is refused, and from then on the call is ended here too."""
@@ -488,7 +488,7 @@ def test_a_start_refused_as_retired_leaves_the_call_ended_here(
 
 
 def test_a_start_refused_for_the_incarnation_limit_is_logged_counted_and_not_sent_again(
-    strict_stack: Stack,
+    strict_stack: ServedStack,
     keyed: Callable[..., RemoteSessionManager],
     connect: Callable[..., RemoteSessionManager],
     caplog: pytest.LogCaptureFixture,

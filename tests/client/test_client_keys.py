@@ -18,7 +18,8 @@ from session_client.keys import SecretKeys, StaticKeys
 from session_core.keys import CURRENT, KeyRing
 from session_rules import tokens
 
-from local.aws import free_port, random_key
+from harness.ports import free_port
+from local.aws import random_key
 
 CALL = "call-keys"
 

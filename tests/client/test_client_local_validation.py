@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from signalwire.core.security.session_manager import SessionManager
 
-from local.aws import free_port, random_key
-from local.stack import Stack, running_stack
+from harness.ports import free_port
+from harness.served import ServedStack, running_stack
+from local.aws import random_key
 
 CALL = "call-corpus"
 DOTTED = "root.2"  # a call id with a dot: tokens split from the right
@@ -44,7 +45,7 @@ def noncanonical(token: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def corpus(client: RemoteSessionManager, stack: Stack) -> list[tuple[str, str, str]]:
+def corpus(client: RemoteSessionManager, stack: ServedStack) -> list[tuple[str, str, str]]:
     key = stack.signing_key
     future, past = str(int(time.time()) + 3600), str(int(time.time()) - 120)
     minted = client.generate_token("get_weather", CALL)
@@ -104,7 +105,7 @@ def corpus(client: RemoteSessionManager, stack: Stack) -> list[tuple[str, str, s
 
 
 @pytest.fixture(scope="module", params=["secret_key", "secret_arn"])
-def local(request: pytest.FixtureRequest, stack: Stack) -> Iterator[RemoteSessionManager]:
+def local(request: pytest.FixtureRequest, stack: ServedStack) -> Iterator[RemoteSessionManager]:
     if request.param == "secret_key":
         # An address nothing listens on: any HTTP call would fail, so a verdict proves none was made.
         with RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_key=stack.signing_key) as held:
@@ -142,7 +143,7 @@ def test_every_verdict_matches_the_service(
     }
 
 
-def test_the_sdk_and_the_local_check_agree_on_sdk_tokens(local: RemoteSessionManager, stack: Stack) -> None:
+def test_the_sdk_and_the_local_check_agree_on_sdk_tokens(local: RemoteSessionManager, stack: ServedStack) -> None:
     sdk = SessionManager(secret_key=stack.signing_key)
     token = sdk.generate_token("lookup", CALL)
     assert local.validate_tool_token("lookup", token, CALL) and sdk.validate_tool_token("lookup", token, CALL)
@@ -178,7 +179,7 @@ def base_tokens(client: RemoteSessionManager) -> list[str]:
 
 
 def test_mutated_tokens_get_the_services_verdict(
-    client: RemoteSessionManager, stack: Stack, base_tokens: list[str]
+    client: RemoteSessionManager, stack: ServedStack, base_tokens: list[str]
 ) -> None:
     held = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_key=stack.signing_key)
 
@@ -197,14 +198,14 @@ def test_mutated_tokens_get_the_services_verdict(
 
 
 @pytest.fixture(scope="module")
-def rotating_stack() -> Iterator[Stack]:
+def rotating_stack() -> Iterator[ServedStack]:
     """A stack of its own: rotating its secret must not disturb the shared one."""
     with running_stack() as running:
         yield running
 
 
 def test_arn_mode_follows_a_rotation_like_the_service(
-    rotating_stack: Stack, connect: Callable[..., RemoteSessionManager], monkeypatch: pytest.MonkeyPatch
+    rotating_stack: ServedStack, connect: Callable[..., RemoteSessionManager], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", rotating_stack.aws_endpoint)
     remote = connect(rotating_stack.base_url)
@@ -227,7 +228,7 @@ def test_arn_mode_follows_a_rotation_like_the_service(
         assert held.check_token(CALL, "get_weather", token) == expected
 
 
-def test_an_unreadable_secret_is_a_session_service_error(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_secret_is_a_session_service_error(stack: ServedStack, monkeypatch: pytest.MonkeyPatch) -> None:
     """With no key read yet there is nothing to fall back on: the client's own error, not botocore's.
     As in the service, only a token whose signature must be checked needs the key."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", stack.aws_endpoint)

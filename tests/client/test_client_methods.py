@@ -13,19 +13,19 @@ import requests
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from signalwire.core.security.session_manager import SessionManager
 
-from local.stack import Stack, running_stack
+from harness.served import ServedStack, running_stack
 from local.template import ROOT
 
 
 @pytest.fixture(scope="module")
-def strict_stack() -> Iterator[Stack]:
+def strict_stack() -> Iterator[ServedStack]:
     """A stack deployed with DebugMode and RevocationCheck on."""
     with running_stack(DEBUG_MODE="true", REVOCATION_CHECK="true") as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def strict(strict_stack: Stack, connect: Callable[..., RemoteSessionManager]) -> Iterator[RemoteSessionManager]:
+def strict(strict_stack: ServedStack, connect: Callable[..., RemoteSessionManager]) -> Iterator[RemoteSessionManager]:
     with connect(strict_stack.base_url) as remote:
         yield remote
 
@@ -85,7 +85,7 @@ def test_bool_methods_answer_false_for_a_session_s_state(client: RemoteSessionMa
 
 @pytest.mark.parametrize("bad_id", ["", ".", "..", "a/b", "q?x=1", "pct%2Fx", "hash#1", "ünï", "a:b", "x" * 129])
 def test_a_call_id_outside_the_rule_is_refused_before_any_request(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], bad_id: str
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], bad_id: str
 ) -> None:
     sent: list[str] = []
     manager = connect(stack.base_url)
@@ -109,7 +109,7 @@ def test_a_call_id_outside_the_rule_is_refused_before_any_request(
 
 
 def test_generate_token_creates_a_missing_session_and_the_sdk_accepts_it(
-    client: RemoteSessionManager, stack: Stack, call_id: str
+    client: RemoteSessionManager, stack: ServedStack, call_id: str
 ) -> None:
     token = client.generate_token("get_weather", call_id)  # no session yet: created, then minted
     assert client.get_session_metadata(call_id) == {}
@@ -119,7 +119,7 @@ def test_generate_token_creates_a_missing_session_and_the_sdk_accepts_it(
 
 
 def test_generate_token_starts_a_fresh_session_over_an_expired_one(
-    client: RemoteSessionManager, stack: Stack, call_id: str
+    client: RemoteSessionManager, stack: ServedStack, call_id: str
 ) -> None:
     """Expired is not ended: auto-create starts the call again, as for an id that never had a session."""
     from session_core.store import DynamoSessionStore
@@ -169,7 +169,7 @@ def test_create_tool_tokens_refuses_an_oversized_batch(client: RemoteSessionMana
     assert (error.value.status, error.value.code) == (400, "invalid_function")
 
 
-def test_check_token_gives_the_services_reasons(client: RemoteSessionManager, stack: Stack, call_id: str) -> None:
+def test_check_token_gives_the_services_reasons(client: RemoteSessionManager, stack: ServedStack, call_id: str) -> None:
     token = client.generate_token("get_weather", call_id)
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
     expired = SessionManager(token_expiry_secs=-60, secret_key=stack.signing_key).generate_token("get_weather", call_id)
@@ -201,7 +201,7 @@ def test_validate_answers_false_to_inputs_the_service_refuses(
 
 
 def test_debug_token_when_debug_mode_is_on_decodes_locally_as_the_service_does(
-    strict_stack: Stack, connect: Callable[..., RemoteSessionManager], call_id: str
+    strict_stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     debugging = connect(strict_stack.base_url, debug_mode=True)
     token = debugging.generate_token("get_weather", call_id)
@@ -309,7 +309,7 @@ def test_a_mint_answered_while_the_call_ends_is_not_held(client: RemoteSessionMa
 
 
 def test_another_instance_ending_the_call_is_seen_once_the_hold_runs_out(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], call_id: str
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     """Tokens are held only for a render's moments, so a call ended elsewhere soon stops being served."""
     from session_client.minted import HOLD_SECS, MintedTokens
@@ -328,7 +328,7 @@ def test_another_instance_ending_the_call_is_seen_once_the_hold_runs_out(
 
 
 def test_a_session_started_afresh_by_activate_session_is_not_served_old_tokens(
-    stack: Stack, connect: Callable[..., RemoteSessionManager], call_id: str
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     from session_core.store import DynamoSessionStore
 

@@ -23,10 +23,10 @@ import requests
 from session_client import RemoteSessionManager
 from signalwire.core.security.session_manager import SessionManager
 
+from harness.served import ServedStack
 from local import template
 from local.aws import Provisioned
 from local.router import Router, template_routes
-from local.stack import Stack
 from tests.stub_service import Received, StubService, serving
 
 # How the policies name the API: its routes under the template's own API and stage.
@@ -39,7 +39,7 @@ INVOKE, READ_SECRET, DECRYPT = "execute-api:Invoke", "secretsmanager:GetSecretVa
 class Recorder:
     """What the client asked for: (action, resource) pairs, as IAM would authorize them."""
 
-    stack: Stack
+    stack: ServedStack
     calls: set[tuple[str, str]] = field(default_factory=set)
 
     def http(self, request: Received) -> None:
@@ -53,7 +53,7 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+def recorder(stack: ServedStack, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     record = Recorder(stack)
     create_client = botocore.session.Session.create_client
 
@@ -68,7 +68,7 @@ def recorder(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 
 @pytest.fixture
-def front(stack: Stack, recorder: Recorder) -> Iterator[StubService]:
+def front(stack: ServedStack, recorder: Recorder) -> Iterator[StubService]:
     """The local stack behind a stub that records each request and forwards it as it came."""
 
     def forward(request: Received) -> tuple[int, bytes]:
@@ -155,7 +155,7 @@ def every_method(manager: RemoteSessionManager, call_id: str) -> None:
     assert not manager.set_session_metadata(call_id, "step", "after the end")
 
 
-def validation_only(manager: RemoteSessionManager, stack: Stack, call_id: str) -> None:
+def validation_only(manager: RemoteSessionManager, stack: ServedStack, call_id: str) -> None:
     token = SessionManager(secret_key=stack.signing_key).generate_token("get_weather", call_id)
     assert manager.validate_tool_token("get_weather", token, call_id)
     assert not manager.validate_token(call_id, "transfer", token)
@@ -163,7 +163,7 @@ def validation_only(manager: RemoteSessionManager, stack: Stack, call_id: str) -
 
 
 @pytest.fixture
-def managers(front: StubService, connect: Callable[..., RemoteSessionManager], stack: Stack) -> Iterator[Any]:
+def managers(front: StubService, connect: Callable[..., RemoteSessionManager], stack: ServedStack) -> Iterator[Any]:
     made: list[RemoteSessionManager] = []
 
     def make(**options: Any) -> RemoteSessionManager:
@@ -177,7 +177,7 @@ def managers(front: StubService, connect: Callable[..., RemoteSessionManager], s
 
 
 def test_agent_policy_is_what_the_client_calls_in_either_mode(
-    managers: Callable[..., RemoteSessionManager], recorder: Recorder, stack: Stack, call_id: str
+    managers: Callable[..., RemoteSessionManager], recorder: Recorder, stack: ServedStack, call_id: str
 ) -> None:
     every_method(managers(), call_id)
     remote = set(recorder.calls)
@@ -190,7 +190,7 @@ def test_agent_policy_is_what_the_client_calls_in_either_mode(
 
 
 def test_validate_policy_is_what_checking_tokens_calls(
-    managers: Callable[..., RemoteSessionManager], recorder: Recorder, stack: Stack, call_id: str
+    managers: Callable[..., RemoteSessionManager], recorder: Recorder, stack: ServedStack, call_id: str
 ) -> None:
     validation_only(managers(), stack, call_id)
     validation_only(managers(secret_arn=stack.secret_arn), stack, call_id)

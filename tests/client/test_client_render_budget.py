@@ -19,7 +19,7 @@ from session_client.budget import GAP_SECS
 from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 
-from local.aws import free_port
+from harness.ports import free_port
 from tests.stub_service import StubService, serving
 
 BUDGET = 0.3

@@ -8,14 +8,14 @@ import pytest
 from botocore.credentials import Credentials
 from session_client import RemoteSessionManager, SessionServiceError
 
+from harness.served import ServedStack
 from local.aws import REGION
-from local.stack import Stack
 
 TESTING = Credentials("testing", "testing", "testing")  # moto's temporary credentials, session token included
 
 
 def test_a_signed_client_runs_a_call(
-    iam_stack: Stack, connect: Callable[..., RemoteSessionManager], call_id: str
+    iam_stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     with connect(iam_stack.base_url, sign=True, credentials=TESTING, region=REGION) as client:
         assert client.signed
@@ -27,7 +27,9 @@ def test_a_signed_client_runs_a_call(
         assert client.end_session(call_id)
 
 
-def test_the_environment_credentials_sign_too(iam_stack: Stack, connect: Callable[..., RemoteSessionManager]) -> None:
+def test_the_environment_credentials_sign_too(
+    iam_stack: ServedStack, connect: Callable[..., RemoteSessionManager]
+) -> None:
     # tests/conftest.py puts testing / testing (and moto's session token) in the environment.
     with connect(iam_stack.base_url, sign=True, region=REGION) as client:
         assert client.create_session("call-env-signed") == "call-env-signed"
@@ -44,7 +46,7 @@ def test_the_environment_credentials_sign_too(iam_stack: Stack, connect: Callabl
     ids=["unsigned", "wrong secret", "wrong region", "no session token"],
 )
 def test_an_unsigned_or_wrongly_signed_client_is_refused_by_the_gateway(
-    iam_stack: Stack, connect: Callable[..., RemoteSessionManager], options: dict[str, object], call_id: str
+    iam_stack: ServedStack, connect: Callable[..., RemoteSessionManager], options: dict[str, object], call_id: str
 ) -> None:
     with connect(iam_stack.base_url, **options) as client, pytest.raises(SessionServiceError) as refused:
         client.create_session(call_id)

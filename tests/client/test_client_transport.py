@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from session_client import RemoteSessionManager, SessionServiceError
 
-from local.aws import free_port
+from harness.ports import free_port
 from tests.stub_service import StubService, serving
 
 # One body that satisfies every route's reader.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from local import node
-from local.stack import Stack, running_stack
+from harness import node
+from harness.served import ServedStack, running_stack
 from tests.client_ts.node_stack import STACK_SETTINGS
 
 MIN_NODE_MAJOR = 20
@@ -31,6 +31,6 @@ def prepared() -> Path:
 
 
 @pytest.fixture(scope="package")
-def node_stack(prepared: Path) -> Iterator[Stack]:
+def node_stack(prepared: Path) -> Iterator[ServedStack]:
     with running_stack(**STACK_SETTINGS) as stack:
         yield stack

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local.stack import Stack, running_stack
+from harness.served import ServedStack, running_stack
 from tests.client_ts import vectors
 
 # The stack the TypeScript tests run against: revocation on, so the service's verdict on a token
@@ -21,7 +21,7 @@ from tests.client_ts import vectors
 STACK_SETTINGS = {"REVOCATION_CHECK": "true"}
 
 
-def node_env(stack: Stack, vectors_path: Path) -> dict[str, str]:
+def node_env(stack: ServedStack, vectors_path: Path) -> dict[str, str]:
     return {
         "SWAIG_TEST_BASE_URL": stack.base_url,
         "SWAIG_TEST_AWS_ENDPOINT": stack.aws_endpoint,

@@ -26,9 +26,9 @@ from session_rules import tokens
 from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 
-from local import node
+from harness import node
+from harness.served import ServedStack
 from local.aws import FAKE_CREDENTIALS, REGION
-from local.stack import Stack
 from tests.agent_server import served
 
 AUTH = ("agent-user", "agent-password")  # both agents' (examples/weather-agent.mjs AUTH)
@@ -47,7 +47,7 @@ def eventually(check: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture
-def aws_env(node_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def aws_env(node_stack: ServedStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The emulated account, for both clients' Secrets Manager reads (never real AWS)."""
     settings = {**FAKE_CREDENTIALS, "AWS_REGION": REGION, "AWS_ENDPOINT_URL_SECRETS_MANAGER": node_stack.aws_endpoint}
     for name, value in settings.items():
@@ -57,7 +57,7 @@ def aws_env(node_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
 
 
 @pytest.fixture
-def ts_agent(prepared: Path, node_stack: Stack, aws_env: dict[str, str]) -> Iterator[str]:
+def ts_agent(prepared: Path, node_stack: ServedStack, aws_env: dict[str, str]) -> Iterator[str]:
     """The TypeScript agent's base URL; stopped (its client flushed) when the test ends."""
     env = {
         **os.environ,
@@ -91,7 +91,7 @@ def ts_agent(prepared: Path, node_stack: Stack, aws_env: dict[str, str]) -> Iter
 
 
 @pytest.fixture
-def py_manager(node_stack: Stack, aws_env: dict[str, str]) -> Iterator[RemoteSessionManager]:
+def py_manager(node_stack: ServedStack, aws_env: dict[str, str]) -> Iterator[RemoteSessionManager]:
     manager = RemoteSessionManager(
         node_stack.base_url,
         secret_arn=node_stack.secret_arn,
@@ -152,19 +152,19 @@ def call_tool(base: str, function: str, token: str, call_id: str, **args: str) -
     return str(answer.json()["response"])
 
 
-def service_metadata(stack: Stack, call_id: str) -> dict[str, Any]:
+def service_metadata(stack: ServedStack, call_id: str) -> dict[str, Any]:
     answer: dict[str, Any] = requests.get(f"{stack.base_url}/sessions/{call_id}/metadata", timeout=30).json()
     return dict(answer["metadata"])
 
 
-def service_verdict(stack: Stack, call_id: str, function: str, token: str) -> dict[str, Any]:
+def service_verdict(stack: ServedStack, call_id: str, function: str, token: str) -> dict[str, Any]:
     body = {"call_id": call_id, "function": function, "token": token}
     answer: dict[str, Any] = requests.post(f"{stack.base_url}/tokens/validate", json=body, timeout=30).json()
     return answer
 
 
 def test_a_call_started_by_the_typescript_agent_continues_on_the_python_agent(
-    node_stack: Stack, ts_agent: str, py_manager: RemoteSessionManager
+    node_stack: ServedStack, ts_agent: str, py_manager: RemoteSessionManager
 ) -> None:
     call_id = str(uuid.uuid4())
     minted = swml_tokens(ts_agent, call_id)  # minted by the TypeScript client, its incarnation in their nonce
@@ -195,7 +195,7 @@ def test_a_call_started_by_the_typescript_agent_continues_on_the_python_agent(
 
 
 def test_a_call_started_by_the_python_agent_continues_on_the_typescript_agent(
-    node_stack: Stack, ts_agent: str, py_manager: RemoteSessionManager
+    node_stack: ServedStack, ts_agent: str, py_manager: RemoteSessionManager
 ) -> None:
     call_id = str(uuid.uuid4())
     with served(python_agent(py_manager)) as (python, _):
@@ -228,7 +228,7 @@ def test_a_call_started_by_the_python_agent_continues_on_the_typescript_agent(
 
 
 def test_forged_and_foreign_tokens_run_nothing_on_either_agent(
-    node_stack: Stack, ts_agent: str, py_manager: RemoteSessionManager
+    node_stack: ServedStack, ts_agent: str, py_manager: RemoteSessionManager
 ) -> None:
     call_id = str(uuid.uuid4())
     with served(python_agent(py_manager)) as (python, _):

@@ -8,15 +8,15 @@ import os
 import subprocess
 from pathlib import Path
 
-from local import node
-from local.stack import Stack
+from harness import node
+from harness.served import ServedStack
 from tests.client_ts import vectors
 from tests.client_ts.node_stack import node_env
 
 NPM_TEST_TIMEOUT_SECS = 240
 
 
-def test_npm_test_passes(prepared: Path, node_stack: Stack, tmp_path: Path) -> None:
+def test_npm_test_passes(prepared: Path, node_stack: ServedStack, tmp_path: Path) -> None:
     env = {
         **os.environ,
         **node_env(node_stack, vectors.write(tmp_path / "vectors.json")),

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from local.node import CLIENT_TS
+from harness.node import CLIENT_TS
 
 EXACT = re.compile(r"\d+\.\d+\.\d+")
 

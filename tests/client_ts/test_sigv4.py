@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from local import node
+from harness import node
+from harness.served import ServedStack
 from local.aws import FAKE_CREDENTIALS, REGION
-from local.stack import Stack
 
 
-def probe(stack: Stack, call_id: str, **settings: str) -> dict[str, Any]:
+def probe(stack: ServedStack, call_id: str, **settings: str) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "SWAIG_API_URL": stack.base_url,
@@ -40,7 +40,7 @@ def probe(stack: Stack, call_id: str, **settings: str) -> dict[str, Any]:
     return report
 
 
-def started(stack: Stack, call_id: str) -> bool:
+def started(stack: ServedStack, call_id: str) -> bool:
     item = stack.client("dynamodb").get_item(TableName=stack.table_name, Key={"call_id": {"S": call_id}})
     return "Item" in item
 
@@ -54,7 +54,7 @@ SIGNED = {
 }
 
 
-def test_a_signed_start_runs(prepared: Path, iam_stack: Stack) -> None:
+def test_a_signed_start_runs(prepared: Path, iam_stack: ServedStack) -> None:
     call_id = f"call-{uuid.uuid4().hex[:12]}"
     report = probe(iam_stack, call_id, **SIGNED)
     assert report["signed"] is True
@@ -73,7 +73,7 @@ def test_a_signed_start_runs(prepared: Path, iam_stack: Stack) -> None:
     ids=["unsigned", "wrong secret", "wrong region", "no session token"],
 )
 def test_an_unsigned_or_wrongly_signed_start_is_refused_by_the_gateway(
-    prepared: Path, iam_stack: Stack, settings: dict[str, str]
+    prepared: Path, iam_stack: ServedStack, settings: dict[str, str]
 ) -> None:
     call_id = f"call-{uuid.uuid4().hex[:12]}"
     report = probe(iam_stack, call_id, **settings)

@@ -15,7 +15,7 @@ from session_core.rotation import STEPS
 from session_rules import tokens
 from signalwire.core.security.session_manager import SessionManager
 
-from local.aws import free_port
+from harness.ports import free_port
 
 Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftests are not imported)
 LogCapture = Any

@@ -10,15 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.stack import Stack, running_stack
+from harness.served import ServedStack, running_stack
 
 
 @pytest.fixture(scope="session")
-def default_stack(local_stack: Stack) -> Stack:
+def default_stack(local_stack: ServedStack) -> ServedStack:
     return local_stack
 
 
 @pytest.fixture(scope="session")
-def loud_stack() -> Iterator[Stack]:
+def loud_stack() -> Iterator[ServedStack]:
     with running_stack(DEBUG_MODE="true", REVOCATION_CHECK="true", POWERTOOLS_LOG_LEVEL="DEBUG") as stack:
         yield stack

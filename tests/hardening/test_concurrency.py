@@ -19,7 +19,7 @@ import requests
 from hardening_client import TIMEOUT, new_call_id, start
 from session_core.store import MAX_METADATA_BYTES, metadata_size
 
-from local.stack import Stack
+from harness.served import ServedStack
 from tests.threads import run_together
 
 THREADS = 16
@@ -31,7 +31,7 @@ RETRIES = 3  # a 503 means "retry shortly" (the contract); moto slows down as th
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800 if FULL else 300)
-def test_concurrent_merges_of_distinct_keys_lose_nothing(default_stack: Stack) -> None:
+def test_concurrent_merges_of_distinct_keys_lose_nothing(default_stack: ServedStack) -> None:
     call_id = start(requests.Session(), default_stack)
     url = f"{default_stack.base_url}/sessions/{call_id}/metadata"
 
@@ -60,7 +60,7 @@ def test_concurrent_merges_of_distinct_keys_lose_nothing(default_stack: Stack) -
     assert metadata == expected
 
 
-def test_concurrent_creates_of_one_session_start_it_once(default_stack: Stack) -> None:
+def test_concurrent_creates_of_one_session_start_it_once(default_stack: ServedStack) -> None:
     call_id = new_call_id("race")
     url = f"{default_stack.base_url}/sessions"
 
@@ -86,7 +86,7 @@ def test_concurrent_creates_of_one_session_start_it_once(default_stack: Stack) -
     assert metadata == {f"t{t}": t for t in range(THREADS)}
 
 
-def test_concurrent_near_limit_patches_keep_the_limit(default_stack: Stack) -> None:
+def test_concurrent_near_limit_patches_keep_the_limit(default_stack: ServedStack) -> None:
     """8 PATCHes of a distinct 20 KB value at once: at most 64 KiB stored, every 200 present, every 413 absent."""
     call_id = start(requests.Session(), default_stack)
     url = f"{default_stack.base_url}/sessions/{call_id}/metadata"
@@ -106,7 +106,7 @@ def test_concurrent_near_limit_patches_keep_the_limit(default_stack: Stack) -> N
     assert again.status_code == 200
 
 
-def test_create_racing_end_never_fails(default_stack: Stack) -> None:
+def test_create_racing_end_never_fails(default_stack: ServedStack) -> None:
     """POST /sessions and DELETE /sessions/{id} on one id from 8 threads: 200/201 and 200, or a 503 a retry resolves."""
     call_id = new_call_id("create-end")
     base = default_stack.base_url

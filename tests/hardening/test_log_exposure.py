@@ -14,7 +14,7 @@ import requests
 from hardening_client import TIMEOUT, end, mint, start, verdict
 from signalwire.core.security.session_manager import SessionManager
 
-from local.stack import Stack
+from harness.served import ServedStack
 
 
 def signature(token: str) -> str:
@@ -22,7 +22,7 @@ def signature(token: str) -> str:
     return raw.rsplit(".", 4)[4]
 
 
-def full_flow(http: requests.Session, stack: Stack) -> list[str]:
+def full_flow(http: requests.Session, stack: ServedStack) -> list[str]:
     """Every route and outcome once; the tokens it handled."""
     base = stack.base_url
     call_id = start(http, stack, customer="Ada", tier=2)
@@ -47,7 +47,7 @@ def full_flow(http: requests.Session, stack: Stack) -> list[str]:
     return tokens
 
 
-def test_no_log_line_holds_a_token_a_signature_or_the_key(http: requests.Session, loud_stack: Stack) -> None:
+def test_no_log_line_holds_a_token_a_signature_or_the_key(http: requests.Session, loud_stack: ServedStack) -> None:
     tokens = full_flow(http, loud_stack)
     log = loud_stack.log()
     assert "token rejected" in log and '"reason":"bad_signature"' in log  # the handlers' own lines are in it

@@ -22,8 +22,8 @@ from openapi_spec_validator import validate
 from session_core import contract, inputs
 from session_core.errors import BadRequest
 
+from harness.served import ServedStack
 from local import template
-from local.stack import Stack
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"))
 CHECKS = [
@@ -37,7 +37,7 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def document(http: requests.Session, loud_stack: Stack) -> dict[str, Any]:
+def document(http: requests.Session, loud_stack: ServedStack) -> dict[str, Any]:
     reply = http.get(f"{loud_stack.base_url}/openapi.json", timeout=60)  # generated on first request
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/json")
     served: dict[str, Any] = reply.json()
@@ -121,7 +121,7 @@ def test_the_documented_limits_are_the_ones_inputs_enforces(document: dict[str, 
     assert mint["schema"]["properties"]["token_expiry_secs"]["anyOf"][0] == lifetime
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(loud_stack: Stack, tmp_path: Path) -> None:
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(loud_stack: ServedStack, tmp_path: Path) -> None:
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "run",

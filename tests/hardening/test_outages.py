@@ -20,9 +20,9 @@ from hardening_client import TIMEOUT, mint, new_call_id, start, verdict
 from session_core.config import CLIENT_CONFIG
 from signalwire.core.security.session_manager import SessionManager
 
-from local.fault_proxy import FaultProxy, fault_proxy
+from harness.fault_proxy import FaultProxy, fault_proxy
+from harness.served import ServedStack, running_stack
 from local.lambda_pool import SERVICE_ENDPOINTS
-from local.stack import Stack, running_stack
 
 UNAVAILABLE = "service_unavailable"
 ATTEMPTS = CLIENT_CONFIG["retries"]["total_max_attempts"]  # the first try included
@@ -31,7 +31,7 @@ MAX_BACKOFF_SECS = sum(2.0**i for i in range(ATTEMPTS - 1))
 
 
 @contextlib.contextmanager
-def outage_stack(**env: str) -> Iterator[tuple[Stack, FaultProxy, FaultProxy]]:
+def outage_stack(**env: str) -> Iterator[tuple[ServedStack, FaultProxy, FaultProxy]]:
     """A local stack whose functions reach each service through its own switchable proxy."""
     with fault_proxy() as dynamodb, fault_proxy() as secrets:
         endpoints = dict(zip(SERVICE_ENDPOINTS, (dynamodb.url, secrets.url), strict=True))
@@ -41,13 +41,13 @@ def outage_stack(**env: str) -> Iterator[tuple[Stack, FaultProxy, FaultProxy]]:
             yield stack, dynamodb, secrets
 
 
-def call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[requests.Response, float]:
+def call(stack: ServedStack, method: str, path: str, body: Any = None) -> tuple[requests.Response, float]:
     started = time.perf_counter()
     reply = requests.request(method, f"{stack.base_url}{path}", json=body, timeout=TIMEOUT)
     return reply, time.perf_counter() - started
 
 
-def one_by_one(stack: Stack, calls: list[tuple[str, str, Any]]) -> list[tuple[requests.Response, float]]:
+def one_by_one(stack: ServedStack, calls: list[tuple[str, str, Any]]) -> list[tuple[requests.Response, float]]:
     """In turn, so each lands on the warm worker and its time is the dependency's, not a cold start's."""
     return [call(stack, *c) for c in calls]
 

@@ -12,12 +12,12 @@ import requests
 from hardening_client import end, mint, new_call_id, start, verdict
 from signalwire.core.security.session_manager import SessionManager
 
-from local.stack import Stack
+from harness.served import ServedStack
 
 FUNCTIONS = ("lookup", "transfer", "get_weather", "book-table", "x")
 
 
-def tokens_of_one_call(http: requests.Session, stack: Stack, call_id: str) -> dict[str, list[str]]:
+def tokens_of_one_call(http: requests.Session, stack: ServedStack, call_id: str) -> dict[str, list[str]]:
     """Several tokens per function: a batch mint plus single mints."""
     found: dict[str, list[str]] = {name: [] for name in FUNCTIONS}
     for name, token in mint(http, stack, call_id, *FUNCTIONS).items():
@@ -27,7 +27,9 @@ def tokens_of_one_call(http: requests.Session, stack: Stack, call_id: str) -> di
     return found
 
 
-def test_with_revocation_every_token_of_an_ended_call_is_rejected(http: requests.Session, loud_stack: Stack) -> None:
+def test_with_revocation_every_token_of_an_ended_call_is_rejected(
+    http: requests.Session, loud_stack: ServedStack
+) -> None:
     stack = loud_stack
     call_id, other = start(http, stack), start(http, stack)
     tokens = tokens_of_one_call(http, stack, call_id)
@@ -56,7 +58,7 @@ def test_with_revocation_every_token_of_an_ended_call_is_rejected(http: requests
         assert verdict(http, stack, call_id, "lookup", token) == {"valid": False, "reason": "session_ended"}
 
 
-def test_with_revocation_a_never_created_call_is_rejected(http: requests.Session, loud_stack: Stack) -> None:
+def test_with_revocation_a_never_created_call_is_rejected(http: requests.Session, loud_stack: ServedStack) -> None:
     call_id = new_call_id("never")
     forged_by_key_holder = SessionManager(secret_key=loud_stack.signing_key).generate_token("lookup", call_id)
     assert verdict(http, loud_stack, call_id, "lookup", forged_by_key_holder) == {
@@ -65,7 +67,7 @@ def test_with_revocation_a_never_created_call_is_rejected(http: requests.Session
     }
 
 
-def test_without_revocation_validate_stays_stateless(http: requests.Session, default_stack: Stack) -> None:
+def test_without_revocation_validate_stays_stateless(http: requests.Session, default_stack: ServedStack) -> None:
     stack = default_stack
     call_id = start(http, stack)
     tokens = tokens_of_one_call(http, stack, call_id)

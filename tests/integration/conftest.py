@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from local.stack import Stack
+from harness.served import ServedStack
 
 
 @pytest.fixture(scope="session")
-def stack(local_stack: Stack) -> Stack:
+def stack(local_stack: ServedStack) -> ServedStack:
     """The stack with the template's defaults (debug off, revocation off, cleanup schedule off)."""
     return local_stack

@@ -13,15 +13,15 @@ import pytest
 import requests
 from signalwire.core.security.session_manager import SessionManager
 
-from local.stack import Stack, running_stack
+from harness.served import ServedStack, running_stack
 
 TIMEOUT = 10
 SESSION_TTL_SECS = 3
 
 
 @pytest.fixture(scope="module")
-def short() -> Iterator[Stack]:
-    env = {
+def short() -> Iterator[ServedStack]:
+    env: dict[str, Any] = {  # Any: running_stack's keyword arguments are all settings here
         "TOKEN_EXPIRY_SECS": "1",
         "SESSION_TTL_SECS": str(SESSION_TTL_SECS),
         "DEBUG_MODE": "true",
@@ -47,25 +47,25 @@ def eventually(check: Callable[[], Any], within: float = 15.0) -> Any:
     return result
 
 
-def start(http: requests.Session, stack: Stack) -> str:
+def start(http: requests.Session, stack: ServedStack) -> str:
     call_id = f"short-{uuid.uuid4().hex[:10]}"
     assert http.post(f"{stack.base_url}/sessions", json={"call_id": call_id}, timeout=TIMEOUT).status_code == 201
     return call_id
 
 
-def mint(http: requests.Session, stack: Stack, call_id: str, function: str) -> str:
+def mint(http: requests.Session, stack: ServedStack, call_id: str, function: str) -> str:
     reply = http.post(f"{stack.base_url}/sessions/{call_id}/tokens", json={"function": function}, timeout=TIMEOUT)
     assert reply.status_code == 201, reply.text
     token: str = reply.json()["token"]
     return token
 
 
-def sdk_token(stack: Stack, call_id: str, function: str) -> str:
+def sdk_token(stack: ServedStack, call_id: str, function: str) -> str:
     """A token with the SDK's default lifetime, signed with the stack's key."""
     return SessionManager(secret_key=stack.signing_key).generate_token(function, call_id)
 
 
-def verdict(http: requests.Session, stack: Stack, call_id: str, function: str, token: str) -> dict[str, Any]:
+def verdict(http: requests.Session, stack: ServedStack, call_id: str, function: str, token: str) -> dict[str, Any]:
     body = {"call_id": call_id, "function": function, "token": token}
     reply = http.post(f"{stack.base_url}/tokens/validate", json=body, timeout=TIMEOUT)
     assert reply.status_code == 200, reply.text  # a verdict, not an error
@@ -73,14 +73,14 @@ def verdict(http: requests.Session, stack: Stack, call_id: str, function: str, t
     return result
 
 
-def test_a_token_expires_after_token_expiry_secs(http: requests.Session, short: Stack) -> None:
+def test_a_token_expires_after_token_expiry_secs(http: requests.Session, short: ServedStack) -> None:
     call_id = start(http, short)
     token = mint(http, short, call_id, "f")
     result = eventually(lambda: (v := verdict(http, short, call_id, "f", token)) != {"valid": True} and v)
     assert result == {"valid": False, "reason": "expired"}
 
 
-def test_debug_mode_comes_from_the_environment(http: requests.Session, short: Stack) -> None:
+def test_debug_mode_comes_from_the_environment(http: requests.Session, short: ServedStack) -> None:
     call_id = start(http, short)
     token = sdk_token(short, call_id, "lookup")
     reply = http.post(f"{short.base_url}/tokens/debug", json={"token": token}, timeout=TIMEOUT)
@@ -90,7 +90,7 @@ def test_debug_mode_comes_from_the_environment(http: requests.Session, short: St
 
 
 def test_revocation_check_refuses_tokens_minted_elsewhere_even_for_an_active_session(
-    http: requests.Session, short: Stack
+    http: requests.Session, short: ServedStack
 ) -> None:
     """Under revocation a token must carry the session's incarnation, which only the service mints in."""
     call_id = start(http, short)
@@ -98,7 +98,7 @@ def test_revocation_check_refuses_tokens_minted_elsewhere_even_for_an_active_ses
     assert verdict(http, short, call_id, "f", token) == {"valid": False, "reason": "session_ended"}
 
 
-def test_the_schedule_deletes_expired_sessions(http: requests.Session, short: Stack) -> None:
+def test_the_schedule_deletes_expired_sessions(http: requests.Session, short: ServedStack) -> None:
     call_id = start(http, short)
     table = short.client("dynamodb")
     key = {"call_id": {"S": call_id}}

@@ -7,18 +7,19 @@ import os
 import subprocess
 import sys
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from harness.served import ServedStack
 from local.lambda_runtime import http_event
-from local.stack import Stack
 from local.template import ROOT
 
 
-def test_invoke_uses_the_running_stacks_emulated_aws(http: requests.Session, stack: Stack) -> None:
+def test_invoke_uses_the_running_stacks_emulated_aws(http: requests.Session, stack: ServedStack) -> None:
     call_id = f"inv-{uuid.uuid4().hex[:10]}"
-    body = {"call_id": call_id, "metadata": {"from": "http"}}
+    body: dict[str, Any] = {"call_id": call_id, "metadata": {"from": "http"}}
     assert http.post(f"{stack.base_url}/sessions", json=body, timeout=10).status_code == 201
     event = http_event(
         "GET",

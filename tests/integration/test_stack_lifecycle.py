@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.aws import free_port
-from local.stack import running_stack
+from harness.ports import free_port
+from harness.served import running_stack
 from local.template import ROOT
 
 

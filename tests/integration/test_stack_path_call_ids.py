@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from local.stack import Stack
+from harness.served import ServedStack
 
 TIMEOUT = 10
 # Every control character (C0, DEL, C1), NUL among them, and the characters that end a path in a
@@ -20,7 +20,7 @@ TIMEOUT = 10
 CHARACTERS = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))] + ["?", "#"]
 
 
-def send(stack: Stack, method: str, target: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+def send(stack: ServedStack, method: str, target: str, body: Any = None) -> tuple[int, dict[str, Any]]:
     """`target` byte for byte (no client-side normalising of escapes); the status and JSON answer."""
     conn = http.client.HTTPConnection(urlsplit(stack.base_url).netloc, timeout=TIMEOUT)
     try:
@@ -33,14 +33,14 @@ def send(stack: Stack, method: str, target: str, body: Any = None) -> tuple[int,
 
 
 @pytest.fixture
-def session(http: requests.Session, stack: Stack) -> str:
+def session(http: requests.Session, stack: ServedStack) -> str:
     call_id = f"path-{uuid.uuid4().hex[:12]}"
     reply = http.post(f"{stack.base_url}/sessions", json={"call_id": call_id, "metadata": {"k": "kept"}}, timeout=10)
     assert reply.status_code == 201, reply.text
     return call_id
 
 
-def assert_untouched(http: requests.Session, stack: Stack, call_id: str) -> None:
+def assert_untouched(http: requests.Session, stack: ServedStack, call_id: str) -> None:
     reply = http.get(f"{stack.base_url}/sessions/{call_id}/metadata", timeout=TIMEOUT)
     assert reply.json() == {"call_id": call_id, "metadata": {"k": "kept"}}
     minted = http.post(f"{stack.base_url}/sessions/{call_id}/tokens", json={"function": "f"}, timeout=TIMEOUT)
@@ -56,7 +56,7 @@ def assert_untouched(http: requests.Session, stack: Stack, call_id: str) -> None
     ],
 )
 def test_each_control_character_and_delimiter_in_a_path_id_is_400(
-    http: requests.Session, stack: Stack, session: str, method: str, template: str, body: Any
+    http: requests.Session, stack: ServedStack, session: str, method: str, template: str, body: Any
 ) -> None:
     for char in CHARACTERS:
         status, answer = send(stack, method, template.format(quote(session + char, safe="")), body)
@@ -65,7 +65,7 @@ def test_each_control_character_and_delimiter_in_a_path_id_is_400(
 
 
 def test_a_character_after_a_literal_segment_matches_no_route(
-    http: requests.Session, stack: Stack, session: str
+    http: requests.Session, stack: ServedStack, session: str
 ) -> None:
     """A route is a full match: `/tokens\\n` is not `/tokens`, so the gateway answers its own 404."""
     for char in ("\n", "\x00", "?", "#"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from local.lambda_pool import FunctionPool, InvokeError, PoolBusy, PoolClosed, f
 from local.template import Function
 
 ENDPOINT = "http://127.0.0.1:9"  # nothing listens: these handlers never call AWS
+MakePool = Callable[..., FunctionPool]  # the make_pool fixture: a pool over a fake function, closed after the test
 
 
 def alive(pid: int) -> bool:
@@ -26,7 +27,7 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def make_pool(make_function: Callable[..., Function]) -> Any:
+def make_pool(make_function: Callable[..., Function]) -> Iterator[MakePool]:
     pools: list[FunctionPool] = []
 
     def build(fn: Function | None = None, timeout: float = 5.0, max_workers: int = 2, **kwargs: Any) -> FunctionPool:
@@ -40,7 +41,7 @@ def make_pool(make_function: Callable[..., Function]) -> Any:
         pool.close()
 
 
-def test_runs_the_handler_with_a_lambda_context(make_pool: Any) -> None:
+def test_runs_the_handler_with_a_lambda_context(make_pool: MakePool) -> None:
     pool = make_pool()
     result = pool.invoke({"action": "echo", "n": 1})
     assert result["event"] == {"action": "echo", "n": 1}
@@ -49,14 +50,14 @@ def test_runs_the_handler_with_a_lambda_context(make_pool: Any) -> None:
     assert 0 < result["remaining_ms"] <= 5000
 
 
-def test_a_warm_worker_is_reused(make_pool: Any) -> None:
+def test_a_warm_worker_is_reused(make_pool: MakePool) -> None:
     pool = make_pool()
     first, second = pool.invoke({}), pool.invoke({})
     assert first["pid"] == second["pid"]
     assert pool.size == 1
 
 
-def test_what_the_handler_prints_goes_to_the_log_not_the_protocol(make_pool: Any) -> None:
+def test_what_the_handler_prints_goes_to_the_log_not_the_protocol(make_pool: MakePool) -> None:
     lines: list[str] = []
     pool = make_pool(log=lines.append)
     result = pool.invoke({"action": "print"})
@@ -68,7 +69,7 @@ def test_what_the_handler_prints_goes_to_the_log_not_the_protocol(make_pool: Any
     assert '{"result": "forged"}' in log
 
 
-def test_an_exception_is_reported_and_the_worker_replaced(make_pool: Any) -> None:
+def test_an_exception_is_reported_and_the_worker_replaced(make_pool: MakePool) -> None:
     lines: list[str] = []
     pool = make_pool(log=lines.append)
     before = pool.invoke({})["pid"]
@@ -83,7 +84,7 @@ def test_an_exception_is_reported_and_the_worker_replaced(make_pool: Any) -> Non
     assert any("ValueError: boom" in line for line in lines)  # the traceback is logged, as in CloudWatch
 
 
-def test_a_crashed_worker_is_replaced(make_pool: Any) -> None:
+def test_a_crashed_worker_is_replaced(make_pool: MakePool) -> None:
     pool = make_pool()
     before = pool.invoke({})["pid"]
     with pytest.raises(InvokeError) as failed:
@@ -95,7 +96,7 @@ def test_a_crashed_worker_is_replaced(make_pool: Any) -> None:
     assert pool.size == 1
 
 
-def test_a_timed_out_worker_is_killed(make_pool: Any) -> None:
+def test_a_timed_out_worker_is_killed(make_pool: MakePool) -> None:
     pool = make_pool(timeout=0.5, max_workers=1)
     pid = pool.invoke({})["pid"]
     with pytest.raises(InvokeError) as failed:
@@ -105,13 +106,13 @@ def test_a_timed_out_worker_is_killed(make_pool: Any) -> None:
     assert pool.invoke({})["pid"] != pid
 
 
-def test_a_result_that_is_not_json_is_an_error(make_pool: Any) -> None:
+def test_a_result_that_is_not_json_is_an_error(make_pool: MakePool) -> None:
     with pytest.raises(InvokeError) as failed:
         make_pool().invoke({"action": "unserializable"})
     assert failed.value.error["errorType"] == "Runtime.MarshalError"
 
 
-def test_an_import_failure_is_an_init_error(make_pool: Any, make_function: Callable[..., Function]) -> None:
+def test_an_import_failure_is_an_init_error(make_pool: MakePool, make_function: Callable[..., Function]) -> None:
     pool = make_pool(make_function("broken", source="raise RuntimeError('bad init')\n"))
     with pytest.raises(InvokeError) as failed:
         pool.invoke({})
@@ -120,7 +121,7 @@ def test_an_import_failure_is_an_init_error(make_pool: Any, make_function: Calla
 
 
 def test_each_function_gets_its_own_clean_environment(
-    make_pool: Any, make_function: Callable[..., Function], monkeypatch: pytest.MonkeyPatch
+    make_pool: MakePool, make_function: Callable[..., Function], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ONLY_IN_THE_CALLER", "leak")
     pool = make_pool(make_function(env={"FROM_TEMPLATE": "yes"}))
@@ -147,7 +148,7 @@ def test_each_function_gets_its_own_clean_environment(
     }
 
 
-def test_concurrent_events_run_on_separate_workers_up_to_the_limit(make_pool: Any) -> None:
+def test_concurrent_events_run_on_separate_workers_up_to_the_limit(make_pool: MakePool) -> None:
     pool = make_pool(max_workers=2)
     results: list[dict[str, Any]] = []
     threads = [
@@ -162,7 +163,7 @@ def test_concurrent_events_run_on_separate_workers_up_to_the_limit(make_pool: An
     assert pool.size == 2
 
 
-def test_a_request_that_finds_every_worker_busy_gives_up(make_pool: Any) -> None:
+def test_a_request_that_finds_every_worker_busy_gives_up(make_pool: MakePool) -> None:
     pool = make_pool(max_workers=1, wait_secs=0.2)
     pool.invoke({})  # warm
     busy = threading.Thread(target=pool.invoke, args=({"action": "sleep", "secs": 1.5},))
@@ -176,7 +177,7 @@ def test_a_request_that_finds_every_worker_busy_gives_up(make_pool: Any) -> None
         busy.join()
 
 
-def test_close_stops_every_worker(make_pool: Any) -> None:
+def test_close_stops_every_worker(make_pool: MakePool) -> None:
     pool = make_pool()
     pid = pool.invoke({})["pid"]
     pool.close()

@@ -7,7 +7,6 @@ import dataclasses
 import http.client
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,25 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from local.lambda_pool import LambdaPool
-from local.serve import Front, FrontHandler, FrontServer
 from local.template import Function, Route
-
-
-def serve(
-    functions: dict[str, Function], openapi: Callable[[], dict[str, Any]] | None = None, **front: Any
-) -> Iterator[str]:
-    pool = LambdaPool(functions, "http://127.0.0.1:9", max_workers=2, log=None)
-    server = FrontServer(("127.0.0.1", 0), FrontHandler)
-    server.front = Front(functions, pool, openapi, **front)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        pool.close()
+from tests.support.front import serving_front
 
 
 @pytest.fixture
@@ -42,7 +24,8 @@ def base_url(make_function: Callable[..., Function]) -> Iterator[str]:
     echo = make_function(
         "echo", routes=[Route("GET", "/items/{id}"), Route("POST", "/items/{id}"), Route("DELETE", "/items/{id}/tags")]
     )
-    yield from serve({"echo": echo})
+    with serving_front({"echo": echo}) as url:
+        yield url
 
 
 def raw_get(base_url: str, target: str) -> tuple[int, Any]:
@@ -120,7 +103,7 @@ def test_a_chunked_body_is_read_whole(base_url: str) -> None:
 
 
 def test_a_payload_2_response_becomes_http(base_url: str) -> None:
-    response = {
+    response: dict[str, Any] = {
         "statusCode": 201,
         "headers": {"X-One": "1", "Content-Type": "text/plain"},
         "multiValueHeaders": {"X-Many": ["a", "b"]},
@@ -182,7 +165,7 @@ def test_unknown_routes_and_wrong_methods_are_the_gateways_404(base_url: str) ->
 def test_a_handler_past_its_timeout_is_the_gateways_500(make_function: Callable[..., Function]) -> None:
     """Lambda ends it at the template's Timeout: a function error, which the gateway answers 500."""
     slow = dataclasses.replace(make_function("slow", routes=[Route("GET", "/slow")]), timeout=0.5)
-    for url in serve({"slow": slow}):
+    with serving_front({"slow": slow}) as url:
         reply = requests.get(f"{url}/slow?action=sleep", timeout=10)  # sleeps 5 s: a 200 if not ended
         assert (reply.status_code, reply.json()) == GATEWAY_500
 
@@ -190,7 +173,7 @@ def test_a_handler_past_its_timeout_is_the_gateways_500(make_function: Callable[
 def test_past_the_integration_timeout_the_gateway_answers_503(make_function: Callable[..., Function]) -> None:
     """A function allowed to run longer than the gateway waits: 503 when the gateway gives up."""
     slow = make_function("slow", routes=[Route("GET", "/slow")])  # Timeout 3 s, the default
-    for url in serve({"slow": slow}, integration_timeout=0.5):
+    with serving_front({"slow": slow}, integration_timeout=0.5) as url:
         reply = requests.get(f"{url}/slow?action=sleep", timeout=10)  # sleeps 5 s: a 200 if waited for
         assert (reply.status_code, reply.json()) == (503, {"message": "Service Unavailable"})
         assert requests.get(f"{url}/slow", timeout=10).status_code == 200  # the other worker
@@ -199,13 +182,13 @@ def test_past_the_integration_timeout_the_gateway_answers_503(make_function: Cal
 def test_waiting_for_a_worker_counts_against_the_integration_timeout(make_function: Callable[..., Function]) -> None:
     """Waiting plus running never outlasts the gateway: with every worker busy, the wait is cut short."""
     slow = dataclasses.replace(make_function("slow", routes=[Route("GET", "/slow")]), timeout=1.0)
-    for url in serve({"slow": slow}, integration_timeout=1.5):
-        with ThreadPoolExecutor(3) as pool:  # two workers busy past the 0.5 s a request may wait
-            busy = [pool.submit(requests.get, f"{url}/slow?action=sleep", timeout=10) for _ in range(2)]
-            time.sleep(0.2)  # let both reach a worker first
-            waiting = requests.get(f"{url}/slow", timeout=10)
-            assert (waiting.status_code, waiting.json()) == (503, {"message": "Service Unavailable"})
-            assert [f.result().status_code for f in busy] == [500, 500]  # each ended at its 1 s Timeout
+    # Two workers busy past the 0.5 s a request may wait.
+    with serving_front({"slow": slow}, integration_timeout=1.5) as url, ThreadPoolExecutor(3) as pool:
+        busy = [pool.submit(requests.get, f"{url}/slow?action=sleep", timeout=10) for _ in range(2)]
+        time.sleep(0.2)  # let both reach a worker first
+        waiting = requests.get(f"{url}/slow", timeout=10)
+        assert (waiting.status_code, waiting.json()) == (503, {"message": "Service Unavailable"})
+        assert [f.result().status_code for f in busy] == [500, 500]  # each ended at its 1 s Timeout
 
 
 def test_an_event_over_lambdas_6_mb_is_the_gateways_413(base_url: str) -> None:
@@ -248,9 +231,9 @@ def test_an_oversized_body_is_413(base_url: str) -> None:
 
 def test_openapi_json_is_served_only_with_the_hook(make_function: Callable[..., Function]) -> None:
     functions = {"echo": make_function("echo", routes=[Route("GET", "/items/{id}")])}
-    for url in serve(functions):
+    with serving_front(functions) as url:
         assert requests.get(f"{url}/openapi.json", timeout=10).status_code == 404
-    for url in serve(functions, openapi=lambda: {"openapi": "3.0.3", "paths": {}}):
+    with serving_front(functions, openapi=lambda: {"openapi": "3.0.3", "paths": {}}) as url:
         reply = requests.get(f"{url}/openapi.json", timeout=10)
         assert (reply.status_code, reply.json()) == (200, {"openapi": "3.0.3", "paths": {}})
         assert requests.post(f"{url}/openapi.json", timeout=10).status_code == 404

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local.aws import free_port
+from harness.ports import free_port
 from local.template import ROOT
 
 

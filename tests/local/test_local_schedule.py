@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local import aws, template
-from local.serve import CRON_FALLBACK_SECS, schedule_interval
+from local.schedule import CRON_FALLBACK_SECS, schedule_interval
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from harness.ports import free_port
 from local import aws
-from local.aws import free_port
 from local.template import ROOT
 
 

@@ -26,7 +26,7 @@ from local import sigv4
 from local.aws import REGION
 from local.serve import banner
 from local.template import ROOT, Function, Route
-from tests.local.test_local_front import serve
+from tests.support.front import serving_front
 
 ACCOUNT = sigv4.Account()
 HOST = "127.0.0.1:3000"
@@ -43,11 +43,11 @@ def signed(
     service: str = "execute-api",
     host: str = HOST,
     body: bytes = BODY,
-    **headers: str,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    request = AWSRequest(
-        method="POST", url=f"http://{host}{TARGET}", data=body, headers={"Content-Type": "application/json", **headers}
-    )
+    """The headers of a request signed by botocore, with `extra` headers signed too."""
+    headers = {"Content-Type": "application/json", **(extra or {})}
+    request = AWSRequest(method="POST", url=f"http://{host}{TARGET}", data=body, headers=headers)
     SigV4Auth(credentials, service, region).add_auth(request)
     return {"Host": host, **dict(request.headers.items())}
 
@@ -77,7 +77,7 @@ def test_the_client_hook_signs_what_the_front_accepts() -> None:
         headers={"Content-Type": "application/json"},
         auth=SigV4(TESTING, REGION),
     ).prepare()
-    assert check({"Host": HOST, **prepared.headers})
+    assert check({"Host": HOST, **{name: str(value) for name, value in prepared.headers.items()}})
 
 
 def spoiled(name: str) -> tuple[dict[str, str], dict[str, object]]:
@@ -85,7 +85,7 @@ def spoiled(name: str) -> tuple[dict[str, str], dict[str, object]]:
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=6)
     earlier = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=6)
     unsigned = {"Host": HOST, "Content-Type": "application/json"}
-    return {
+    cases: dict[str, tuple[dict[str, str], dict[str, object]]] = {
         "unsigned": (unsigned, {}),
         "another secret": (signed(Credentials("testing", "not-the-secret", "testing")), {}),
         "another access key": (signed(Credentials("AKIDEXAMPLE", "testing", "testing")), {}),
@@ -101,8 +101,9 @@ def spoiled(name: str) -> tuple[dict[str, str], dict[str, object]]:
         "a query added": (signed(), {"target": "/sessions/call-1/tokens?x=1"}),
         "expired": (signed(), {"now": later}),
         "from the future": (signed(), {"now": earlier}),
-        "a lying content hash": (signed(**{"X-Amz-Content-SHA256": "0" * 64}), {}),
-    }[name]
+        "a lying content hash": (signed(extra={"X-Amz-Content-SHA256": "0" * 64}), {}),
+    }
+    return cases[name]
 
 
 @pytest.mark.parametrize(
@@ -146,7 +147,8 @@ def test_a_signature_without_the_host_or_with_a_changed_host_does_not_count() ->
 @pytest.fixture
 def iam_front(make_function: Callable[..., Function]) -> Iterator[str]:
     echo = make_function("echo", routes=[Route("POST", "/items/{id}")])
-    yield from serve({"echo": echo}, iam=ACCOUNT)
+    with serving_front({"echo": echo}, iam=ACCOUNT) as url:
+        yield url
 
 
 def test_unsigned_or_wrongly_signed_requests_get_the_gateways_403(iam_front: str) -> None:

@@ -162,7 +162,7 @@ def test_put_item_over_400_kb_is_refused(table: tuple[Any, str]) -> None:
     client, name = table
     # A map of 50 entries of 10,000 bytes: about 500 KB, spread so that no single value stands out.
     entries = {f"k{i:02d}": {"S": "x" * 10_000} for i in range(50)}
-    item = {"pk": {"S": "big"}, "md": {"M": entries}}
+    item: dict[str, dict[str, Any]] = {"pk": {"S": "big"}, "md": {"M": entries}}
     assert item_bytes(item) > MAX_ITEM_BYTES
     message = refused(lambda: client.put_item(TableName=name, Item=item))
     assert message == "Item size has exceeded the maximum allowed size"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from session_client.signing import SigV4
 
-from local.stack import running_stack
+from harness.served import running_stack
 from smoke import lifecycle
 from tests.stub_service import Received, serving
 

@@ -24,7 +24,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-HOST = "127.0.0.1"
+from local.aws import HOST
+
 MODES = ("pass", "down", "hang")
 
 

@@ -1,4 +1,4 @@
-"""The local stack as a real subprocess, for tests in any folder:
+"""The local stack (`python -m local.serve`) as a real subprocess, for tests in any folder and the benchmark:
 
     with running_stack(TOKEN_EXPIRY_SECS="1") as stack:
         requests.post(f"{stack.base_url}/sessions", json={})
@@ -27,16 +27,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import aws
-from .aws import HOST, free_port
-from .template import ROOT
+from local import aws
+from local.aws import HOST
+from local.template import ROOT
+
+from .ports import free_port
 
 READY_TIMEOUT_SECS = 60.0
 STOP_TIMEOUT_SECS = 10.0
 
 
 @dataclass(frozen=True)
-class Stack:
+class ServedStack:
+    """A running `python -m local.serve`: its URLs, the resources it provisioned, its process and log."""
+
     base_url: str
     aws_endpoint: str
     signing_key: str
@@ -79,7 +83,7 @@ def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECS) -
 
 
 @contextlib.contextmanager
-def running_stack(ready_timeout: float = READY_TIMEOUT_SECS, niceness: int = 0, **env: str) -> Iterator[Stack]:
+def running_stack(ready_timeout: float = READY_TIMEOUT_SECS, niceness: int = 0, **env: str) -> Iterator[ServedStack]:
     """Start `python -m local.serve`, wait until it answers, yield it, Ctrl-C it.
 
     `niceness` lowers the stack's CPU priority (its workers inherit it): for a benchmark of what
@@ -118,7 +122,7 @@ def running_stack(ready_timeout: float = READY_TIMEOUT_SECS, niceness: int = 0, 
                 )
             time.sleep(0.05)
         provisioned = aws.discover(*aws.clients(endpoint))
-        yield Stack(
+        yield ServedStack(
             base_url,
             endpoint,
             provisioned.signing_key,

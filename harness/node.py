@@ -11,8 +11,9 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
-from .template import ROOT
+from local.template import ROOT
 
 CLIENT_TS = ROOT / "client-ts"
 PREPARE_TIMEOUT_SECS = 600  # a first `npm ci` downloads; later runs take seconds
@@ -28,14 +29,22 @@ def prepare() -> Path:
     executable = node()
     if executable is None:
         raise RuntimeError("node is not on PATH: the TypeScript client needs Node.js 20 or newer")
+    sdk: str = run_script(executable, ["scripts/prepare.mjs"], timeout=PREPARE_TIMEOUT_SECS)["sdk"]
+    return Path(sdk)
+
+
+def run_script(executable: str, args: list[str], *, timeout: float, env: dict[str, str] | None = None) -> Any:
+    """`node args...` in client-ts/: the JSON its last line of output holds; RuntimeError, with the
+    end of its stderr, when it fails."""
     done = subprocess.run(
-        [executable, "scripts/prepare.mjs"],
+        [executable, *args],
         cwd=CLIENT_TS,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=PREPARE_TIMEOUT_SECS,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"client-ts/scripts/prepare.mjs failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return Path(json.loads(done.stdout.strip().splitlines()[-1])["sdk"])
+        raise RuntimeError(f"client-ts/{args[0]} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
