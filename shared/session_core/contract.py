@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_rules import limits, tokens
+from session_rules import limits
+from session_rules.codes import Reason
 
 JSON = "application/json"
 
@@ -64,7 +65,7 @@ TOKEN_EXPIRY: dict[str, Any] = {
         " as long as they do"
     ),
 }
-REASONS = list(tokens.REASONS)
+REASONS = list(Reason)
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error", "message"],

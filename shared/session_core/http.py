@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
+from session_rules.codes import ErrorCode
 
 from . import failures, inputs
 from .config import settings
@@ -22,7 +23,7 @@ metrics = Metrics()  # namespace: POWERTOOLS_METRICS_NAMESPACE
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
-def error(status: int, code: str, message: str) -> Response:
+def error(status: int, code: ErrorCode, message: str) -> Response:
     return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": code, "message": message}))
 
 
@@ -51,13 +52,13 @@ def resolver() -> APIGatewayHttpResolver:
         # API Gateway routed the request here by a call id that Powertools' route pattern refuses
         # (a control character, '?', '#', NUL...): a bad id, not a missing route.
         if "call_id" in (app.current_event.path_parameters or {}):
-            return error(400, "invalid_call_id", inputs.CALL_ID_MESSAGE)
-        return error(404, "not_found", "no such route")
+            return error(400, ErrorCode.INVALID_CALL_ID, inputs.CALL_ID_MESSAGE)
+        return error(404, ErrorCode.NOT_FOUND, "no such route")
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unexpected error")
-        return error(500, "internal_error", "the service failed unexpectedly; the error was logged")
+        return error(500, ErrorCode.INTERNAL_ERROR, "the service failed unexpectedly; the error was logged")
 
     return app
 
@@ -73,7 +74,7 @@ def body(app: APIGatewayHttpResolver) -> dict[str, Any]:
         try:
             raw = base64.b64decode(raw, validate=True)
         except binascii.Error as exc:
-            raise BadRequest("the base64 body does not decode", "invalid_body") from exc
+            raise BadRequest("the base64 body does not decode", ErrorCode.INVALID_BODY) from exc
     return inputs.json_object(raw)
 
 
@@ -93,7 +94,7 @@ def path_call_id(app: APIGatewayHttpResolver, value: str) -> str:
     call_id = inputs.call_id((event.path_parameters or {}).get("call_id"))
     route = event.route_key.partition(" ")[2]  # "DELETE /sessions/{call_id}"
     if value != call_id or event.path != route.replace("{call_id}", call_id):
-        raise BadRequest(inputs.CALL_ID_MESSAGE, "invalid_call_id")
+        raise BadRequest(inputs.CALL_ID_MESSAGE, ErrorCode.INVALID_CALL_ID)
     logger.append_keys(call_id=call_id)
     return call_id
 

@@ -16,10 +16,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from session_rules import limits, tokens
+from session_rules.keys import CURRENT
 
 from .errors import RotationError
 from .http import logger
-from .keys import CURRENT
 
 if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -9,6 +9,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from session_rules import limits, tokens
+from session_rules.codes import Reason
 
 from .config import SIGNING_SECRET, TABLE, Clock, Settings, dynamodb, secretsmanager, settings
 from .errors import DebugDisabled, Misconfigured, SessionEnded, SessionNotFound
@@ -103,7 +104,7 @@ class SessionService:
             self.keys.candidates(now), call_id, function, token, now, self.config.max_token_lifetime_secs
         )
         if verdict.valid and self.config.revocation_check and not self._session_holds(call_id, token):
-            return tokens.Verdict(False, tokens.SESSION_ENDED)
+            return tokens.Verdict(False, Reason.SESSION_ENDED)
         return verdict
 
     def _session_holds(self, call_id: str, token: str) -> bool:

@@ -14,6 +14,7 @@ from session_core.config import CLIENT_CONFIG
 from session_core.errors import KeyUnavailable
 from session_core.keys import KeyRing
 from session_rules import tokens
+from session_rules.codes import Reason
 from signalwire.core.security.session_manager import SessionManager
 
 from local.aws import random_key
@@ -49,8 +50,8 @@ def test_one_secrets_manager_call_across_many_validations(service: Any, aws: Any
     for _ in range(200):
         assert service.validate("call-1", "f", token).valid
     # Rejections that never reach the signature check need no key beyond the cached one either.
-    assert service.validate("call-1", "g", token).reason == tokens.FUNCTION_MISMATCH
-    assert service.validate("call-1", "f", "junk").reason == tokens.MALFORMED
+    assert service.validate("call-1", "g", token).reason == Reason.FUNCTION_MISMATCH
+    assert service.validate("call-1", "f", "junk").reason == Reason.MALFORMED
     assert counter.calls == 1
     assert dynamodb.calls == 0  # stateless validate (RevocationCheck off) never touches the table
 
@@ -84,7 +85,7 @@ def test_a_token_minted_before_a_rotation_still_validates(make_service: Any, aws
 
     rotate(aws, THIRD_KEY)  # the next rotation retires the first key
     latest = make_service()
-    assert latest.validate("call-1", "f", old_token).reason == tokens.BAD_SIGNATURE
+    assert latest.validate("call-1", "f", old_token).reason == Reason.BAD_SIGNATURE
     assert latest.validate("call-1", "f", new_token).valid
 
 

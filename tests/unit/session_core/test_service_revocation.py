@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from session_rules import tokens
+from session_rules.codes import Reason
 
 
 def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again(
@@ -21,7 +22,7 @@ def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again
     assert created  # a fresh session over the ended one
     new = service.mint("call-1", ["f"])[0]["f"]
     assert service.validate("call-1", "f", new) == tokens.VALID
-    assert service.validate("call-1", "f", old) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-1", "f", old) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
 def test_a_call_id_started_again_in_the_same_second_does_not_revive_old_tokens(
@@ -32,7 +33,7 @@ def test_a_call_id_started_again_in_the_same_second_does_not_revive_old_tokens(
     old = service.mint("call-4", ["f"])[0]["f"]
     assert service.end_session("call-4")
     assert service.create_session("call-4", {})[1]
-    assert service.validate("call-4", "f", old) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-4", "f", old) == tokens.Verdict(False, Reason.SESSION_ENDED)
     assert service.validate("call-4", "f", service.mint("call-4", ["f"])[0]["f"]) == tokens.VALID
 
 
@@ -52,7 +53,7 @@ def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(make_ser
     service.create_session("call-6", {})
     foreign = tokens.mint(service.keys.current(), "call-6", "f", int(service.clock()) + 60)
     assert make_service().validate("call-6", "f", foreign) == tokens.VALID  # without revocation: valid
-    assert service.validate("call-6", "f", foreign) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-6", "f", foreign) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
 def test_a_token_minted_in_the_second_its_session_started_is_valid(make_service: Callable[..., Any]) -> None:
@@ -87,10 +88,10 @@ def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Call
     service.create_session("call-7", {}, restart=False, incarnation="00000002")
     for incarnation in ("00000001", "00000002"):
         assert service.validate("call-7", "f", minted(incarnation)) == tokens.VALID
-    assert service.validate("call-7", "f", minted("00000003")) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-7", "f", minted("00000003")) == tokens.Verdict(False, Reason.SESSION_ENDED)
     assert service.validate("call-7", "f", service.mint("call-7", ["f"])[0]["f"]) == tokens.VALID
     service.end_session("call-7")
-    assert service.validate("call-7", "f", minted("00000001")) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-7", "f", minted("00000001")) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
 def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., Any], clock: Any) -> None:
