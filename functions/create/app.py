@@ -9,8 +9,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from session_core import config, contract, inputs
-from session_core.http import body, entry, logger, metrics, resolver
+from session_core.http import body, entry, resolver
 from session_core.service import default_service
+from session_core.telemetry import logger, metrics
 
 app = resolver()
 

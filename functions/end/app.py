@@ -3,8 +3,9 @@
 from typing import Any
 
 from session_core import config, contract
-from session_core.http import entry, logger, path_call_id, resolver
+from session_core.http import entry, path_call_id, resolver
 from session_core.service import default_service
+from session_core.telemetry import logger
 
 app = resolver()
 

@@ -4,8 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from session_core import config, contract, inputs
-from session_core.http import body, entry, metrics, path_call_id, resolver
+from session_core.http import body, entry, path_call_id, resolver
 from session_core.service import default_service
+from session_core.telemetry import metrics
 
 app = resolver()
 

@@ -1,26 +1,19 @@
-"""What every API handler shares: the resolver with JSON errors, Logger, Metrics, the Lambda entry point."""
+"""What every API handler shares: the resolver with JSON errors, the request's body and path, the Lambda entry point."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
 from session_rules.codes import ErrorCode
 
 from . import failures, inputs
-from .config import settings
 from .errors import BadRequest, KeyUnavailable, Misconfigured, ServiceError, Unavailable
-
-logger = Logger()  # service name, level: POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL
-metrics = Metrics()  # namespace: POWERTOOLS_METRICS_NAMESPACE
-# Reads, ends and most errors record no metric; an empty flush is normal here, not news.
-warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+from .telemetry import check_settings, logger, metrics
 
 
 def error(status: int, code: ErrorCode, message: str) -> Response:
@@ -97,12 +90,6 @@ def path_call_id(app: APIGatewayHttpResolver, value: str) -> str:
         raise BadRequest(inputs.CALL_ID_MESSAGE, ErrorCode.INVALID_CALL_ID)
     logger.append_keys(call_id=call_id)
     return call_id
-
-
-def check_settings(*required: str) -> None:
-    """At cold start, log each setting problem as an error: the container's first log lines say what is wrong."""
-    for problem in settings().problems(*required):
-        logger.error("misconfigured: " + problem)
 
 
 def entry(

@@ -19,7 +19,7 @@ from session_rules import limits, tokens
 from session_rules.keys import CURRENT
 
 from .errors import RotationError
-from .http import logger
+from .telemetry import logger
 
 if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from mypy_boto3_secretsmanager import SecretsManagerClient
