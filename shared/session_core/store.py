@@ -379,10 +379,11 @@ class DynamoSessionStore:
         with `restart`, else SessionEnded. `item` is the item as last seen (None: assumed absent). After the
         first failed condition each retry waits a short random time, so colliding writers spread out.
         """
-        if metadata_size(metadata) > MAX_METADATA_BYTES:
-            raise MetadataTooLarge()
         # Serialized once, before any write: a value JSON cannot carry (NaN, infinity) fails here.
         written = {k: _dump(v) for k, v in metadata.items()}
+        size = _stored_bytes(written)
+        if size + 1 > MAX_METADATA_BYTES:  # + 1: the opening brace (an empty object, 2 bytes, always fits)
+            raise MetadataTooLarge()
         for attempt in range(WRITE_ATTEMPTS):
             if attempt > 1:
                 self.sleep(random.uniform(0, min(BACKOFF_CAP_SECS, BACKOFF_BASE_SECS * 2**attempt)))
@@ -391,11 +392,11 @@ class DynamoSessionStore:
                 ended = None
                 if self._live(item, now):
                     if not item.get(Attr.ENDED, {}).get("BOOL", False):
-                        return self._merge(call_id, item, written, ttl, now, incarnation), False
+                        return self._merge(call_id, item, written, size, ttl, now, incarnation), False
                     if not (creating and restart):
                         raise SessionEnded()
                     ended = item
-                return self._start(call_id, metadata, written, ttl, now, ended=ended, own=incarnation), True
+                return self._start(call_id, metadata, written, size, ttl, now, ended=ended, own=incarnation), True
             except self._conditional_failure as exc:
                 # The item as it is now (absent: no Item); the stubs' error response does not name it.
                 item = cast("Mapping[str, Any] | None", exc.response.get("Item"))
@@ -417,6 +418,7 @@ class DynamoSessionStore:
         call_id: str,
         metadata: Mapping[str, Any],
         written: Mapping[str, dict[str, str]],
+        size: int,
         ttl: int,
         now: int,
         *,
@@ -461,7 +463,7 @@ class DynamoSessionStore:
                 Attr.INCARNATIONS: {"SS": [incarnation]},
                 Attr.VERSION: _s(_version()),
                 Attr.METADATA: {"M": dict(written)},
-                Attr.SIZE: _n(_stored_bytes(written)),
+                Attr.SIZE: _n(size),
                 **({Attr.RETIRED: {"M": {inc: _n(until) for inc, until in retired.items()}}} if retired else {}),
             },
             "ConditionExpression": condition,
@@ -486,6 +488,7 @@ class DynamoSessionStore:
         call_id: str,
         item: Mapping[str, Any],
         written: Mapping[str, dict[str, str]],
+        written_size: int,
         ttl: int,
         now: int,
         incarnation: str | None = None,
@@ -498,10 +501,7 @@ class DynamoSessionStore:
         accept, accept_conditions, accept_names, accept_values = _accepting(item, incarnation, now)
         stored = _entries(item)
         stored_size = _stored_bytes(stored)
-        growth = sum(
-            _entry_bytes(k, v["S"]) - (_entry_bytes(k, stored[k]["S"]) if k in stored else 0)
-            for k, v in written.items()
-        )
+        growth = written_size - sum(_entry_bytes(k, stored[k]["S"]) for k in written if k in stored)
         size = stored_size + growth
         if size + 1 > MAX_METADATA_BYTES:  # + 1: the opening brace
             raise MetadataTooLarge()

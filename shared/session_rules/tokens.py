@@ -118,7 +118,8 @@ def decode(token: object) -> list[str] | None:
     return fields if len(fields) == 5 else None
 
 
-def _fields(token: object) -> tuple[str, ...] | None:
+def parse(token: object) -> Fields | None:
+    """A token's fields when each has the shape we and the SDKs mint, else None."""
     raw = _raw(token)
     if raw is None:
         return None
@@ -128,13 +129,7 @@ def _fields(token: object) -> tuple[str, ...] | None:
         return None
     if found is None or not found[1].strip("."):  # a call id of dots alone is no call id
         return None
-    return found.groups()
-
-
-def parse(token: object) -> Fields | None:
-    """A token's fields when each has the shape we and the SDKs mint, else None."""
-    fields = _fields(token)
-    return None if fields is None else Fields._make(fields)
+    return Fields._make(found.groups())
 
 
 def verify(
@@ -152,7 +147,18 @@ def verify(
     `keys` is read only when the signature is checked, and only until one matches, so a
     lazy iterable (KeyRing.candidates) fetches a rarely needed key only when it is needed.
     """
-    fields = _fields(token)
+    return verify_fields(keys, call_id, function, parse(token), now, max_lifetime)
+
+
+def verify_fields(
+    keys: Iterable[bytes],
+    call_id: str,
+    function: str,
+    fields: Fields | None,
+    now: float,
+    max_lifetime: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
+) -> Verdict:
+    """verify() on a token already parsed (None: it did not parse), for a caller that reads its fields too."""
     if fields is None:
         return Verdict(False, Reason.MALFORMED)
     token_call_id, token_function, expiry_text, nonce, signature = fields
