@@ -9,15 +9,8 @@ from typing import Any
 import boto3
 import pytest
 from session_core.errors import MetadataTooLarge, SessionEnded
-from session_core.store import (
-    MAX_METADATA_BYTES,
-    Attr,
-    DynamoSessionStore,
-    Session,
-    expiry_bucket,
-    metadata_size,
-)
-from session_rules.limits import INCARNATION_LENGTH
+from session_core.store import Attr, DynamoSessionStore, Session, expiry_bucket, metadata_size
+from session_rules.limits import INCARNATION_LENGTH, MAX_METADATA_BYTES
 
 from local import template
 
@@ -111,7 +104,7 @@ def test_an_item_past_its_expiry_is_absent_to_every_read(store: Any, aws: Any, c
     session, _ = store.create("a", {"old": 1}, 60)
     clock.advance(59)
     assert store.get("a") == Session(
-        "a", session.expires_at, False, {"old": 1}, session.created_at, session.incarnation, (session.incarnation,)
+        "a", session.expires_at, False, {"old": 1}, session.incarnation, (session.incarnation,)
     )
     clock.advance(1)  # now == expires_at: past it
     assert store.get("a") is None
@@ -157,9 +150,8 @@ def test_create_over_an_ended_session_starts_fresh(store: Any, clock: Any) -> No
     session, created = store.create("a", {"y": 2}, TTL)
     assert created and session.metadata == {"y": 2}
     assert store.get("a") == Session(
-        "a", session.expires_at, False, {"y": 2}, session.created_at, session.incarnation, (session.incarnation,)
+        "a", session.expires_at, False, {"y": 2}, session.incarnation, (session.incarnation,)
     )
-    assert session.created_at == int(clock())  # the fresh session's own start
 
 
 def test_merge_on_an_absent_session_creates_it(store: Any) -> None:
@@ -204,7 +196,7 @@ def test_end_return_values_and_state(store: Any, clock: Any) -> None:
     assert store.end("a") is True
     ended = store.get("a")
     assert ended == Session(
-        "a", session.expires_at, True, {}, session.created_at, session.incarnation, (session.incarnation,)
+        "a", session.expires_at, True, {}, session.incarnation, (session.incarnation,)
     )  # visible as ended until expiry
     assert store.end("a") is False
 
@@ -453,7 +445,7 @@ def test_a_stored_size_that_disagrees_with_the_map_is_repaired_not_a_dead_end(st
     assert store.merge_metadata("a", {"j": 1}, TTL).metadata["j"] == 1  # and the per-key path works again
 
 
-# -- size bookkeeping, incarnations, items of earlier versions -----------------------------------
+# -- size bookkeeping and incarnations ----------------------------------------------------------
 
 
 def test_the_stored_size_follows_the_metadata(store: Any, aws: Any) -> None:
@@ -497,27 +489,3 @@ def test_incarnation_is_new_at_each_start_and_kept_by_merges(store: Any, clock: 
     fourth, created = store.create("a", {}, TTL)  # after expiry
     assert created and fourth.incarnation not in seen
     assert store.merge_metadata("b", {"k": 1}, TTL).incarnation not in seen | {fourth.incarnation}
-
-
-def test_items_written_before_versions_and_sizes_merge_and_end(store: Any, aws: Any, clock: Any) -> None:
-    """Items as the store wrote them before it kept `ver`, `md_bytes` and `incarnation`."""
-    expires_at = int(clock()) + TTL
-    for call_id in ("old", "old-2"):
-        aws.dynamodb.put_item(
-            TableName=aws.table_name,
-            Item={
-                Attr.KEY: {"S": call_id},
-                Attr.EXPIRES_AT: {"N": str(expires_at)},
-                Attr.BUCKET: {"S": expiry_bucket(call_id, expires_at)},
-                Attr.CREATED_AT: {"N": str(int(clock()))},
-                Attr.ENDED: {"BOOL": False},
-                Attr.METADATA: {"M": {"x": {"S": "1"}}},
-            },
-        )
-    assert store.get("old").incarnation == ""
-    assert store.merge_metadata("old", {"y": 2}, TTL).metadata == {"x": 1, "y": 2}
-    assert store.merge_metadata("old", {"z": 3}, TTL).metadata == {"x": 1, "y": 2, "z": 3}  # by key, now sized
-    assert store.get("old").incarnation == ""  # kept, as merges keep it
-    assert store.create("old-2", {"w": 4}, TTL)[0].metadata == {"x": 1, "w": 4}
-    assert store.end("old") is True
-    assert store.create("old", {}, TTL)[0].incarnation != ""

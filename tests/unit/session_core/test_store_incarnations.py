@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from session_core.errors import IncarnationLimit, IncarnationRetired, RestartLimit, SessionEnded, SessionNotFound
-from session_core.store import KEYS_PER_UPDATE, Attr, DynamoSessionStore, expiry_bucket
+from session_core.store import KEYS_PER_UPDATE, Attr, DynamoSessionStore
 from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
 
 TTL = 3600
@@ -94,26 +94,6 @@ def test_an_expired_session_is_started_with_the_clients_incarnation(store: Any, 
     clock.advance(61)
     session, created = store.create("a", {}, TTL, incarnation=inc(2), restart=False)
     assert created and session.incarnations == (inc(2),)
-
-
-def test_an_item_from_before_the_set_keeps_its_own_incarnation(store: Any, aws: Any, clock: Any) -> None:
-    expires_at = int(clock()) + TTL
-    aws.dynamodb.put_item(
-        TableName=aws.table_name,
-        Item={
-            Attr.KEY: {"S": "old"},
-            Attr.EXPIRES_AT: {"N": str(expires_at)},
-            Attr.BUCKET: {"S": expiry_bucket("old", expires_at)},
-            Attr.ENDED: {"BOOL": False},
-            Attr.INCARNATION: {"S": inc(7)},
-            Attr.METADATA: {"M": {}},
-        },
-    )
-    assert store.get("old").incarnations == (inc(7),)
-    assert store.create("old", {}, TTL, incarnation=inc(7))[0].incarnations == (inc(7),)
-    assert "incarnations" not in raw(aws, "old")  # type: ignore[operator]
-    assert store.create("old", {}, TTL, incarnation=inc(8))[0].incarnations == (inc(7), inc(8))
-    assert store.get("old").incarnations == (inc(7), inc(8))
 
 
 def test_two_writers_near_the_limit_never_pass_it(store: Any, aws: Any) -> None:

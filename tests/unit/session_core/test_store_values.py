@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from session_core.config import CLIENT_CONFIG
 from session_core.errors import IncarnationLimit, MetadataTooLarge, SessionBusy, SessionEnded
-from session_core.store import KEYS_PER_UPDATE, MAX_METADATA_BYTES, DynamoSessionStore, metadata_size
-from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
+from session_core.store import KEYS_PER_UPDATE, DynamoSessionStore, metadata_size
+from session_rules.limits import MAX_INCARNATIONS, MAX_METADATA_BYTES, MAX_RETIRED_INCARNATIONS
 
 from local.aws import provision
 from local.moto_server import MotoServer
