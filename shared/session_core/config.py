@@ -82,7 +82,7 @@ def settings() -> Settings:
 # Bounded so that a dead dependency turns into a 503 within about three seconds:
 # one retry, half a second to connect, one second to read.
 CLIENT_CONFIG: dict[str, Any] = {
-    # total_max_attempts counts the first try; botocore's max_attempts counts retries only (2 gave 3 tries).
+    # total_max_attempts counts the first try (botocore's max_attempts would count retries only).
     "retries": {"mode": "standard", "total_max_attempts": 2},
     "connect_timeout": 0.5,
     "read_timeout": 1.0,

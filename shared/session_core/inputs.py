@@ -1,4 +1,4 @@
-"""Request parsing: the contract's input rules, one function per field, each failing with a clear 400.
+"""Request parsing: the API's input rules, one function per field, each failing with a clear 400.
 
 Plain Python rather than pydantic so that the validate and token paths stay light to import.
 """

@@ -25,7 +25,7 @@ def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again
     assert service.validate("call-1", "f", old) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_call_id_started_again_in_the_same_second_does_not_revive_old_tokens(
+def test_sessions_are_told_apart_by_incarnation_not_by_time(
     make_service: Callable[..., Any],
 ) -> None:
     service = make_service(revocation_check=True)  # the clock stands still throughout
@@ -37,7 +37,9 @@ def test_a_call_id_started_again_in_the_same_second_does_not_revive_old_tokens(
     assert service.validate("call-4", "f", service.mint("call-4", ["f"])[0]["f"]) == tokens.VALID
 
 
-def test_revocation_does_not_depend_on_the_configured_lifetime(make_service: Callable[..., Any], clock: Any) -> None:
+def test_a_token_living_longer_than_the_validators_setting_is_the_session_s(
+    make_service: Callable[..., Any], clock: Any
+) -> None:
     """A token minted with a longer lifetime than the validating side's setting is still the session's."""
     long_lived = make_service(revocation_check=True, token_expiry_secs=3600)
     validating = make_service(revocation_check=True, token_expiry_secs=60)
@@ -56,7 +58,7 @@ def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(make_ser
     assert service.validate("call-6", "f", foreign) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_token_minted_in_the_second_its_session_started_is_valid(make_service: Callable[..., Any]) -> None:
+def test_a_token_minted_for_the_active_session_is_valid(make_service: Callable[..., Any]) -> None:
     service = make_service(revocation_check=True)
     service.create_session("call-2", {})
     token = service.mint("call-2", ["f"])[0]["f"]

@@ -1,4 +1,4 @@
-"""The HTTP contract's bodies as OpenAPI fragments, for the routes' decorators.
+"""The routes' OpenAPI fragments: each one's request body and responses, for its decorator.
 
 The handlers parse requests with inputs.py (no pydantic on the hot path), so Powertools
 derives no request or response schema by itself. Each route passes its entry here as
