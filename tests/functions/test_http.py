@@ -173,9 +173,8 @@ def test_throttling_and_outages_are_503_other_refusals_500(
     from session_core import config
 
     def refuse(**_: Any) -> Any:
-        raise ClientError(
-            {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "op"
-        )
+        response: Any = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        raise ClientError(response, "op")  # the stubs' type wants metadata botocore does not need
 
     client = config.client("dynamodb")
     monkeypatch.setattr(client, "get_item", refuse)

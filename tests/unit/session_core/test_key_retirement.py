@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from session_core.errors import Misconfigured
 from session_core.keys import KeyRing
+from session_core.service import SessionService
 from session_rules import limits, tokens
 from session_rules.codes import Reason
 from session_rules.keys import CURRENT
@@ -51,7 +52,7 @@ def forged(key: bytes, now: float, call_id: str = "call-1", function: str = "f")
 
 @pytest.mark.parametrize(("lifetime", "cache"), [(86400, 300), (3600, 60), (900, 0)])
 def test_the_retired_key_checks_tokens_until_rotation_plus_lifetime_plus_cache_then_never(
-    aws: Any, make_service: Callable[..., Any], clock: Any, lifetime: int, cache: int
+    aws: Any, make_service: Callable[..., SessionService], clock: Any, lifetime: int, cache: int
 ) -> None:
     old = aws.signing_key.encode()
     new_key = random_key().encode()
@@ -112,7 +113,7 @@ def test_the_key_ring_reads_the_creation_date_moto_and_aws_give_per_version(aws:
 
 @pytest.mark.parametrize("weak", WEAK)
 def test_a_weak_current_key_is_never_used_to_mint_or_check(
-    aws: Any, make_service: Callable[..., Any], clock: Any, weak: str
+    aws: Any, make_service: Callable[..., SessionService], clock: Any, weak: str
 ) -> None:
     assert not limits.is_signing_key(weak)
     service = make_service()
@@ -137,7 +138,7 @@ def test_a_weak_current_key_is_never_used_to_mint_or_check(
 
 @pytest.mark.parametrize("weak", ["x", "k" * 63, "k" * 63 + "_"])
 def test_a_weak_retired_key_is_never_used_to_check_but_the_current_one_is(
-    aws: Any, make_service: Callable[..., Any], clock: Any, weak: str
+    aws: Any, make_service: Callable[..., SessionService], clock: Any, weak: str
 ) -> None:
     rotate(aws, weak)
     rotated_at = rotate(aws, random_key())
@@ -163,7 +164,7 @@ def test_a_weak_value_read_once_is_no_key_during_an_outage_either(aws: Any) -> N
 
 
 def test_going_back_to_an_old_key_takes_a_new_version_not_moved_labels(
-    aws: Any, make_service: Callable[..., Any], clock: Any
+    aws: Any, make_service: Callable[..., SessionService], clock: Any
 ) -> None:
     """The rotation's time is AWSCURRENT's CreatedDate. Moving AWSCURRENT back onto an old version
     dates the "rotation" to that version's creation, so the key it displaces may stop checking at

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from session_core.service import SessionService
 from session_rules import tokens
 from session_rules.codes import Reason
 
 
 def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again(
-    make_service: Callable[..., Any], clock: Any
+    make_service: Callable[..., SessionService], clock: Any
 ) -> None:
     service = make_service(revocation_check=True)
     service.create_session("call-1", {})
@@ -26,7 +27,7 @@ def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again
 
 
 def test_sessions_are_told_apart_by_incarnation_not_by_time(
-    make_service: Callable[..., Any],
+    make_service: Callable[..., SessionService],
 ) -> None:
     service = make_service(revocation_check=True)  # the clock stands still throughout
     service.create_session("call-4", {})
@@ -38,7 +39,7 @@ def test_sessions_are_told_apart_by_incarnation_not_by_time(
 
 
 def test_a_token_living_longer_than_the_validators_setting_is_the_session_s(
-    make_service: Callable[..., Any], clock: Any
+    make_service: Callable[..., SessionService], clock: Any
 ) -> None:
     """A token minted with a longer lifetime than the validating side's setting is still the session's."""
     long_lived = make_service(revocation_check=True, token_expiry_secs=3600)
@@ -49,7 +50,9 @@ def test_a_token_living_longer_than_the_validators_setting_is_the_session_s(
     assert validating.validate("call-5", "f", token) == tokens.VALID
 
 
-def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(make_service: Callable[..., Any]) -> None:
+def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(
+    make_service: Callable[..., SessionService],
+) -> None:
     """A token signed with the shared secret outside the service carries no incarnation."""
     service = make_service(revocation_check=True)
     service.create_session("call-6", {})
@@ -58,7 +61,7 @@ def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(make_ser
     assert service.validate("call-6", "f", foreign) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_token_minted_for_the_active_session_is_valid(make_service: Callable[..., Any]) -> None:
+def test_a_token_minted_for_the_active_session_is_valid(make_service: Callable[..., SessionService]) -> None:
     service = make_service(revocation_check=True)
     service.create_session("call-2", {})
     token = service.mint("call-2", ["f"])[0]["f"]
@@ -66,7 +69,7 @@ def test_a_token_minted_for_the_active_session_is_valid(make_service: Callable[.
 
 
 def test_without_revocation_check_the_earlier_token_still_validates(
-    make_service: Callable[..., Any], clock: Any
+    make_service: Callable[..., SessionService], clock: Any
 ) -> None:
     service = make_service()  # the default: stateless validation
     service.create_session("call-3", {})
@@ -77,7 +80,7 @@ def test_without_revocation_check_the_earlier_token_still_validates(
     assert service.validate("call-3", "f", old) == tokens.VALID
 
 
-def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Callable[..., Any]) -> None:
+def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Callable[..., SessionService]) -> None:
     """Clients holding the key mint with incarnations of their own, which the session accepts."""
     service = make_service(revocation_check=True)
     key = service.keys.current()
@@ -96,7 +99,7 @@ def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Call
     assert service.validate("call-7", "f", minted("00000001")) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., Any], clock: Any) -> None:
+def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., SessionService], clock: Any) -> None:
     """A one-hour call on a stack whose sessions live ten minutes keeps its tools for the hour."""
     service = make_service(revocation_check=True, session_ttl_secs=600)
     service.create_session("call-8", {}, restart=False, incarnation="0000000a", lifetime=3600)
