@@ -118,8 +118,8 @@ def decode(token: object) -> list[str] | None:
     return fields if len(fields) == 5 else None
 
 
-def parse(token: object) -> Fields | None:
-    """A token's fields when each has the shape we and the SDKs mint, else None."""
+def _fields(token: object) -> tuple[str, ...] | None:
+    """parse() as a plain tuple: verify's hot path builds no Fields."""
     raw = _raw(token)
     if raw is None:
         return None
@@ -129,7 +129,13 @@ def parse(token: object) -> Fields | None:
         return None
     if found is None or not found[1].strip("."):  # a call id of dots alone is no call id
         return None
-    return Fields._make(found.groups())
+    return found.groups()
+
+
+def parse(token: object) -> Fields | None:
+    """A token's fields when each has the shape we and the SDKs mint, else None."""
+    fields = _fields(token)
+    return None if fields is None else Fields._make(fields)
 
 
 def verify(
@@ -147,18 +153,18 @@ def verify(
     `keys` is read only when the signature is checked, and only until one matches, so a
     lazy iterable (KeyRing.candidates) fetches a rarely needed key only when it is needed.
     """
-    return verify_fields(keys, call_id, function, parse(token), now, max_lifetime)
+    return verify_fields(keys, call_id, function, _fields(token), now, max_lifetime)
 
 
 def verify_fields(
     keys: Iterable[bytes],
     call_id: str,
     function: str,
-    fields: Fields | None,
+    fields: tuple[str, ...] | None,
     now: float,
     max_lifetime: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
 ) -> Verdict:
-    """verify() on a token already parsed (None: it did not parse), for a caller that reads its fields too."""
+    """verify() on the fields parse() read (None: the token did not parse), for a caller that reads them too."""
     if fields is None:
         return Verdict(False, Reason.MALFORMED)
     token_call_id, token_function, expiry_text, nonce, signature = fields
