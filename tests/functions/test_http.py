@@ -85,15 +85,13 @@ def test_the_event_carries_the_path_decoded_once(stack: Any) -> None:
     assert event["pathParameters"] == {"call_id": "X%41"}
 
 
-def test_unknown_route_is_a_json_404(stack: Any) -> None:
+def test_an_event_no_route_of_the_handler_matches_is_a_json_404(stack: Any) -> None:
+    """The handler's own answer, under the gateway's (which never routes such a request to it)."""
     for name, fn in stack.functions.items():
         if fn.routes:
             reply = stack.http(name, http_event("GET", "/no/such/route"))
             assert (reply.status, reply.body["error"]) == (404, "not_found"), name
-
-
-def test_known_path_with_another_method_is_a_json_404(stack: Any) -> None:
-    reply = stack.http("create", http_event("PUT", "/sessions", {}))
+    reply = stack.http("create", http_event("PUT", "/sessions", {}))  # a known path, another method
     assert (reply.status, reply.body["error"]) == (404, "not_found")
 
 
