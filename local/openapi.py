@@ -2,7 +2,7 @@
 
 Each function in template.yaml with routes is loaded and its Powertools resolver asked for
 its schema (`get_openapi_schema()`); the paths are merged into one document. The request
-and response bodies come from the route decorators (session_core.contract); this module
+and response bodies come from the route decorators (session_core.schemas); this module
 adds what no single resolver knows: the title, the IAM auth API Gateway enforces, and the
 `call_id` path parameter's rules (the handlers take it as a plain `str`).
 
@@ -62,7 +62,7 @@ def _referenced(document: dict[str, Any]) -> set[str]:
 
 def build() -> dict[str, Any]:
     """Generate the document in this process (see `document()` for the isolated, cached one)."""
-    from session_core import contract
+    from session_core import schemas as route_schemas
 
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
@@ -78,8 +78,8 @@ def build() -> dict[str, Any]:
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and parameter["name"] == "call_id":
-                    parameter["schema"] = contract.CALL_ID
-                    parameter["description"] = contract.PATH_CALL_ID_DESCRIPTION
+                    parameter["schema"] = route_schemas.CALL_ID
+                    parameter["description"] = route_schemas.PATH_CALL_ID_DESCRIPTION
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},

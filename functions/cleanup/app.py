@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from session_core import config
-from session_core.http import check_settings, logger, metrics
 from session_core.service import default_service
+from session_core.telemetry import check_settings, logger, metrics
 
 tracer = Tracer()
 check_settings(config.TABLE)

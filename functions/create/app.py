@@ -8,14 +8,15 @@ setup (a session and a token per tool) is one request. `token_expiry_secs` sets 
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core import config, contract, inputs
-from session_core.http import body, entry, logger, metrics, resolver
+from session_core import config, inputs, schemas
+from session_core.http import body, entry, resolver
 from session_core.service import default_service
+from session_core.telemetry import logger, metrics
 
 app = resolver()
 
 
-@app.post("/sessions", **contract.CREATE)
+@app.post("/sessions", **schemas.CREATE)
 def create_session() -> tuple[dict[str, Any], int]:
     request = body(app)
     call_id = inputs.call_id(request["call_id"]) if request.get("call_id") is not None else None

@@ -2,20 +2,17 @@
 
 from typing import Any
 
-from session_core import contract, inputs
-from session_core.errors import DebugDisabled
+from session_core import inputs, schemas
 from session_core.http import body, entry, resolver
 from session_core.service import default_service
 
 app = resolver()
 
 
-@app.post("/tokens/debug", **contract.DEBUG)
+@app.post("/tokens/debug", **schemas.DEBUG)
 def debug_token() -> dict[str, Any]:
-    service = default_service()
-    if not service.config.debug_mode:  # 403 whatever the body holds
-        raise DebugDisabled()
-    return service.debug(inputs.token(inputs.require(body(app), "token")))
+    view = default_service().debug_view()  # 403 whatever the body holds
+    return view(inputs.token(inputs.require(body(app), "token")))
 
 
 lambda_handler = entry(app)

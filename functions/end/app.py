@@ -2,14 +2,15 @@
 
 from typing import Any
 
-from session_core import config, contract
-from session_core.http import entry, logger, path_call_id, resolver
+from session_core import config, schemas
+from session_core.http import entry, path_call_id, resolver
 from session_core.service import default_service
+from session_core.telemetry import logger
 
 app = resolver()
 
 
-@app.delete("/sessions/<call_id>", **contract.END)
+@app.delete("/sessions/<call_id>", **schemas.END)
 def end_session(call_id: str) -> dict[str, Any]:
     ended = default_service().end_session(path_call_id(app, call_id))
     logger.info("session ended" if ended else "no active session to end")

@@ -3,8 +3,8 @@
 from typing import Any
 
 from session_core.config import secretsmanager
-from session_core.http import logger
 from session_core.rotation import rotate_step
+from session_core.telemetry import logger
 
 
 @logger.inject_lambda_context(clear_state=True)

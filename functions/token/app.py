@@ -3,14 +3,15 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core import config, contract, inputs
-from session_core.http import body, entry, metrics, path_call_id, resolver
+from session_core import config, inputs, schemas
+from session_core.http import body, entry, path_call_id, resolver
 from session_core.service import default_service
+from session_core.telemetry import metrics
 
 app = resolver()
 
 
-@app.post("/sessions/<call_id>/tokens", **contract.MINT)
+@app.post("/sessions/<call_id>/tokens", **schemas.MINT)
 def mint_tokens(call_id: str) -> tuple[dict[str, Any], int]:
     call_id = path_call_id(app, call_id)
     request = body(app)

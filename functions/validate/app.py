@@ -3,14 +3,15 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from session_core import config, contract, inputs
-from session_core.http import body, entry, logger, metrics, resolver
+from session_core import config, inputs, schemas
+from session_core.http import body, entry, resolver
 from session_core.service import default_service
+from session_core.telemetry import logger, metrics
 
 app = resolver()
 
 
-@app.post("/tokens/validate", **contract.VALIDATE)
+@app.post("/tokens/validate", **schemas.VALIDATE)
 def validate_token() -> dict[str, Any]:
     request = body(app)
     call_id = inputs.call_id(inputs.require(request, "call_id"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from session_rules import limits
+from session_rules import keys, limits
 
 if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,7 +40,7 @@ class Settings:
     session_ttl_secs: int = 3600
     debug_mode: bool = False
     revocation_check: bool = False
-    key_cache_secs: int = 300  # how stale a cached signing key may get before it is re-read
+    key_cache_secs: int = keys.KEY_CACHE_SECS  # how stale a cached signing key may get before it is re-read
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,7 +52,7 @@ class Settings:
             session_ttl_secs=_int("SESSION_TTL_SECS", 3600),
             debug_mode=_flag("DEBUG_MODE", False),
             revocation_check=_flag("REVOCATION_CHECK", False),
-            key_cache_secs=_int("KEY_CACHE_SECS", 300),
+            key_cache_secs=_int("KEY_CACHE_SECS", keys.KEY_CACHE_SECS),
         )
 
     def missing(self, *required: str) -> list[str]:
@@ -82,7 +82,7 @@ def settings() -> Settings:
 # Bounded so that a dead dependency turns into a 503 within about three seconds:
 # one retry, half a second to connect, one second to read.
 CLIENT_CONFIG: dict[str, Any] = {
-    # total_max_attempts counts the first try; botocore's max_attempts counts retries only (2 gave 3 tries).
+    # total_max_attempts counts the first try (botocore's max_attempts would count retries only).
     "retries": {"mode": "standard", "total_max_attempts": 2},
     "connect_timeout": 0.5,
     "read_timeout": 1.0,

@@ -7,15 +7,17 @@ RotationError fails a step of the signing key's rotation, which Secrets Manager 
 
 from __future__ import annotations
 
+from session_rules.codes import ErrorCode
+
 
 class ServiceError(Exception):
     """An expected failure with an HTTP status, a stable code and a human sentence."""
 
     status = 400
-    code = "bad_request"
+    code: ErrorCode = ErrorCode.BAD_REQUEST
     message = "bad request"
 
-    def __init__(self, message: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str | None = None, code: ErrorCode | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
         self.code = code or self.code
@@ -27,13 +29,13 @@ class BadRequest(ServiceError):
 
 class SessionNotFound(ServiceError):
     status = 404
-    code = "session_not_found"
+    code = ErrorCode.SESSION_NOT_FOUND
     message = "the session does not exist or has expired"
 
 
 class SessionEnded(ServiceError):
     status = 409
-    code = "session_ended"
+    code = ErrorCode.SESSION_ENDED
     message = "the session was ended; create it again to start a new one"
 
 
@@ -41,7 +43,7 @@ class IncarnationLimit(ServiceError):
     """A session already accepts the most incarnations it may (session_rules.limits.MAX_INCARNATIONS)."""
 
     status = 409
-    code = "incarnation_limit"
+    code = ErrorCode.INCARNATION_LIMIT
     message = "the session accepts no more incarnations"
 
 
@@ -49,7 +51,7 @@ class IncarnationRetired(ServiceError):
     """The incarnation belonged to an ended session of the call id whose tokens may still be alive."""
 
     status = 409
-    code = "incarnation_retired"
+    code = ErrorCode.INCARNATION_RETIRED
     message = "the incarnation belonged to an ended session of this call id; pick a new one"
 
 
@@ -57,19 +59,19 @@ class RestartLimit(ServiceError):
     """A restart would retire more incarnations than a call id keeps (limits.MAX_RETIRED_INCARNATIONS)."""
 
     status = 409
-    code = "restart_limit"
+    code = ErrorCode.RESTART_LIMIT
     message = "the call id was restarted too often while tokens of its ended sessions can still be alive"
 
 
 class DebugDisabled(ServiceError):
     status = 403
-    code = "debug_disabled"
+    code = ErrorCode.DEBUG_DISABLED
     message = "debug mode not enabled"
 
 
 class MetadataTooLarge(ServiceError):
     status = 413
-    code = "metadata_too_large"
+    code = ErrorCode.METADATA_TOO_LARGE
     message = "the session's metadata would exceed 64 KiB serialized"
 
 
@@ -77,13 +79,13 @@ class SessionBusy(ServiceError):
     """A create or merge lost the race to other writers of the same session too many times in a row."""
 
     status = 503
-    code = "session_busy"
+    code = ErrorCode.SESSION_BUSY
     message = "the session changed under too many concurrent writers; retry shortly"
 
 
 class Unavailable(ServiceError):
     status = 503
-    code = "service_unavailable"
+    code = ErrorCode.SERVICE_UNAVAILABLE
     message = "a dependency of the service is unavailable; retry shortly"
 
 
@@ -91,7 +93,7 @@ class Misconfigured(ServiceError):
     """A setting or a permission is wrong: no retry cures it, so it is a 500 and an error log."""
 
     status = 500
-    code = "misconfigured"
+    code = ErrorCode.MISCONFIGURED
     message = "the service is misconfigured; the error was logged"
 
 

@@ -1,28 +1,22 @@
-"""What every API handler shares: the resolver with JSON errors, Logger, Metrics, the Lambda entry point."""
+"""What every API handler shares: the resolver with JSON errors, the request's body and path, the Lambda entry point."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import BotoCoreError, ClientError
+from session_rules.codes import ErrorCode
 
 from . import failures, inputs
-from .config import settings
 from .errors import BadRequest, KeyUnavailable, Misconfigured, ServiceError, Unavailable
-
-logger = Logger()  # service name, level: POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL
-metrics = Metrics()  # namespace: POWERTOOLS_METRICS_NAMESPACE
-# Reads, ends and most errors record no metric; an empty flush is normal here, not news.
-warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+from .telemetry import check_settings, logger, metrics
 
 
-def error(status: int, code: str, message: str) -> Response:
+def error(status: int, code: ErrorCode, message: str) -> Response:
     return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": code, "message": message}))
 
 
@@ -51,13 +45,13 @@ def resolver() -> APIGatewayHttpResolver:
         # API Gateway routed the request here by a call id that Powertools' route pattern refuses
         # (a control character, '?', '#', NUL...): a bad id, not a missing route.
         if "call_id" in (app.current_event.path_parameters or {}):
-            return error(400, "invalid_call_id", inputs.CALL_ID_MESSAGE)
-        return error(404, "not_found", "no such route")
+            return error(400, ErrorCode.INVALID_CALL_ID, inputs.CALL_ID_MESSAGE)
+        return error(404, ErrorCode.NOT_FOUND, "no such route")
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unexpected error")
-        return error(500, "internal_error", "the service failed unexpectedly; the error was logged")
+        return error(500, ErrorCode.INTERNAL_ERROR, "the service failed unexpectedly; the error was logged")
 
     return app
 
@@ -73,7 +67,7 @@ def body(app: APIGatewayHttpResolver) -> dict[str, Any]:
         try:
             raw = base64.b64decode(raw, validate=True)
         except binascii.Error as exc:
-            raise BadRequest("the base64 body does not decode", "invalid_body") from exc
+            raise BadRequest("the base64 body does not decode", ErrorCode.INVALID_BODY) from exc
     return inputs.json_object(raw)
 
 
@@ -93,15 +87,9 @@ def path_call_id(app: APIGatewayHttpResolver, value: str) -> str:
     call_id = inputs.call_id((event.path_parameters or {}).get("call_id"))
     route = event.route_key.partition(" ")[2]  # "DELETE /sessions/{call_id}"
     if value != call_id or event.path != route.replace("{call_id}", call_id):
-        raise BadRequest(inputs.CALL_ID_MESSAGE, "invalid_call_id")
+        raise BadRequest(inputs.CALL_ID_MESSAGE, ErrorCode.INVALID_CALL_ID)
     logger.append_keys(call_id=call_id)
     return call_id
-
-
-def check_settings(*required: str) -> None:
-    """At cold start, log each setting problem as an error: the container's first log lines say what is wrong."""
-    for problem in settings().problems(*required):
-        logger.error("misconfigured: " + problem)
 
 
 def entry(

@@ -11,14 +11,12 @@ from aws_lambda_powertools.utilities.parameters import BaseProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from session_rules import keys as key_rules
 from session_rules import limits
+from session_rules.keys import CURRENT, PREVIOUS, REFRESH_INTERVAL_SECS
 
 from .errors import KeyUnavailable, Misconfigured
 
 if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from mypy_boto3_secretsmanager import SecretsManagerClient
-
-CURRENT = "AWSCURRENT"
-PREVIOUS = "AWSPREVIOUS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +80,7 @@ class KeyRing:
         secret_id: str,
         client: SecretsManagerClient,
         max_age: int,
-        refresh_interval: float = 5.0,
+        refresh_interval: float = REFRESH_INTERVAL_SECS,
         *,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
     ) -> None:

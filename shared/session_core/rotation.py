@@ -16,10 +16,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from session_rules import limits, tokens
+from session_rules.keys import CURRENT
 
 from .errors import RotationError
-from .http import logger
-from .keys import CURRENT
+from .telemetry import logger
 
 if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -27,10 +27,6 @@ if TYPE_CHECKING:  # stubs for mypy only: the layer does not ship them
     from .config import Clock
 
 PENDING = "AWSPENDING"
-# GetRandomPassword's length, as the template's GenerateSecretString (PasswordLength 64,
-# ExcludePunctuation): a key of limits.SIGNING_KEY_RULE. tests/unit/session_core/test_rotation.py
-# checks the three agree.
-KEY_LENGTH = limits.SIGNING_KEY_LENGTH
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 
@@ -75,7 +71,11 @@ class Rotation:
             return  # created by an earlier attempt of this step
         except self.client.exceptions.ResourceNotFoundException:
             pass
-        key = self.client.get_random_password(PasswordLength=KEY_LENGTH, ExcludePunctuation=True)["RandomPassword"]
+        key = self.client.get_random_password(
+            # As the template's GenerateSecretString: a key of limits.SIGNING_KEY_RULE.
+            PasswordLength=limits.SIGNING_KEY_LENGTH,
+            ExcludePunctuation=True,
+        )["RandomPassword"]
         self.client.put_secret_value(
             SecretId=self.secret_id, ClientRequestToken=self.token, SecretString=key, VersionStages=[PENDING]
         )

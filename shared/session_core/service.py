@@ -9,6 +9,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from session_rules import limits, tokens
+from session_rules.codes import Reason
 
 from .config import SIGNING_SECRET, TABLE, Clock, Settings, dynamodb, secretsmanager, settings
 from .errors import DebugDisabled, Misconfigured, SessionEnded, SessionNotFound
@@ -99,14 +100,15 @@ class SessionService:
     def validate(self, call_id: str, function: str, token: str) -> tokens.Verdict:
         """The SDK's check with a reason; keys of the last rotation still count."""
         now = self.clock()
-        verdict = tokens.verify(
-            self.keys.candidates(now), call_id, function, token, now, self.config.max_token_lifetime_secs
+        fields = tokens.parse(token)
+        verdict = tokens.verify_fields(
+            self.keys.candidates(now), call_id, function, fields, now, self.config.max_token_lifetime_secs
         )
-        if verdict.valid and self.config.revocation_check and not self._session_holds(call_id, token):
-            return tokens.Verdict(False, tokens.SESSION_ENDED)
-        return verdict
+        if not verdict.valid or fields is None or not self.config.revocation_check:
+            return verdict
+        return verdict if self._session_holds(call_id, fields) else tokens.Verdict(False, Reason.SESSION_ENDED)
 
-    def _session_holds(self, call_id: str, token: str) -> bool:
+    def _session_holds(self, call_id: str, fields: tokens.Fields) -> bool:
         """The (valid) token was minted for the call's current session, not an ended earlier one.
 
         Tokens are minted with one of the session's incarnations as the nonce's first characters
@@ -114,19 +116,22 @@ class SessionService:
         signature covers the nonce: an exact test, whatever the clock or the configured lifetime.
         """
         session = self.store.get(call_id)
-        fields = tokens.parse(token)
         return (
             session is not None
             and not session.ended
-            and fields is not None
             and len(fields.nonce) == tokens.NONCE_LENGTH
             and fields.nonce[: limits.INCARNATION_LENGTH] in session.incarnations
         )
 
-    def debug(self, token: str) -> dict[str, Any]:
+    def debug_view(self) -> Callable[[str], dict[str, Any]]:
+        """The SDK's debug_token view of a token; DebugDisabled unless debug mode is on, so a caller
+        can refuse before it reads the request."""
         if not self.config.debug_mode:
             raise DebugDisabled()
-        return tokens.debug(token, self.clock())
+        return lambda token: tokens.debug(token, self.clock())
+
+    def debug(self, token: str) -> dict[str, Any]:
+        return self.debug_view()(token)
 
     def get_metadata(self, call_id: str) -> dict[str, Any]:
         session = self.store.get(call_id)

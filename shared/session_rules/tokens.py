@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from . import limits
+from .codes import Reason
 
 NONCE_LENGTH = 16  # hex characters, as the Python SDK mints (secrets.token_hex(8))
 # A whole token's decoded text, each field in the shape we and the SDKs mint, matched in one pass:
@@ -39,19 +40,9 @@ _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _FROM_URLSAFE = bytes.maketrans(b"-_+/", b"+/!!")
 _SIXBITS = bytes(_ALPHABET.index(c) if c in _ALPHABET else 0 for c in range(256))  # a character's 6-bit value
 
-# Reasons, in the order the SDK checks them (LIFETIME_EXCEEDED is ours, beside EXPIRED).
-MALFORMED = "malformed"
-FUNCTION_MISMATCH = "function_mismatch"
-EXPIRED = "expired"
-LIFETIME_EXCEEDED = "lifetime_exceeded"
-BAD_SIGNATURE = "bad_signature"
-CALL_ID_MISMATCH = "call_id_mismatch"
-SESSION_ENDED = "session_ended"  # set by the service's revocation check, never here
-REASONS = (MALFORMED, FUNCTION_MISMATCH, EXPIRED, LIFETIME_EXCEEDED, BAD_SIGNATURE, CALL_ID_MISMATCH, SESSION_ENDED)
-
 
 class Verdict(NamedTuple):
-    """Whether a token is valid, and why not (one of REASONS, or a request's 400 code)."""
+    """Whether a token is valid, and why not (a codes.Reason, or a request's 400 code)."""
 
     valid: bool
     reason: str | None = None
@@ -128,6 +119,7 @@ def decode(token: object) -> list[str] | None:
 
 
 def _fields(token: object) -> tuple[str, ...] | None:
+    """parse() as a plain tuple: verify's hot path builds no Fields."""
     raw = _raw(token)
     if raw is None:
         return None
@@ -161,26 +153,37 @@ def verify(
     `keys` is read only when the signature is checked, and only until one matches, so a
     lazy iterable (KeyRing.candidates) fetches a rarely needed key only when it is needed.
     """
-    fields = _fields(token)
+    return verify_fields(keys, call_id, function, _fields(token), now, max_lifetime)
+
+
+def verify_fields(
+    keys: Iterable[bytes],
+    call_id: str,
+    function: str,
+    fields: tuple[str, ...] | None,
+    now: float,
+    max_lifetime: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
+) -> Verdict:
+    """verify() on the fields parse() read (None: the token did not parse), for a caller that reads them too."""
     if fields is None:
-        return Verdict(False, MALFORMED)
+        return Verdict(False, Reason.MALFORMED)
     token_call_id, token_function, expiry_text, nonce, signature = fields
     if not call_id:
-        return Verdict(False, CALL_ID_MISMATCH)
+        return Verdict(False, Reason.CALL_ID_MISMATCH)
     if token_function != function:
-        return Verdict(False, FUNCTION_MISMATCH)
+        return Verdict(False, Reason.FUNCTION_MISMATCH)
     expiry = int(expiry_text)
     if expiry < now:
-        return Verdict(False, EXPIRED)
+        return Verdict(False, Reason.EXPIRED)
     if expiry > now + max_lifetime:
-        return Verdict(False, LIFETIME_EXCEEDED)
+        return Verdict(False, Reason.LIFETIME_EXCEEDED)
     for key in keys:
         if hmac.compare_digest(signature, sign(key, token_call_id, token_function, expiry_text, nonce)):
             break
     else:
-        return Verdict(False, BAD_SIGNATURE)
+        return Verdict(False, Reason.BAD_SIGNATURE)
     if token_call_id != call_id:
-        return Verdict(False, CALL_ID_MISMATCH)
+        return Verdict(False, Reason.CALL_ID_MISMATCH)
     return VALID
 
 

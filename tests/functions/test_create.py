@@ -6,7 +6,8 @@ import re
 import time
 from typing import Any
 
-from session_core.store import MAX_METADATA_BYTES, metadata_size
+from session_core.store import metadata_size
+from session_rules.limits import MAX_METADATA_BYTES
 from signalwire.core.security.session_manager import SessionManager
 
 

@@ -85,7 +85,8 @@ def test_the_event_carries_the_path_decoded_once(stack: Any) -> None:
     assert event["pathParameters"] == {"call_id": "X%41"}
 
 
-def test_unknown_route_is_a_json_404(stack: Any) -> None:
+def test_an_event_no_route_of_the_handler_matches_is_a_json_404(stack: Any) -> None:
+    """The handler's own answer, under the gateway's (which never routes such a request to it)."""
     for name, fn in stack.functions.items():
         if fn.routes:
             reply = stack.http(name, http_event("GET", "/no/such/route"))
@@ -168,9 +169,8 @@ def test_throttling_and_outages_are_503_other_refusals_500(
     from session_core import config
 
     def refuse(**_: Any) -> Any:
-        raise ClientError(
-            {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "op"
-        )
+        response: Any = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        raise ClientError(response, "op")  # the stubs' type wants metadata botocore does not need
 
     client = config.client("dynamodb")
     monkeypatch.setattr(client, "get_item", refuse)

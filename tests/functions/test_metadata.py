@@ -6,7 +6,8 @@ import json
 import time
 from typing import Any
 
-from session_core.store import MAX_METADATA_BYTES, Attr, DynamoSessionStore
+from session_core.store import Attr, DynamoSessionStore
+from session_rules.limits import MAX_METADATA_BYTES
 
 VALUES: dict[str, Any] = {
     "int": 1,

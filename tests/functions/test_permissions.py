@@ -12,7 +12,8 @@ import time
 import uuid
 from typing import Any
 
-from session_core.store import MAX_METADATA_BYTES, DynamoSessionStore
+from session_core.store import DynamoSessionStore
+from session_rules.limits import MAX_METADATA_BYTES
 from signalwire.core.security.session_manager import SessionManager
 
 from local import template

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from session_core.errors import RotationError
-from session_core.keys import CURRENT, PREVIOUS
 from session_core.rotation import STEPS
+from session_rules.keys import CURRENT, PREVIOUS
 from signalwire.core.security.session_manager import SessionManager
 
 Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftests are not imported)

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 from session_core.errors import RotationError
-from session_core.keys import CURRENT, PREVIOUS
 from session_core.rotation import PENDING, STEPS
 from session_rules import limits
+from session_rules.keys import CURRENT, PREVIOUS
 
 from local.aws import random_key
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from session_client import RemoteSessionManager
-from session_core.keys import CURRENT, PREVIOUS
 from session_core.rotation import STEPS
-from session_rules import tokens
+from session_rules.codes import Reason
+from session_rules.keys import CURRENT, PREVIOUS
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.ports import free_port
@@ -95,11 +95,11 @@ def test_the_compromised_key_procedure_retires_a_leaked_key(make_stack: Any, aws
         ("call-leak", "lookup", forged),
         ("call-other", "transfer", forged_elsewhere),
     ):
-        refused = {"valid": False, "reason": tokens.BAD_SIGNATURE}
+        refused = {"valid": False, "reason": Reason.BAD_SIGNATURE}
         assert stack.validate(call_id, function, token).body == refused, token
-        assert agent.check_token(call_id, function, token) == (False, tokens.BAD_SIGNATURE)
+        assert agent.check_token(call_id, function, token) == (False, Reason.BAD_SIGNATURE)
     for token in (between, after):  # tokens of the new keys keep working
         assert stack.validate("call-leak", "lookup", token).body == {"valid": True}
         assert agent.check_token("call-leak", "lookup", token) == (True, None)
     stack.reset()  # and new containers agree
-    assert stack.validate("call-leak", "lookup", forged).body["reason"] == tokens.BAD_SIGNATURE
+    assert stack.validate("call-leak", "lookup", forged).body["reason"] == Reason.BAD_SIGNATURE

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import requests
 from hardening_client import TIMEOUT, new_call_id, start
-from session_core.store import MAX_METADATA_BYTES, metadata_size
+from session_core.store import metadata_size
+from session_rules.limits import MAX_METADATA_BYTES
 
 from harness.served import ServedStack
 from tests.threads import run_together

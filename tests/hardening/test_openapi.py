@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 from openapi_spec_validator import validate
-from session_core import contract, inputs
+from session_core import inputs, schemas
 from session_core.errors import BadRequest
 
 from harness.served import ServedStack
@@ -69,8 +69,8 @@ def test_every_operation_documents_its_bodies_and_errors(document: dict[str, Any
             if method in ("post", "patch"):
                 assert operation["requestBody"]["content"]["application/json"]["schema"], (method, path)
             for parameter in operation.get("parameters", []):
-                assert parameter["schema"] == contract.CALL_ID, (method, path)
-                assert parameter["description"] == contract.PATH_CALL_ID_DESCRIPTION, (method, path)
+                assert parameter["schema"] == schemas.CALL_ID, (method, path)
+                assert parameter["description"] == schemas.PATH_CALL_ID_DESCRIPTION, (method, path)
 
 
 def test_the_documented_limits_are_the_ones_inputs_enforces(document: dict[str, Any]) -> None:

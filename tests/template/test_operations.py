@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+from session_rules.codes import Reason
 
 from local import template
 from tests.template.test_template import NoManagedPolicyNames, as_packaged, of_type
@@ -350,7 +351,6 @@ def test_token_defaults_are_the_rules_defaults(source: dict[str, Any]) -> None:
 
 def test_operations_doc_counts_what_the_template_creates(monitoring: dict[str, Any]) -> None:
     """The alarm and metric counts docs/operations.md prices are the template's and the code's."""
-    from session_rules import tokens
 
     doc = (template.ROOT / "docs" / "operations.md").read_text()
     by_id = alarms(monitoring)
@@ -367,6 +367,6 @@ def test_operations_doc_counts_what_the_template_creates(monitoring: dict[str, A
     for app in (template.ROOT / "functions").glob("*/app.py"):
         emitted |= set(re.findall(r'add_metric\(name="(\w+)"', app.read_text()))
     assert "Validations" in emitted
-    results = len(tokens.REASONS) + 1  # every refusal reason and "valid"
-    assert f"(valid and the {len(tokens.REASONS)} refusal reasons: {results} metrics)" in doc
+    results = len(Reason) + 1  # every refusal reason and "valid"
+    assert f"(valid and the {len(Reason)} refusal reasons: {results} metrics)" in doc
     assert f"{results + len(emitted) - 1} metrics at $0.30 a month each" in doc

@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 from session_core.errors import Misconfigured
-from session_core.keys import CURRENT, KeyRing
+from session_core.keys import KeyRing
+from session_core.service import SessionService
 from session_rules import limits, tokens
+from session_rules.codes import Reason
+from session_rules.keys import CURRENT
 
 from local.aws import random_key
 
@@ -49,7 +52,7 @@ def forged(key: bytes, now: float, call_id: str = "call-1", function: str = "f")
 
 @pytest.mark.parametrize(("lifetime", "cache"), [(86400, 300), (3600, 60), (900, 0)])
 def test_the_retired_key_checks_tokens_until_rotation_plus_lifetime_plus_cache_then_never(
-    aws: Any, make_service: Callable[..., Any], clock: Any, lifetime: int, cache: int
+    aws: Any, make_service: Callable[..., SessionService], clock: Any, lifetime: int, cache: int
 ) -> None:
     old = aws.signing_key.encode()
     new_key = random_key().encode()
@@ -67,9 +70,9 @@ def test_the_retired_key_checks_tokens_until_rotation_plus_lifetime_plus_cache_t
     assert service.validate("call-1", "f", forged(old, clock.now)) == tokens.VALID
 
     clock.now = until + 1  # a second later the old key checks nothing, in this warm container too
-    assert service.validate("call-1", "f", forged(old, clock.now)).reason == tokens.BAD_SIGNATURE
+    assert service.validate("call-1", "f", forged(old, clock.now)).reason == Reason.BAD_SIGNATURE
     fresh = make_service(max_token_lifetime_secs=lifetime, key_cache_secs=cache)
-    assert fresh.validate("call-1", "f", forged(old, clock.now)).reason == tokens.BAD_SIGNATURE
+    assert fresh.validate("call-1", "f", forged(old, clock.now)).reason == Reason.BAD_SIGNATURE
     assert service.validate("call-1", "f", forged(new_key, clock.now)) == tokens.VALID  # the current key: no window
 
 
@@ -97,7 +100,7 @@ def test_an_unknown_rotation_time_retires_the_previous_key(aws: Any, clock: Any)
     ring = KeyRing(aws.secret_id, aws.secretsmanager, max_age=300)
     assert ring.previous(clock.now) is None
     old = forged(aws.signing_key.encode(), clock.now)
-    assert tokens.verify(ring.candidates(clock.now), "call-1", "f", old, clock.now).reason == tokens.BAD_SIGNATURE
+    assert tokens.verify(ring.candidates(clock.now), "call-1", "f", old, clock.now).reason == Reason.BAD_SIGNATURE
 
 
 def test_the_key_ring_reads_the_creation_date_moto_and_aws_give_per_version(aws: Any) -> None:
@@ -110,7 +113,7 @@ def test_the_key_ring_reads_the_creation_date_moto_and_aws_give_per_version(aws:
 
 @pytest.mark.parametrize("weak", WEAK)
 def test_a_weak_current_key_is_never_used_to_mint_or_check(
-    aws: Any, make_service: Callable[..., Any], clock: Any, weak: str
+    aws: Any, make_service: Callable[..., SessionService], clock: Any, weak: str
 ) -> None:
     assert not limits.is_signing_key(weak)
     service = make_service()
@@ -135,7 +138,7 @@ def test_a_weak_current_key_is_never_used_to_mint_or_check(
 
 @pytest.mark.parametrize("weak", ["x", "k" * 63, "k" * 63 + "_"])
 def test_a_weak_retired_key_is_never_used_to_check_but_the_current_one_is(
-    aws: Any, make_service: Callable[..., Any], clock: Any, weak: str
+    aws: Any, make_service: Callable[..., SessionService], clock: Any, weak: str
 ) -> None:
     rotate(aws, weak)
     rotated_at = rotate(aws, random_key())
@@ -145,7 +148,7 @@ def test_a_weak_retired_key_is_never_used_to_check_but_the_current_one_is(
     with pytest.raises(Misconfigured, match="AWSPREVIOUS"):  # it would be needed: no verdict without it
         service.validate("call-1", "f", forged(weak.encode(), clock.now))
     clock.now = rotated_at + service.config.max_token_lifetime_secs + service.config.key_cache_secs + 1
-    assert service.validate("call-1", "f", forged(weak.encode(), clock.now)).reason == tokens.BAD_SIGNATURE
+    assert service.validate("call-1", "f", forged(weak.encode(), clock.now)).reason == Reason.BAD_SIGNATURE
 
 
 def test_a_weak_value_read_once_is_no_key_during_an_outage_either(aws: Any) -> None:
@@ -161,7 +164,7 @@ def test_a_weak_value_read_once_is_no_key_during_an_outage_either(aws: Any) -> N
 
 
 def test_going_back_to_an_old_key_takes_a_new_version_not_moved_labels(
-    aws: Any, make_service: Callable[..., Any], clock: Any
+    aws: Any, make_service: Callable[..., SessionService], clock: Any
 ) -> None:
     """The rotation's time is AWSCURRENT's CreatedDate. Moving AWSCURRENT back onto an old version
     dates the "rotation" to that version's creation, so the key it displaces may stop checking at
@@ -183,7 +186,7 @@ def test_going_back_to_an_old_key_takes_a_new_version_not_moved_labels(
         RemoveFromVersionId=second_version,
     )
     moved_back = make_service()
-    assert moved_back.validate("call-1", "f", forged(second.encode(), clock.now)).reason == tokens.BAD_SIGNATURE
+    assert moved_back.validate("call-1", "f", forged(second.encode(), clock.now)).reason == Reason.BAD_SIGNATURE
 
     # The old value put as a new version, a second later: the displaced key keeps its whole window.
     sm.update_secret_version_stage(

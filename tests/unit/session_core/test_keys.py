@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -13,7 +13,9 @@ from botocore.config import Config
 from session_core.config import CLIENT_CONFIG
 from session_core.errors import KeyUnavailable
 from session_core.keys import KeyRing
+from session_core.service import SessionService
 from session_rules import tokens
+from session_rules.codes import Reason
 from signalwire.core.security.session_manager import SessionManager
 
 from local.aws import random_key
@@ -42,20 +44,20 @@ def rotate(aws: Any, new_key: str) -> None:
 NEW_KEY, THIRD_KEY = random_key(), random_key()
 
 
-def test_one_secrets_manager_call_across_many_validations(service: Any, aws: Any) -> None:
+def test_one_secrets_manager_call_across_many_validations(service: SessionService, aws: Any) -> None:
     counter = secrets_calls(aws)
     dynamodb = CallCounter(aws.dynamodb, "before-call.dynamodb")
     token = SessionManager(secret_key=aws.signing_key).generate_token("f", "call-1")
     for _ in range(200):
         assert service.validate("call-1", "f", token).valid
     # Rejections that never reach the signature check need no key beyond the cached one either.
-    assert service.validate("call-1", "g", token).reason == tokens.FUNCTION_MISMATCH
-    assert service.validate("call-1", "f", "junk").reason == tokens.MALFORMED
+    assert service.validate("call-1", "g", token).reason == Reason.FUNCTION_MISMATCH
+    assert service.validate("call-1", "f", "junk").reason == Reason.MALFORMED
     assert counter.calls == 1
     assert dynamodb.calls == 0  # stateless validate (RevocationCheck off) never touches the table
 
 
-def test_minting_and_validating_share_the_cached_key(service: Any, aws: Any) -> None:
+def test_minting_and_validating_share_the_cached_key(service: SessionService, aws: Any) -> None:
     counter = secrets_calls(aws)
     service.create_session("call-1", {})
     for _ in range(20):
@@ -69,7 +71,9 @@ def test_the_key_is_the_secret_strings_utf8_bytes(keyring: KeyRing, aws: Any) ->
     assert keyring.previous(time.time()) is None  # never rotated
 
 
-def test_a_token_minted_before_a_rotation_still_validates(make_service: Any, aws: Any) -> None:
+def test_a_token_minted_before_a_rotation_still_validates(
+    make_service: Callable[..., SessionService], aws: Any
+) -> None:
     before = make_service()
     before.create_session("call-1", {})
     old_token = before.mint("call-1", ["f"])[0]["f"]
@@ -84,11 +88,13 @@ def test_a_token_minted_before_a_rotation_still_validates(make_service: Any, aws
 
     rotate(aws, THIRD_KEY)  # the next rotation retires the first key
     latest = make_service()
-    assert latest.validate("call-1", "f", old_token).reason == tokens.BAD_SIGNATURE
+    assert latest.validate("call-1", "f", old_token).reason == Reason.BAD_SIGNATURE
     assert latest.validate("call-1", "f", new_token).valid
 
 
-def test_a_container_whose_cache_predates_a_rotation_accepts_new_tokens(make_service: Any, aws: Any) -> None:
+def test_a_container_whose_cache_predates_a_rotation_accepts_new_tokens(
+    make_service: Callable[..., SessionService], aws: Any
+) -> None:
     warm = make_service()
     warm.create_session("call-1", {})
     assert warm.validate("call-1", "f", warm.mint("call-1", ["f"])[0]["f"]).valid  # keys now cached
@@ -130,7 +136,7 @@ def test_the_last_good_key_serves_when_secrets_manager_fails(aws: Any) -> None:
     assert counter.calls >= 2  # it did try Secrets Manager, and fell back
 
 
-def test_validation_survives_a_secrets_manager_outage(make_service: Any, aws: Any) -> None:
+def test_validation_survives_a_secrets_manager_outage(make_service: Callable[..., SessionService], aws: Any) -> None:
     service = make_service(key_cache_secs=0)
     service.create_session("call-1", {})
     token = service.mint("call-1", ["f"])[0]["f"]
@@ -139,7 +145,7 @@ def test_validation_survives_a_secrets_manager_outage(make_service: Any, aws: An
     assert service.mint("call-1", ["g"])[0]["g"]
 
 
-def test_nothing_cached_and_no_secret_is_key_unavailable(aws: Any, make_service: Any) -> None:
+def test_nothing_cached_and_no_secret_is_key_unavailable(aws: Any, make_service: Callable[..., SessionService]) -> None:
     aws.secretsmanager.delete_secret(SecretId=aws.secret_id, ForceDeleteWithoutRecovery=True)
     with pytest.raises(KeyUnavailable, match="signing key AWSCURRENT unavailable") as raised:
         KeyRing(aws.secret_id, aws.secretsmanager, max_age=300).current()

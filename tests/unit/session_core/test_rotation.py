@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 from session_core.errors import RotationError
-from session_core.keys import CURRENT, PREVIOUS, KeyRing
-from session_core.rotation import KEY_LENGTH, PENDING, STEPS, Rotation, rotate_step
+from session_core.keys import KeyRing
+from session_core.rotation import PENDING, STEPS, Rotation, rotate_step
+from session_core.service import SessionService
 from session_rules import limits, tokens
+from session_rules.codes import Reason
+from session_rules.keys import CURRENT, PREVIOUS
 from signalwire.core.security.session_manager import SessionManager
 
 from local import template
@@ -43,12 +46,12 @@ def test_new_keys_are_shaped_like_the_templates_generated_key() -> None:
     """The template's GenerateSecretString, the rotation's GetRandomPassword and the key rule agree."""
     generated = next(iter(template.resources_of_type("AWS::SecretsManager::Secret").values()))
     spec = generated["Properties"]["GenerateSecretString"]
-    assert KEY_LENGTH == limits.SIGNING_KEY_LENGTH == template.secret_length() == spec["PasswordLength"]
+    assert limits.SIGNING_KEY_LENGTH == template.secret_length() == spec["PasswordLength"]
     assert spec["ExcludePunctuation"] is True and set(spec) == {"PasswordLength", "ExcludePunctuation"}
     # GetRandomPassword with ExcludePunctuation: letters and digits, which is the key rule's alphabet.
     assert limits.is_signing_key(string.ascii_letters + string.digits + "ab")
     for punctuation in string.punctuation:
-        assert not limits.is_signing_key(punctuation + "a" * (KEY_LENGTH - 1)), punctuation
+        assert not limits.is_signing_key(punctuation + "a" * (limits.SIGNING_KEY_LENGTH - 1)), punctuation
 
 
 def test_create_stages_one_random_pending_key_and_is_idempotent(aws: Any) -> None:
@@ -70,7 +73,7 @@ def test_rotation_makes_the_new_key_current_and_the_old_one_previous(aws: Any) -
     sm, secret = aws.secretsmanager, aws.secret_id
     version = rotate(sm, secret)
     new = key(sm, secret, CURRENT)
-    assert new != aws.signing_key and len(new) == KEY_LENGTH
+    assert new != aws.signing_key and len(new) == limits.SIGNING_KEY_LENGTH
     assert key(sm, secret, PREVIOUS) == aws.signing_key
     assert CURRENT in stages(sm, secret)[version]
 
@@ -109,13 +112,13 @@ def test_unknown_steps_and_events_are_refused(aws: Any) -> None:
         rotate_step(aws.secretsmanager, {"SecretId": aws.secret_id, "Step": "createSecret"})
 
 
-def _fresh(make_service: Callable[..., Any]) -> Any:
+def _fresh(make_service: Callable[..., SessionService]) -> Any:
     """A service whose key ring re-reads the secret on every use (a container started now)."""
     return make_service(key_cache_secs=0)
 
 
 def test_tokens_survive_one_rotation_and_the_second_retires_the_oldest_key(
-    aws: Any, make_service: Callable[..., Any]
+    aws: Any, make_service: Callable[..., SessionService]
 ) -> None:
     sm, secret = aws.secretsmanager, aws.secret_id
     service = _fresh(make_service)
@@ -133,19 +136,19 @@ def test_tokens_survive_one_rotation_and_the_second_retires_the_oldest_key(
     now = service.clock()
     for name, token in after.items():  # new tokens carry the new key's signature, not the old one's
         assert tokens.verify((key2,), "call-rot", name, token, now).valid
-        assert tokens.verify((key1,), "call-rot", name, token, now).reason == tokens.BAD_SIGNATURE
+        assert tokens.verify((key1,), "call-rot", name, token, now).reason == Reason.BAD_SIGNATURE
         assert service.validate("call-rot", name, token).valid
 
     rotate(sm, secret)
     service = _fresh(make_service)
     for name, token in before.items():
-        assert service.validate("call-rot", name, token).reason == tokens.BAD_SIGNATURE, name
+        assert service.validate("call-rot", name, token).reason == Reason.BAD_SIGNATURE, name
     for name, token in after.items():
         assert service.validate("call-rot", name, token).valid, name
 
 
 def test_an_agent_reading_the_rotated_secret_accepts_new_tokens_with_the_sdk(
-    aws: Any, make_service: Callable[..., Any]
+    aws: Any, make_service: Callable[..., SessionService]
 ) -> None:
     rotate(aws.secretsmanager, aws.secret_id)
     service = _fresh(make_service)
@@ -158,7 +161,7 @@ def test_an_agent_reading_the_rotated_secret_accepts_new_tokens_with_the_sdk(
 
 
 def test_a_warm_container_accepts_tokens_of_a_rotation_it_has_not_seen(
-    aws: Any, make_service: Callable[..., Any]
+    aws: Any, make_service: Callable[..., SessionService]
 ) -> None:
     """Its cached keys are older than the rotation: a signature no cached key matches re-reads them once."""
     warm = make_service()  # key_cache_secs at its default: no re-read for minutes

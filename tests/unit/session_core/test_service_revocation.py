@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from session_core.service import SessionService
 from session_rules import tokens
+from session_rules.codes import Reason
 
 
 def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again(
-    make_service: Callable[..., Any], clock: Any
+    make_service: Callable[..., SessionService], clock: Any
 ) -> None:
     service = make_service(revocation_check=True)
     service.create_session("call-1", {})
@@ -21,22 +23,24 @@ def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again
     assert created  # a fresh session over the ended one
     new = service.mint("call-1", ["f"])[0]["f"]
     assert service.validate("call-1", "f", new) == tokens.VALID
-    assert service.validate("call-1", "f", old) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-1", "f", old) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_call_id_started_again_in_the_same_second_does_not_revive_old_tokens(
-    make_service: Callable[..., Any],
+def test_sessions_are_told_apart_by_incarnation_not_by_time(
+    make_service: Callable[..., SessionService],
 ) -> None:
     service = make_service(revocation_check=True)  # the clock stands still throughout
     service.create_session("call-4", {})
     old = service.mint("call-4", ["f"])[0]["f"]
     assert service.end_session("call-4")
     assert service.create_session("call-4", {})[1]
-    assert service.validate("call-4", "f", old) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-4", "f", old) == tokens.Verdict(False, Reason.SESSION_ENDED)
     assert service.validate("call-4", "f", service.mint("call-4", ["f"])[0]["f"]) == tokens.VALID
 
 
-def test_revocation_does_not_depend_on_the_configured_lifetime(make_service: Callable[..., Any], clock: Any) -> None:
+def test_a_token_living_longer_than_the_validators_setting_is_the_session_s(
+    make_service: Callable[..., SessionService], clock: Any
+) -> None:
     """A token minted with a longer lifetime than the validating side's setting is still the session's."""
     long_lived = make_service(revocation_check=True, token_expiry_secs=3600)
     validating = make_service(revocation_check=True, token_expiry_secs=60)
@@ -46,16 +50,18 @@ def test_revocation_does_not_depend_on_the_configured_lifetime(make_service: Cal
     assert validating.validate("call-5", "f", token) == tokens.VALID
 
 
-def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(make_service: Callable[..., Any]) -> None:
+def test_under_revocation_a_token_minted_elsewhere_is_not_the_session_s(
+    make_service: Callable[..., SessionService],
+) -> None:
     """A token signed with the shared secret outside the service carries no incarnation."""
     service = make_service(revocation_check=True)
     service.create_session("call-6", {})
     foreign = tokens.mint(service.keys.current(), "call-6", "f", int(service.clock()) + 60)
     assert make_service().validate("call-6", "f", foreign) == tokens.VALID  # without revocation: valid
-    assert service.validate("call-6", "f", foreign) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-6", "f", foreign) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_token_minted_in_the_second_its_session_started_is_valid(make_service: Callable[..., Any]) -> None:
+def test_a_token_minted_for_the_active_session_is_valid(make_service: Callable[..., SessionService]) -> None:
     service = make_service(revocation_check=True)
     service.create_session("call-2", {})
     token = service.mint("call-2", ["f"])[0]["f"]
@@ -63,7 +69,7 @@ def test_a_token_minted_in_the_second_its_session_started_is_valid(make_service:
 
 
 def test_without_revocation_check_the_earlier_token_still_validates(
-    make_service: Callable[..., Any], clock: Any
+    make_service: Callable[..., SessionService], clock: Any
 ) -> None:
     service = make_service()  # the default: stateless validation
     service.create_session("call-3", {})
@@ -74,7 +80,7 @@ def test_without_revocation_check_the_earlier_token_still_validates(
     assert service.validate("call-3", "f", old) == tokens.VALID
 
 
-def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Callable[..., Any]) -> None:
+def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Callable[..., SessionService]) -> None:
     """Clients holding the key mint with incarnations of their own, which the session accepts."""
     service = make_service(revocation_check=True)
     key = service.keys.current()
@@ -87,13 +93,13 @@ def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Call
     service.create_session("call-7", {}, restart=False, incarnation="00000002")
     for incarnation in ("00000001", "00000002"):
         assert service.validate("call-7", "f", minted(incarnation)) == tokens.VALID
-    assert service.validate("call-7", "f", minted("00000003")) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-7", "f", minted("00000003")) == tokens.Verdict(False, Reason.SESSION_ENDED)
     assert service.validate("call-7", "f", service.mint("call-7", ["f"])[0]["f"]) == tokens.VALID
     service.end_session("call-7")
-    assert service.validate("call-7", "f", minted("00000001")) == tokens.Verdict(False, tokens.SESSION_ENDED)
+    assert service.validate("call-7", "f", minted("00000001")) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., Any], clock: Any) -> None:
+def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., SessionService], clock: Any) -> None:
     """A one-hour call on a stack whose sessions live ten minutes keeps its tools for the hour."""
     service = make_service(revocation_check=True, session_ttl_secs=600)
     service.create_session("call-8", {}, restart=False, incarnation="0000000a", lifetime=3600)

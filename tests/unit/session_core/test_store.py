@@ -9,17 +9,11 @@ from typing import Any
 import boto3
 import pytest
 from session_core.errors import MetadataTooLarge, SessionEnded
-from session_core.store import (
-    MAX_METADATA_BYTES,
-    Attr,
-    DynamoSessionStore,
-    Session,
-    expiry_bucket,
-    metadata_size,
-)
-from session_rules.limits import INCARNATION_LENGTH
+from session_core.store import Attr, DynamoSessionStore, Session, expiry_bucket, metadata_size
+from session_rules.limits import INCARNATION_LENGTH, MAX_METADATA_BYTES
 
 from local import template
+from tests.support.sessions import existing
 
 TTL = 3600
 
@@ -57,7 +51,9 @@ def test_the_template_ttl_attribute_is_the_stores_expiry() -> None:
     assert template.ttl_attribute() == Attr.EXPIRES_AT
 
 
-def test_every_write_path_leaves_the_ttl_attribute_on_every_item(store: Any, aws: Any, clock: Any) -> None:
+def test_every_write_path_leaves_the_ttl_attribute_on_every_item(
+    store: DynamoSessionStore, aws: Any, clock: Any
+) -> None:
     ttl_name = template.ttl_attribute()
     steps = [
         ("create new", lambda: store.create("a", {"k": 1}, TTL)),
@@ -83,7 +79,7 @@ def test_every_write_path_leaves_the_ttl_attribute_on_every_item(store: Any, aws
             assert item[Attr.BUCKET]["S"] == expiry_bucket(item[Attr.KEY]["S"], expires_at), (name, item)
 
 
-def over_limit(store: Any, call_id: str) -> None:
+def over_limit(store: DynamoSessionStore, call_id: str) -> None:
     with pytest.raises(MetadataTooLarge):
         store.merge_metadata(call_id, big(), TTL)
 
@@ -94,12 +90,12 @@ def big(size: int = MAX_METADATA_BYTES) -> dict[str, str]:
     return {"big": "x" * (size - overhead)}
 
 
-def test_expiry_is_set_and_refreshed(store: Any, aws: Any, clock: Any) -> None:
+def test_expiry_is_set_and_refreshed(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
     session, _ = store.create("a", {}, TTL)
     assert session.expires_at == int(clock()) + TTL == int(raw(aws, "a")[Attr.EXPIRES_AT]["N"])  # type: ignore[index]
     clock.advance(100)
     refreshed = store.merge_metadata("a", {"k": 1}, TTL)
-    assert refreshed.expires_at == int(clock()) + TTL == store.get("a").expires_at
+    assert refreshed.expires_at == int(clock()) + TTL == existing(store, "a").expires_at
     clock.advance(100)
     assert store.create("a", {}, TTL)[0].expires_at == int(clock()) + TTL
 
@@ -107,11 +103,11 @@ def test_expiry_is_set_and_refreshed(store: Any, aws: Any, clock: Any) -> None:
 # -- expired items are invisible -----------------------------------------------------------------
 
 
-def test_an_item_past_its_expiry_is_absent_to_every_read(store: Any, aws: Any, clock: Any) -> None:
+def test_an_item_past_its_expiry_is_absent_to_every_read(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
     session, _ = store.create("a", {"old": 1}, 60)
     clock.advance(59)
     assert store.get("a") == Session(
-        "a", session.expires_at, False, {"old": 1}, session.created_at, session.incarnation, (session.incarnation,)
+        "a", session.expires_at, False, {"old": 1}, session.incarnation, (session.incarnation,)
     )
     clock.advance(1)  # now == expires_at: past it
     assert store.get("a") is None
@@ -120,19 +116,19 @@ def test_an_item_past_its_expiry_is_absent_to_every_read(store: Any, aws: Any, c
     assert store.end("a") is False
 
 
-def test_an_expired_session_is_replaced_not_merged(store: Any, clock: Any) -> None:
+def test_an_expired_session_is_replaced_not_merged(store: DynamoSessionStore, clock: Any) -> None:
     store.create("a", {"old": 1}, 60)
     clock.advance(61)
     session, created = store.create("a", {"new": 2}, TTL)
-    assert created and session.metadata == {"new": 2} == store.get("a").metadata
+    assert created and session.metadata == {"new": 2} == existing(store, "a").metadata
 
     store.create("b", {"old": 1}, 60)
     clock.advance(61)
     assert store.merge_metadata("b", {"new": 2}, TTL).metadata == {"new": 2}
-    assert store.get("b").metadata == {"new": 2}
+    assert existing(store, "b").metadata == {"new": 2}
 
 
-def test_an_ended_session_expires_like_any_other(store: Any, clock: Any) -> None:
+def test_an_ended_session_expires_like_any_other(store: DynamoSessionStore, clock: Any) -> None:
     store.create("a", {}, 60)
     store.end("a")
     clock.advance(61)
@@ -143,52 +139,51 @@ def test_an_ended_session_expires_like_any_other(store: Any, clock: Any) -> None
 # -- create, merge, delete, end ------------------------------------------------------------------
 
 
-def test_create_new_then_repeat_merges(store: Any) -> None:
+def test_create_new_then_repeat_merges(store: DynamoSessionStore) -> None:
     first, created = store.create("a", {"x": 1, "y": 2}, TTL)
     assert created and first.metadata == {"x": 1, "y": 2} and not first.ended
     again, created = store.create("a", {"y": 3, "z": 4}, TTL)
     assert not created
-    assert again.metadata == {"x": 1, "y": 3, "z": 4} == store.get("a").metadata
+    assert again.metadata == {"x": 1, "y": 3, "z": 4} == existing(store, "a").metadata
 
 
-def test_create_over_an_ended_session_starts_fresh(store: Any, clock: Any) -> None:
+def test_create_over_an_ended_session_starts_fresh(store: DynamoSessionStore, clock: Any) -> None:
     store.create("a", {"x": 1}, TTL)
     assert store.end("a") is True
     session, created = store.create("a", {"y": 2}, TTL)
     assert created and session.metadata == {"y": 2}
     assert store.get("a") == Session(
-        "a", session.expires_at, False, {"y": 2}, session.created_at, session.incarnation, (session.incarnation,)
+        "a", session.expires_at, False, {"y": 2}, session.incarnation, (session.incarnation,)
     )
-    assert session.created_at == int(clock())  # the fresh session's own start
 
 
-def test_merge_on_an_absent_session_creates_it(store: Any) -> None:
+def test_merge_on_an_absent_session_creates_it(store: DynamoSessionStore) -> None:
     assert store.get("a") is None
     session = store.merge_metadata("a", {"k": "v"}, TTL)
     assert session.metadata == {"k": "v"} and not session.ended
-    assert store.get("a").metadata == {"k": "v"}
+    assert existing(store, "a").metadata == {"k": "v"}
 
 
-def test_merge_on_an_ended_session_is_refused(store: Any) -> None:
+def test_merge_on_an_ended_session_is_refused(store: DynamoSessionStore) -> None:
     store.create("a", {"x": 1}, TTL)
     store.end("a")
     with pytest.raises(SessionEnded) as caught:
         store.merge_metadata("a", {"k": "v"}, TTL)
     assert caught.value.status == 409
-    assert store.get("a").metadata == {} and store.get("a").ended
+    assert existing(store, "a").metadata == {} and existing(store, "a").ended
 
 
-def test_merge_replaces_whole_values_key_by_key(store: Any) -> None:
+def test_merge_replaces_whole_values_key_by_key(store: DynamoSessionStore) -> None:
     store.create("a", {"nested": {"x": 1, "y": 2}, "keep": True}, TTL)
     merged = store.merge_metadata("a", {"nested": {"z": 3}}, TTL)
     assert merged.metadata == {"nested": {"z": 3}, "keep": True}
 
 
-def test_delete_metadata_return_values(store: Any) -> None:
+def test_delete_metadata_return_values(store: DynamoSessionStore) -> None:
     assert store.delete_metadata("absent") is False
     store.create("a", {"x": 1}, TTL)
     assert store.delete_metadata("a") is True
-    assert store.get("a").metadata == {} and not store.get("a").ended
+    assert existing(store, "a").metadata == {} and not existing(store, "a").ended
     assert store.delete_metadata("a") is False  # had none
     store.create("b", {}, TTL)
     assert store.delete_metadata("b") is False
@@ -197,14 +192,14 @@ def test_delete_metadata_return_values(store: Any) -> None:
     assert store.delete_metadata("b") is False  # ended
 
 
-def test_end_return_values_and_state(store: Any, clock: Any) -> None:
+def test_end_return_values_and_state(store: DynamoSessionStore, clock: Any) -> None:
     assert store.end("absent") is False
     session, _ = store.create("a", {"x": 1}, TTL)
     clock.advance(10)
     assert store.end("a") is True
     ended = store.get("a")
     assert ended == Session(
-        "a", session.expires_at, True, {}, session.created_at, session.incarnation, (session.incarnation,)
+        "a", session.expires_at, True, {}, session.incarnation, (session.incarnation,)
     )  # visible as ended until expiry
     assert store.end("a") is False
 
@@ -217,7 +212,7 @@ def test_size_is_compact_utf8_json() -> None:
     assert metadata_size({"a": [1, {"b": None}]}) == len('{"a":[1,{"b":null}]}')
 
 
-def test_exactly_64_kib_is_accepted_one_byte_more_is_413(store: Any) -> None:
+def test_exactly_64_kib_is_accepted_one_byte_more_is_413(store: DynamoSessionStore) -> None:
     assert metadata_size(big()) == MAX_METADATA_BYTES
     assert store.create("a", big(), TTL)[0].metadata == big()
     assert store.merge_metadata("b", big(), TTL).metadata == big()
@@ -230,7 +225,7 @@ def test_exactly_64_kib_is_accepted_one_byte_more_is_413(store: Any) -> None:
     assert store.get("c") is None
 
 
-def test_multibyte_characters_count_as_their_utf8_bytes(store: Any) -> None:
+def test_multibyte_characters_count_as_their_utf8_bytes(store: DynamoSessionStore) -> None:
     overhead = metadata_size({"k": ""})
     fits = {"k": "é" * ((MAX_METADATA_BYTES - overhead) // 2)}
     assert store.create("a", fits, TTL)[0].metadata == fits
@@ -238,32 +233,32 @@ def test_multibyte_characters_count_as_their_utf8_bytes(store: Any) -> None:
         store.create("b", {"k": "é" * ((MAX_METADATA_BYTES - overhead) // 2 + 1)}, TTL)
 
 
-def test_accumulated_merges_past_the_limit_are_413_and_change_nothing(store: Any) -> None:
+def test_accumulated_merges_past_the_limit_are_413_and_change_nothing(store: DynamoSessionStore) -> None:
     first = {"a": "x" * 40_000}
     store.create("s", first, TTL)
     with pytest.raises(MetadataTooLarge):
         store.merge_metadata("s", {"b": "y" * 30_000}, TTL)
-    assert store.get("s").metadata == first
+    assert existing(store, "s").metadata == first
     with pytest.raises(MetadataTooLarge):
         store.create("s", {"b": "y" * 30_000}, TTL)  # create on an active session merges: same limit
-    assert store.get("s").metadata == first
+    assert existing(store, "s").metadata == first
     # Growing an existing key past the limit restores its earlier value.
     store.merge_metadata("s", {"b": "small"}, TTL)
     with pytest.raises(MetadataTooLarge):
         store.merge_metadata("s", {"b": "z" * 30_000, "c": 1}, TTL)
-    assert store.get("s").metadata == {**first, "b": "small"}
+    assert existing(store, "s").metadata == {**first, "b": "small"}
     # Replacing a big value with a smaller one is fine even when the sum of both would not be.
     assert store.merge_metadata("s", {"a": "tiny", "b": "w" * 60_000}, TTL).metadata == {"a": "tiny", "b": "w" * 60_000}
 
 
-def test_many_small_merges_reach_the_limit(store: Any) -> None:
+def test_many_small_merges_reach_the_limit(store: DynamoSessionStore) -> None:
     chunk = "x" * 1000
     accepted = 0
     with pytest.raises(MetadataTooLarge):
         for i in range(100):
             store.merge_metadata("s", {f"k{i:03}": chunk}, TTL)
             accepted += 1
-    metadata = store.get("s").metadata
+    metadata = existing(store, "s").metadata
     assert len(metadata) == accepted and metadata_size(metadata) <= MAX_METADATA_BYTES
     assert metadata_size({**metadata, f"k{accepted:03}": chunk}) > MAX_METADATA_BYTES
 
@@ -275,7 +270,7 @@ MAX_EXPRESSION_BYTES = 4096
 
 
 @pytest.mark.parametrize("keys", [1, 50, 60, 250, 3000])  # 50: the longest per-key expressions
-def test_a_merge_is_one_write_whatever_its_size(store: Any, aws: Any, keys: int) -> None:
+def test_a_merge_is_one_write_whatever_its_size(store: DynamoSessionStore, aws: Any, keys: int) -> None:
     """One write per create or merge: all of it is stored or none of it, however many keys."""
     requests = Requests(aws.dynamodb)
     metadata = {f"key-{i}": i for i in range(keys)}
@@ -283,7 +278,7 @@ def test_a_merge_is_one_write_whatever_its_size(store: Any, aws: Any, keys: int)
     assert store.merge_metadata("a", metadata, TTL).metadata == {"base": "b" * 10_000, **metadata}
     expected = {"base": "b" * 10_000, **metadata, "one": 1}
     assert store.create("a", {"one": 1}, TTL)[0].metadata == expected
-    assert store.get("a").metadata == expected
+    assert existing(store, "a").metadata == expected
     # The repeated create tries the insert first; the refused insert returns the item to merge into.
     assert [name for name, _ in requests.writes()] == ["PutItem", "UpdateItem", "PutItem", "UpdateItem"]
     # An over-limit merge of as many keys (under the limit alone, over it with "base") writes nothing.
@@ -292,14 +287,14 @@ def test_a_merge_is_one_write_whatever_its_size(store: Any, aws: Any, keys: int)
     sent = len(requests.writes())
     with pytest.raises(MetadataTooLarge):
         store.merge_metadata("a", changed, TTL)
-    assert store.get("a").metadata == expected
+    assert existing(store, "a").metadata == expected
     assert len(requests.writes()) == sent
     for name, params in requests.writes():
         for field in ("UpdateExpression", "ConditionExpression"):
             assert len(params.get(field, "").encode()) <= MAX_EXPRESSION_BYTES, (name, field, len(params[field]))
 
 
-def test_values_are_stored_as_json_text(store: Any, aws: Any) -> None:
+def test_values_are_stored_as_json_text(store: DynamoSessionStore, aws: Any) -> None:
     """Why values survive exactly: DynamoDB numbers would turn 1.0 into 1."""
     store.create("a", {"f": 1.0, "i": 1}, TTL)
     stored = raw(aws, "a")[Attr.METADATA]["M"]  # type: ignore[index]
@@ -310,7 +305,9 @@ def test_values_are_stored_as_json_text(store: Any, aws: Any) -> None:
 # -- a refused or failed write changes nothing ---------------------------------------------------
 
 
-def test_a_refused_or_failed_write_leaves_the_item_byte_identical(store: Any, aws: Any, clock: Any) -> None:
+def test_a_refused_or_failed_write_leaves_the_item_byte_identical(
+    store: DynamoSessionStore, aws: Any, clock: Any
+) -> None:
     store.create("a", {"base": "b" * 10_000, "x": 1}, TTL)
     before = raw(aws, "a")
     requests = Requests(aws.dynamodb)
@@ -329,7 +326,7 @@ def test_a_refused_or_failed_write_leaves_the_item_byte_identical(store: Any, aw
     assert raw(aws, "a") == before
 
 
-def test_a_merge_into_an_ended_session_changes_nothing(store: Any, aws: Any, clock: Any) -> None:
+def test_a_merge_into_an_ended_session_changes_nothing(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
     store.create("a", {"x": 1}, TTL)
     store.end("a")
     before = raw(aws, "a")
@@ -361,34 +358,38 @@ def set_key(aws: Any, key: str, value: Any) -> Any:
     return lambda client: DynamoSessionStore(aws.table_name, client).merge_metadata("a", {key: value}, TTL)
 
 
-def test_a_key_changed_between_read_and_write_is_read_again(store: Any, aws: Any) -> None:
+def test_a_key_changed_between_read_and_write_is_read_again(store: DynamoSessionStore, aws: Any) -> None:
     store.create("a", {"x": "old"}, TTL)
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "x", "theirs"))
     merged = store.merge_metadata("a", {"x": "mine", "y": 1}, TTL)
     assert raced
-    assert merged.metadata == {"x": "mine", "y": 1} == store.get("a").metadata
+    assert merged.metadata == {"x": "mine", "y": 1} == existing(store, "a").metadata
 
 
-def test_another_writers_key_is_kept_and_returned(store: Any, aws: Any) -> None:
+def test_another_writers_key_is_kept_and_returned(store: DynamoSessionStore, aws: Any) -> None:
     store.create("a", {"x": 1}, TTL)
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", 2))
     merged = store.merge_metadata("a", {"mine": 3}, TTL)
     assert raced
-    assert merged.metadata == {"x": 1, "theirs": 2, "mine": 3} == store.get("a").metadata
+    assert merged.metadata == {"x": 1, "theirs": 2, "mine": 3} == existing(store, "a").metadata
 
 
 @pytest.mark.parametrize("keys", [1, 80])  # a merge naming its keys, and one writing the whole map
-def test_a_merge_that_would_pass_the_limit_after_another_write_is_413(store: Any, aws: Any, keys: int) -> None:
+def test_a_merge_that_would_pass_the_limit_after_another_write_is_413(
+    store: DynamoSessionStore, aws: Any, keys: int
+) -> None:
     store.create("a", {"base": "b" * 30_000}, TTL)
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", "t" * 30_000))
     mine = {f"m{i}": "v" * (6_000 // keys) for i in range(keys)}
     with pytest.raises(MetadataTooLarge):
         store.merge_metadata("a", mine, TTL)
     assert raced
-    assert store.get("a").metadata == {"base": "b" * 30_000, "theirs": "t" * 30_000}
+    assert existing(store, "a").metadata == {"base": "b" * 30_000, "theirs": "t" * 30_000}
 
 
-def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afresh(store: Any, aws: Any) -> None:
+def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afresh(
+    store: DynamoSessionStore, aws: Any
+) -> None:
     def end(client: Any) -> None:
         DynamoSessionStore(aws.table_name, client).end("a")
 
@@ -396,7 +397,7 @@ def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afre
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", end)
     with pytest.raises(SessionEnded):
         store.merge_metadata("a", {"y": 2}, TTL)
-    assert raced and store.get("a").ended
+    assert raced and existing(store, "a").ended
     store.create("a", {"x": 1}, TTL)
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", end)
     session, created = store.create("a", {"z": 3}, TTL)
@@ -404,7 +405,9 @@ def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afre
     assert store.get("a") == session and session.metadata == {"z": 3}
 
 
-def test_a_start_over_an_item_changed_since_it_was_read_is_retried(store: Any, aws: Any, clock: Any) -> None:
+def test_a_start_over_an_item_changed_since_it_was_read_is_retried(
+    store: DynamoSessionStore, aws: Any, clock: Any
+) -> None:
     store.create("a", {"x": 1}, 60)
     clock.advance(61)  # expired: a create replaces it
 
@@ -414,10 +417,12 @@ def test_a_start_over_an_item_changed_since_it_was_read_is_retried(store: Any, a
     raced = other_writer(aws, lambda name, params: name == "PutItem" and "mine" in str(params["Item"]), restart)
     session, created = store.create("a", {"mine": 2}, TTL)
     assert raced and not created  # the other create started it; this one merged into it
-    assert session.metadata == {"theirs": 1, "mine": 2} == store.get("a").metadata
+    assert session.metadata == {"theirs": 1, "mine": 2} == existing(store, "a").metadata
 
 
-def test_a_start_over_an_item_ended_and_started_again_since_it_was_read_retires_both(store: Any, aws: Any) -> None:
+def test_a_start_over_an_item_ended_and_started_again_since_it_was_read_retires_both(
+    store: DynamoSessionStore, aws: Any
+) -> None:
     """The session started and ended in between had incarnations of its own: the start over the
     item as read would not retire them, so it fails its condition and starts over the item as it is."""
     first = store.create("a", {"x": 1}, TTL)[0].incarnation
@@ -434,11 +439,13 @@ def test_a_start_over_an_item_ended_and_started_again_since_it_was_read_retires_
     requests = Requests(aws.dynamodb)
     session, created = store.create("a", {"mine": 1}, TTL)
     assert [name for name, _ in requests.sent].count("PutItem") == 3  # absent assumed, the item read, the churned one
-    assert raced and created and session.metadata == {"mine": 1} == store.get("a").metadata
+    assert raced and created and session.metadata == {"mine": 1} == existing(store, "a").metadata
     assert set(raw(aws, "a")[Attr.RETIRED]["M"]) == {first, *between}  # type: ignore[index]
 
 
-def test_a_stored_size_that_disagrees_with_the_map_is_repaired_not_a_dead_end(store: Any, aws: Any) -> None:
+def test_a_stored_size_that_disagrees_with_the_map_is_repaired_not_a_dead_end(
+    store: DynamoSessionStore, aws: Any
+) -> None:
     """A writer that did not keep md_bytes must not leave every later per-key merge failing its condition."""
     store.create("a", {"big": "x" * 60_000}, TTL)
     aws.dynamodb.update_item(
@@ -453,13 +460,13 @@ def test_a_stored_size_that_disagrees_with_the_map_is_repaired_not_a_dead_end(st
     assert store.merge_metadata("a", {"j": 1}, TTL).metadata["j"] == 1  # and the per-key path works again
 
 
-# -- size bookkeeping, incarnations, items of earlier versions -----------------------------------
+# -- size bookkeeping and incarnations ----------------------------------------------------------
 
 
-def test_the_stored_size_follows_the_metadata(store: Any, aws: Any) -> None:
+def test_the_stored_size_follows_the_metadata(store: DynamoSessionStore, aws: Any) -> None:
     def check() -> None:
         stored = int(raw(aws, "a")[Attr.SIZE]["N"])  # type: ignore[index]
-        metadata = store.get("a").metadata
+        metadata = existing(store, "a").metadata
         assert stored + 1 == metadata_size(metadata) if metadata else stored == 0
 
     store.create("a", {"k": "é✓", "n": [1, 2.5, None]}, TTL)
@@ -474,50 +481,26 @@ def test_the_stored_size_follows_the_metadata(store: Any, aws: Any) -> None:
     check()
 
 
-def test_incarnation_is_new_at_each_start_and_kept_by_merges(store: Any, clock: Any) -> None:
+def test_incarnation_is_new_at_each_start_and_kept_by_merges(store: DynamoSessionStore, clock: Any) -> None:
     first, _ = store.create("a", {"x": 1}, TTL)
     assert re.fullmatch(r"[0-9a-f]{8}", first.incarnation) and INCARNATION_LENGTH == 8
     assert store.merge_metadata("a", {"y": 2}, TTL).incarnation == first.incarnation
     assert store.merge_metadata("a", {f"k{i}": i for i in range(80)}, TTL).incarnation == first.incarnation
     assert store.create("a", {"z": 3}, TTL)[0].incarnation == first.incarnation  # merged, not started
-    assert store.get("a").incarnation == first.incarnation
+    assert existing(store, "a").incarnation == first.incarnation
     store.delete_metadata("a")
-    assert store.get("a").incarnation == first.incarnation
+    assert existing(store, "a").incarnation == first.incarnation
     store.end("a")
-    assert store.get("a").incarnation == first.incarnation
+    assert existing(store, "a").incarnation == first.incarnation
     seen = {first.incarnation}
     second, created = store.create("a", {}, TTL)  # after end
-    assert created and second.incarnation not in seen and store.get("a").incarnation == second.incarnation
+    assert created and second.incarnation not in seen and existing(store, "a").incarnation == second.incarnation
     seen.add(second.incarnation)
     clock.advance(TTL + 1)
     third = store.merge_metadata("a", {"k": 1}, TTL)  # after expiry, a PATCH starts it
-    assert third.incarnation not in seen and store.get("a").incarnation == third.incarnation
+    assert third.incarnation not in seen and existing(store, "a").incarnation == third.incarnation
     seen.add(third.incarnation)
     clock.advance(TTL + 1)
     fourth, created = store.create("a", {}, TTL)  # after expiry
     assert created and fourth.incarnation not in seen
     assert store.merge_metadata("b", {"k": 1}, TTL).incarnation not in seen | {fourth.incarnation}
-
-
-def test_items_written_before_versions_and_sizes_merge_and_end(store: Any, aws: Any, clock: Any) -> None:
-    """Items as the store wrote them before it kept `ver`, `md_bytes` and `incarnation`."""
-    expires_at = int(clock()) + TTL
-    for call_id in ("old", "old-2"):
-        aws.dynamodb.put_item(
-            TableName=aws.table_name,
-            Item={
-                Attr.KEY: {"S": call_id},
-                Attr.EXPIRES_AT: {"N": str(expires_at)},
-                Attr.BUCKET: {"S": expiry_bucket(call_id, expires_at)},
-                Attr.CREATED_AT: {"N": str(int(clock()))},
-                Attr.ENDED: {"BOOL": False},
-                Attr.METADATA: {"M": {"x": {"S": "1"}}},
-            },
-        )
-    assert store.get("old").incarnation == ""
-    assert store.merge_metadata("old", {"y": 2}, TTL).metadata == {"x": 1, "y": 2}
-    assert store.merge_metadata("old", {"z": 3}, TTL).metadata == {"x": 1, "y": 2, "z": 3}  # by key, now sized
-    assert store.get("old").incarnation == ""  # kept, as merges keep it
-    assert store.create("old-2", {"w": 4}, TTL)[0].metadata == {"x": 1, "w": 4}
-    assert store.end("old") is True
-    assert store.create("old", {}, TTL)[0].incarnation != ""

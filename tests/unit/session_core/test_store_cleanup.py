@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_core.store import BUCKET_SECS, EXPIRY_INDEX, Attr
+from session_core.service import SessionService
+from session_core.store import BUCKET_SECS, EXPIRY_INDEX, Attr, DynamoSessionStore
+
+from tests.support.sessions import existing
 
 TTL = 3600
 
@@ -35,7 +38,7 @@ def table_keys(aws: Any) -> set[str]:
     return {item[Attr.KEY]["S"] for page in pages for item in page.get("Items", [])}
 
 
-def test_deletes_only_expired_items_reading_only_those(store: Any, aws: Any, clock: Any) -> None:
+def test_deletes_only_expired_items_reading_only_those(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
     start = clock()
     expired = [f"old-{i}" for i in range(12)]
     live = [f"live-{i}" for i in range(20)]
@@ -55,13 +58,13 @@ def test_deletes_only_expired_items_reading_only_those(store: Any, aws: Any, clo
     assert reads.items_returned == len(expired)  # the live items were never read
     assert reads.scans == 0 and reads.indexes == {EXPIRY_INDEX}
     assert table_keys(aws) == set(live)
-    assert store.get(live[0]).ended
+    assert existing(store, live[0]).ended
     again = store.delete_expired(int(clock()))  # a second run finds nothing left, and reads nothing
     assert (again.examined, again.deleted) == (0, 0)
     assert reads.items_returned == len(expired)
 
 
-def test_a_refreshed_session_is_not_deleted(store: Any, aws: Any, clock: Any) -> None:
+def test_a_refreshed_session_is_not_deleted(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
     store.create("refreshed", {"k": 1}, 60)
     store.create("stale", {"k": 1}, 60)
     clock.advance(30)
@@ -70,10 +73,10 @@ def test_a_refreshed_session_is_not_deleted(store: Any, aws: Any, clock: Any) ->
     result = store.delete_expired(int(clock()))
     assert (result.examined, result.deleted) == (1, 1)
     assert table_keys(aws) == {"refreshed"}
-    assert store.get("refreshed").metadata == {"k": 2}
+    assert existing(store, "refreshed").metadata == {"k": 2}
 
 
-def test_a_session_refreshed_after_the_index_read_is_skipped(store: Any, aws: Any, clock: Any) -> None:
+def test_a_session_refreshed_after_the_index_read_is_skipped(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
     """The index lags the table: between cleanup's Query and its DeleteItem a PATCH may land."""
     for call_id in ("raced", "stale"):
         store.create(call_id, {"k": 1}, 60)
@@ -90,10 +93,10 @@ def test_a_session_refreshed_after_the_index_read_is_skipped(store: Any, aws: An
     assert refreshed == ["raced"]
     assert (result.examined, result.deleted) == (2, 1)
     assert table_keys(aws) == {"raced"}
-    assert store.get("raced").metadata == {"k": 2}  # the refreshed session (re-created, as it had expired)
+    assert existing(store, "raced").metadata == {"k": 2}  # the refreshed session (re-created, as it had expired)
 
 
-def test_cleanup_through_the_service(service: Any, clock: Any) -> None:
+def test_cleanup_through_the_service(service: SessionService, clock: Any) -> None:
     service.create_session("gone", {})
     clock.advance(service.config.session_ttl_secs + 1)
     service.create_session("here", {})

@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from session_core.config import CLIENT_CONFIG
 from session_core.errors import IncarnationLimit, MetadataTooLarge, SessionBusy, SessionEnded
-from session_core.store import KEYS_PER_UPDATE, MAX_METADATA_BYTES, DynamoSessionStore, metadata_size
-from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
+from session_core.store import KEYS_PER_UPDATE, DynamoSessionStore, metadata_size
+from session_rules.limits import MAX_INCARNATIONS, MAX_METADATA_BYTES, MAX_RETIRED_INCARNATIONS
 
 from local.aws import provision
 from local.moto_server import MotoServer
+from tests.support.sessions import existing
 from tests.threads import run_together
 
 TTL = 3600
@@ -88,19 +89,19 @@ call_ids = (f"call-{i}" for i in itertools.count())
 
 
 @settings(
-    max_examples=max(settings.default.max_examples // 2, 1),  # four moto calls per example
+    max_examples=max(settings().max_examples // 2, 1),  # four moto calls per example
     suppress_health_check=[HealthCheck.function_scoped_fixture],  # each example uses a new call id
 )
 @given(first=metadata_objects, second=metadata_objects)
 @example(first=EXACT, second={"int": 1.0, "float": 1, "negative_zero": 0.0})
-def test_values_round_trip_exactly(store: Any, first: dict[str, Any], second: dict[str, Any]) -> None:
+def test_values_round_trip_exactly(store: DynamoSessionStore, first: dict[str, Any], second: dict[str, Any]) -> None:
     call_id = next(call_ids)
     created, _ = store.create(call_id, first, TTL)  # PutItem
     assert same(created.metadata, first)
-    assert same(store.get(call_id).metadata, first)
+    assert same(existing(store, call_id).metadata, first)
     merged = store.merge_metadata(call_id, second, TTL)  # UpdateItem, key by key
     assert same(merged.metadata, {**first, **second})
-    assert same(store.get(call_id).metadata, {**first, **second})
+    assert same(existing(store, call_id).metadata, {**first, **second})
 
 
 # -- concurrency -------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ KEYS_PER_THREAD = 50 if os.environ.get("SOAK") == "full" else 15
 
 
 @pytest.fixture
-def serial_store(clock: Any) -> Iterator[Any]:
+def serial_store(clock: Any) -> Iterator[DynamoSessionStore]:
     """A DynamoSessionStore on a moto server that serves one request at a time, on a free local port."""
     with MotoServer() as moto:
         # The service's retries, but a test-machine read timeout: 8 threads queue at one serial server.
@@ -128,7 +129,7 @@ def serial_store(clock: Any) -> Iterator[Any]:
         requests.post(f"{moto.endpoint}/moto-api/reset", timeout=5)  # moto's backends are per process
 
 
-def test_concurrent_merges_into_one_session_lose_nothing(serial_store: Any) -> None:
+def test_concurrent_merges_into_one_session_lose_nothing(serial_store: DynamoSessionStore) -> None:
     store = serial_store
     store.create("shared", {"seed": 0}, TTL)
     start = threading.Barrier(THREADS)
@@ -141,10 +142,10 @@ def test_concurrent_merges_into_one_session_lose_nothing(serial_store: Any) -> N
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(writer, range(THREADS)))
     expected = {"seed": 0} | {f"t{t}-k{i}": [t, i] for t in range(THREADS) for i in range(KEYS_PER_THREAD)}
-    assert store.get("shared").metadata == expected
+    assert existing(store, "shared").metadata == expected
 
 
-def test_concurrent_first_writes_start_one_session(serial_store: Any) -> None:
+def test_concurrent_first_writes_start_one_session(serial_store: DynamoSessionStore) -> None:
     """Many creates and PATCHes of a session that does not exist yet: one starts it, all keys land."""
     store = serial_store
     start = threading.Barrier(THREADS)
@@ -158,12 +159,12 @@ def test_concurrent_first_writes_start_one_session(serial_store: Any) -> None:
 
     with ThreadPoolExecutor(THREADS) as pool:
         created = list(pool.map(writer, range(THREADS)))
-    metadata = store.get("new").metadata
+    metadata = existing(store, "new").metadata
     assert sum(created) <= 1  # a PATCH may have started it; never two creates
     assert metadata == {f"create-{t}" if t % 2 == 0 else f"patch-{t}": t for t in range(THREADS)}
 
 
-def test_concurrent_near_limit_merges_never_pass_64_kib(serial_store: Any) -> None:
+def test_concurrent_near_limit_merges_never_pass_64_kib(serial_store: DynamoSessionStore) -> None:
     """8 writers, each adding distinct 20 KB values: whatever order, the limit holds and every answer is true."""
     store = serial_store
     store.create("full", {"seed": 0}, TTL)
@@ -180,7 +181,7 @@ def test_concurrent_near_limit_merges_never_pass_64_kib(serial_store: Any) -> No
         return outcomes
 
     outcomes = [o for per_thread in run_together(THREADS, writer) for o in per_thread]
-    metadata = store.get("full").metadata
+    metadata = existing(store, "full").metadata
     assert metadata_size(metadata) <= MAX_METADATA_BYTES
     accepted = {key for key, ok in outcomes if ok}
     assert set(metadata) == {"seed"} | accepted  # every 200 is there, every 413 left nothing
@@ -188,7 +189,7 @@ def test_concurrent_near_limit_merges_never_pass_64_kib(serial_store: Any) -> No
     assert all(metadata[key] == key.split("-")[0][1:] * 20_000 for key in accepted)
 
 
-def test_refused_merges_never_revert_an_acknowledged_key(serial_store: Any) -> None:
+def test_refused_merges_never_revert_an_acknowledged_key(serial_store: DynamoSessionStore) -> None:
     """One writer sets `x` again and again; others keep trying merges that touch `x` and are always 413."""
     store = serial_store
     store.create("s", {"base": "b" * 40_000, "x": "start"}, TTL)
@@ -199,7 +200,7 @@ def test_refused_merges_never_revert_an_acknowledged_key(serial_store: Any) -> N
         for i in range(rounds):
             if t == 0:
                 store.merge_metadata("s", {"x": f"a-{i}"}, TTL)
-                seen.append(store.get("s").metadata["x"])  # its own write, until it writes again
+                seen.append(existing(store, "s").metadata["x"])  # its own write, until it writes again
             else:
                 with pytest.raises(MetadataTooLarge):
                     store.merge_metadata("s", {"x": f"refused-{t}", "pad": "p" * 30_000}, TTL)
@@ -207,10 +208,10 @@ def test_refused_merges_never_revert_an_acknowledged_key(serial_store: Any) -> N
 
     seen = run_together(4, work)[0]
     assert seen == [f"a-{i}" for i in range(rounds)]
-    assert store.get("s").metadata == {"base": "b" * 40_000, "x": f"a-{rounds - 1}"}
+    assert existing(store, "s").metadata == {"base": "b" * 40_000, "x": f"a-{rounds - 1}"}
 
 
-def test_concurrent_whole_map_merges_lose_nothing(serial_store: Any) -> None:
+def test_concurrent_whole_map_merges_lose_nothing(serial_store: DynamoSessionStore) -> None:
     """Merges of more keys than one expression names: the version condition serializes them."""
     store = serial_store
     store.create("wide", {}, TTL)
@@ -221,10 +222,10 @@ def test_concurrent_whole_map_merges_lose_nothing(serial_store: Any) -> None:
 
     run_together(4, writer)
     expected = {f"t{t}-r{i}-k{k}": k for t in range(4) for i in range(3) for k in range(KEYS_PER_UPDATE + 10)}
-    assert store.get("wide").metadata == expected
+    assert existing(store, "wide").metadata == expected
 
 
-def test_create_racing_end_always_resolves(serial_store: Any) -> None:
+def test_create_racing_end_always_resolves(serial_store: DynamoSessionStore) -> None:
     """Threads alternating create and end on one id: a create starts or merges, or (documented) SessionBusy."""
     store = serial_store
     rounds = MAX_RETIRED_INCARNATIONS // THREADS  # every start retires the earlier ones: within the bound
@@ -251,12 +252,12 @@ def test_create_racing_end_always_resolves(serial_store: Any) -> None:
     starts = [incarnation for incarnation, created in outcomes if created]
     assert len(set(starts)) == len(starts)  # each start its own incarnation
     assert {incarnation for incarnation, _ in outcomes} == set(starts)  # every merge went into a started one
-    final = store.get("race")
+    final = existing(store, "race")
     assert final is None or final.ended or final.incarnation in starts
     print(f"\n{len(starts)} starts among {len(outcomes)} creates; {len(busy)} SessionBusy retried")
 
 
-def test_concurrent_starts_with_incarnations_never_pass_the_limit(serial_store: Any) -> None:
+def test_concurrent_starts_with_incarnations_never_pass_the_limit(serial_store: DynamoSessionStore) -> None:
     """Instances holding the key each add their own incarnation to one session near its limit."""
     store = serial_store
     store.create("near", {}, TTL, incarnation=f"{0:08x}")
@@ -271,14 +272,14 @@ def test_concurrent_starts_with_incarnations_never_pass_the_limit(serial_store: 
         return True
 
     accepted = run_together(THREADS, start)
-    session = store.get("near")
+    session = existing(store, "near")
     assert sum(accepted) == 3 and len(session.incarnations) == MAX_INCARNATIONS
     added = {f"{0xA0 + t:08x}" for t in range(THREADS) if accepted[t]}
     assert added <= set(session.incarnations)
     assert set(session.metadata) == {f"t{t}" for t in range(THREADS) if accepted[t]}  # a refusal wrote nothing
 
 
-def test_a_start_with_an_incarnation_racing_end_leaves_a_consistent_session(serial_store: Any) -> None:
+def test_a_start_with_an_incarnation_racing_end_leaves_a_consistent_session(serial_store: DynamoSessionStore) -> None:
     """A client's start (restart: false) against an end of the same call: started, merged or refused, never half."""
     store = serial_store
     for round_ in range(10):
@@ -296,7 +297,7 @@ def test_a_start_with_an_incarnation_racing_end_leaves_a_consistent_session(seri
                 return "refused"
 
         ended, started = run_together(2, work)
-        final = store.get(call_id)
+        final = existing(store, call_id)
         if started == "refused":  # the end came first and the start changed nothing
             assert ended and final.ended and final.metadata == {}
         elif final.ended:  # the start came first, then the end

@@ -15,6 +15,7 @@ import itertools
 from hypothesis import example, given
 from hypothesis import strategies as st
 from session_rules import limits, tokens
+from session_rules.codes import Reason
 
 KEY = b"recut-key"
 NOW = 1_750_000_000.0
@@ -53,7 +54,7 @@ def test_the_published_forgery_is_refused() -> None:
     token = tokens.mint(KEY, "victim:transfer:32503680000", "X", int(NOW) + 900)
     assert ("victim", "transfer") in [(c, f) for _, c, f in recuts(token)]  # the re-cut exists...
     assert accepted(token) == []  # ...and is refused
-    assert tokens.verify([KEY], "victim:transfer:32503680000", "X", token, NOW).reason == tokens.MALFORMED
+    assert tokens.verify([KEY], "victim:transfer:32503680000", "X", token, NOW).reason == Reason.MALFORMED
 
 
 @given(

@@ -12,15 +12,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from session_rules import limits, tokens
-from session_rules.tokens import (
-    BAD_SIGNATURE,
-    CALL_ID_MISMATCH,
-    EXPIRED,
-    FUNCTION_MISMATCH,
-    MALFORMED,
-    VALID,
-    Verdict,
-)
+from session_rules.codes import Reason
+from session_rules.tokens import VALID, Verdict
 
 KEY = b"k" * 64
 OTHER_KEY = b"o" * 64
@@ -63,14 +56,14 @@ def test_expiry_equal_to_now_is_still_valid() -> None:
     """The SDK rejects only when expiry < now."""
     token = tokens.mint(KEY, "call", "fn", int(NOW))
     assert tokens.verify([KEY], "call", "fn", token, NOW).valid
-    assert tokens.verify([KEY], "call", "fn", token, NOW + 0.5).reason == EXPIRED
+    assert tokens.verify([KEY], "call", "fn", token, NOW + 0.5).reason == Reason.EXPIRED
 
 
 def test_any_of_several_keys_may_have_signed() -> None:
     token = tokens.mint(OTHER_KEY, "call", "fn", int(NOW) + 900)
     assert tokens.verify([KEY, OTHER_KEY], "call", "fn", token, NOW).valid
-    assert tokens.verify([KEY], "call", "fn", token, NOW).reason == BAD_SIGNATURE
-    assert tokens.verify([], "call", "fn", token, NOW).reason == BAD_SIGNATURE
+    assert tokens.verify([KEY], "call", "fn", token, NOW).reason == Reason.BAD_SIGNATURE
+    assert tokens.verify([], "call", "fn", token, NOW).reason == Reason.BAD_SIGNATURE
 
 
 @pytest.mark.parametrize(
@@ -95,12 +88,12 @@ def test_any_of_several_keys_may_have_signed() -> None:
     ],
 )
 def test_malformed(token: str, why: str) -> None:
-    assert tokens.verify([KEY], "a", "f", token, NOW) == Verdict(False, MALFORMED), why
+    assert tokens.verify([KEY], "a", "f", token, NOW) == Verdict(False, Reason.MALFORMED), why
 
 
 @pytest.mark.parametrize("junk", [None, 123, b"dG9rZW4=", ["x"], object()])
 def test_non_strings_are_malformed(junk: object) -> None:
-    assert tokens.verify([KEY], "a", "f", junk, NOW) == Verdict(False, MALFORMED)
+    assert tokens.verify([KEY], "a", "f", junk, NOW) == Verdict(False, Reason.MALFORMED)
 
 
 def test_non_canonical_base64_is_malformed() -> None:
@@ -113,7 +106,7 @@ def test_non_canonical_base64_is_malformed() -> None:
     assert base64.urlsafe_b64decode(twin + "=" * (-len(twin) % 4)) == base64.urlsafe_b64decode(
         token + "=" * (-len(token) % 4)
     )
-    assert tokens.verify([KEY], "call", "fn", twin, NOW).reason == MALFORMED
+    assert tokens.verify([KEY], "call", "fn", twin, NOW).reason == Reason.MALFORMED
 
 
 def tokens_alphabet() -> str:
@@ -122,17 +115,17 @@ def tokens_alphabet() -> str:
 
 def test_empty_call_id_is_rejected() -> None:
     token = tokens.mint(KEY, "", "fn", int(NOW) + 900)
-    assert tokens.verify([KEY], "", "fn", token, NOW) == Verdict(False, MALFORMED)  # no call id in the token
+    assert tokens.verify([KEY], "", "fn", token, NOW) == Verdict(False, Reason.MALFORMED)  # no call id in the token
 
 
 def test_an_empty_call_id_to_check_against_is_a_call_id_mismatch() -> None:
     """A valid token asked about for no call at all: the SDK's `if not call_id` verdict, exactly."""
     token = tokens.mint(KEY, "call", "fn", int(NOW) + 900)
     verdict = tokens.verify([KEY], "", "fn", token, NOW)
-    assert verdict == Verdict(False, CALL_ID_MISMATCH)
-    assert verdict.valid is False and verdict.reason == CALL_ID_MISMATCH
+    assert verdict == Verdict(False, Reason.CALL_ID_MISMATCH)
+    assert verdict.valid is False and verdict.reason == Reason.CALL_ID_MISMATCH
     # before the function is compared, as the SDK does
-    assert tokens.verify([KEY], "", "other", token, NOW) == Verdict(False, CALL_ID_MISMATCH)
+    assert tokens.verify([KEY], "", "other", token, NOW) == Verdict(False, Reason.CALL_ID_MISMATCH)
 
 
 # -- strict decoding: every token that is valid but for its base64 spelling is malformed ------------
@@ -157,7 +150,7 @@ def test_a_valid_token_spelt_leniently_is_malformed(spelling: object, why: str) 
     assert callable(spelling)
     for token in (VALID_TOKEN, VALID_TOKEN.rstrip("=")):
         assert tokens.verify([KEY], "call", "fn", token, NOW) == VALID
-        assert tokens.verify([KEY], "call", "fn", spelling(token), NOW) == Verdict(False, MALFORMED), why
+        assert tokens.verify([KEY], "call", "fn", spelling(token), NOW) == Verdict(False, Reason.MALFORMED), why
 
 
 def test_padding_is_exact_or_absent() -> None:
@@ -166,7 +159,7 @@ def test_padding_is_exact_or_absent() -> None:
     assert token.endswith("==")
     assert tokens.verify([KEY], "call-10", "fn", token, NOW) == VALID
     assert tokens.verify([KEY], "call-10", "fn", token[:-2], NOW) == VALID
-    assert tokens.verify([KEY], "call-10", "fn", token[:-1], NOW) == Verdict(False, MALFORMED)
+    assert tokens.verify([KEY], "call-10", "fn", token[:-1], NOW) == Verdict(False, Reason.MALFORMED)
 
 
 def test_the_url_safe_alphabet_decodes_and_the_standard_one_does_not() -> None:
@@ -174,7 +167,7 @@ def test_the_url_safe_alphabet_decodes_and_the_standard_one_does_not() -> None:
     token = tokens.mint(KEY, "ab~", "fn", int(NOW) + 900, "0123456789abcdef")
     assert "-" in token
     assert tokens.verify([KEY], "ab~", "fn", token, NOW) == VALID
-    assert tokens.verify([KEY], "ab~", "fn", token.replace("-", "+"), NOW) == Verdict(False, MALFORMED)
+    assert tokens.verify([KEY], "ab~", "fn", token.replace("-", "+"), NOW) == Verdict(False, Reason.MALFORMED)
 
 
 @pytest.mark.parametrize("call_id", ["X", "X.X", "XX", ".X", "X."])
@@ -186,18 +179,18 @@ def test_call_ids_of_letters_and_dots_are_not_dots_alone(call_id: str) -> None:
 
 # The SDK's order: function, expiry, signature, call id. A token breaking several rules gets
 # the reason of the first one it breaks.
-ORDER = [FUNCTION_MISMATCH, EXPIRED, BAD_SIGNATURE, CALL_ID_MISMATCH]
+ORDER = [Reason.FUNCTION_MISMATCH, Reason.EXPIRED, Reason.BAD_SIGNATURE, Reason.CALL_ID_MISMATCH]
 
 
 @pytest.mark.parametrize(
     "broken", [set(c) for n in range(len(ORDER) + 1) for c in itertools.combinations(ORDER, n)], ids=str
 )
 def test_reasons_follow_the_sdk_order(broken: set[str]) -> None:
-    expiry = int(NOW) - 10 if EXPIRED in broken else int(NOW) + 900
-    key = OTHER_KEY if BAD_SIGNATURE in broken else KEY
+    expiry = int(NOW) - 10 if Reason.EXPIRED in broken else int(NOW) + 900
+    key = OTHER_KEY if Reason.BAD_SIGNATURE in broken else KEY
     token = tokens.mint(key, "call-1", "fn", expiry)
-    call_id = "call-2" if CALL_ID_MISMATCH in broken else "call-1"
-    function = "other_fn" if FUNCTION_MISMATCH in broken else "fn"
+    call_id = "call-2" if Reason.CALL_ID_MISMATCH in broken else "call-1"
+    function = "other_fn" if Reason.FUNCTION_MISMATCH in broken else "fn"
     expected = next((reason for reason in ORDER if reason in broken), None)
     verdict = tokens.verify([KEY], call_id, function, token, NOW)
     assert verdict == (VALID if expected is None else Verdict(False, expected))
@@ -207,14 +200,14 @@ def test_call_ids_of_the_alphabet_with_dots() -> None:
     for call_id in ["root.2", "a.b.c.d.e.f", ".a.", "~-_.9", "x" * 128]:
         token = tokens.mint(KEY, call_id, "fn", int(NOW) + 900)
         assert tokens.verify([KEY], call_id, "fn", token, NOW).valid, call_id
-        assert tokens.verify([KEY], call_id + "x", "fn", token, NOW).reason == CALL_ID_MISMATCH
+        assert tokens.verify([KEY], call_id + "x", "fn", token, NOW).reason == Reason.CALL_ID_MISMATCH
 
 
 @pytest.mark.parametrize("call_id", ["victim:transfer:32503680000", "a:b", "...", "通話-1", "a b", "a/b", "x" * 129])
 def test_a_signed_token_for_a_call_id_outside_the_alphabet_is_malformed(call_id: str) -> None:
     """The SDK would mint these; their parse would not be unambiguous, so none validates."""
     token = tokens.mint(KEY, call_id, "fn", int(NOW) + 900)
-    assert tokens.verify([KEY], call_id, "fn", token, NOW).reason == MALFORMED
+    assert tokens.verify([KEY], call_id, "fn", token, NOW).reason == Reason.MALFORMED
 
 
 def sdk_style(call_id: str, function: str, expiry: str, nonce: str, *, key: bytes = KEY, signature: str = "") -> str:
@@ -238,13 +231,13 @@ def sdk_style(call_id: str, function: str, expiry: str, nonce: str, *, key: byte
 )
 def test_only_the_nonces_the_sdks_mint(nonce: str, valid: bool) -> None:
     verdict = tokens.verify([KEY], "c", "f", sdk_style("c", "f", str(int(NOW) + 60), nonce), NOW)
-    assert verdict == (VALID if valid else Verdict(False, MALFORMED))
+    assert verdict == (VALID if valid else Verdict(False, Reason.MALFORMED))
 
 
 @pytest.mark.parametrize("expiry", ["0" + str(int(NOW) + 60), "+" + str(int(NOW) + 60), "1e10", " 1", "", "١٢"])
 def test_only_canonical_decimal_expiries(expiry: str) -> None:
     token = sdk_style("c", "f", expiry, "0123456789abcdef")
-    assert tokens.verify([KEY], "c", "f", token, NOW) == Verdict(False, MALFORMED)
+    assert tokens.verify([KEY], "c", "f", token, NOW) == Verdict(False, Reason.MALFORMED)
 
 
 def test_only_lowercase_hex_signatures() -> None:
@@ -252,7 +245,7 @@ def test_only_lowercase_hex_signatures() -> None:
     signature = fields_of(good)[4]
     upper = sdk_style("c", "f", str(int(NOW) + 60), "0123456789abcdef", signature=signature.upper())
     assert tokens.verify([KEY], "c", "f", good, NOW) == VALID
-    assert tokens.verify([KEY], "c", "f", upper, NOW) == Verdict(False, MALFORMED)
+    assert tokens.verify([KEY], "c", "f", upper, NOW) == Verdict(False, Reason.MALFORMED)
 
 
 def test_an_expiry_beyond_the_maximum_lifetime_is_refused() -> None:
@@ -261,8 +254,8 @@ def test_an_expiry_beyond_the_maximum_lifetime_is_refused() -> None:
     beyond = tokens.mint(KEY, "c", "f", int(NOW) + limit + 1)
     year_3000 = tokens.mint(KEY, "c", "f", 32503680000)
     assert tokens.verify([KEY], "c", "f", at_limit, NOW) == VALID
-    assert tokens.verify([KEY], "c", "f", beyond, NOW) == Verdict(False, tokens.LIFETIME_EXCEEDED)
-    assert tokens.verify([KEY], "c", "f", year_3000, NOW) == Verdict(False, tokens.LIFETIME_EXCEEDED)
+    assert tokens.verify([KEY], "c", "f", beyond, NOW) == Verdict(False, Reason.LIFETIME_EXCEEDED)
+    assert tokens.verify([KEY], "c", "f", year_3000, NOW) == Verdict(False, Reason.LIFETIME_EXCEEDED)
     assert tokens.verify([KEY], "c", "f", year_3000, NOW, max_lifetime=10**12) == VALID
 
 

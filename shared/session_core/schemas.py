@@ -1,4 +1,4 @@
-"""The HTTP contract's bodies as OpenAPI fragments, for the routes' decorators.
+"""The routes' OpenAPI fragments: each one's request body and responses, for its decorator.
 
 The handlers parse requests with inputs.py (no pydantic on the hot path), so Powertools
 derives no request or response schema by itself. Each route passes its entry here as
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_rules import limits, tokens
+from session_rules import limits
+from session_rules.codes import Reason
 
 JSON = "application/json"
 
@@ -64,7 +65,7 @@ TOKEN_EXPIRY: dict[str, Any] = {
         " as long as they do"
     ),
 }
-REASONS = list(tokens.REASONS)
+REASONS = list(Reason)
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error", "message"],
