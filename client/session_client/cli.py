@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from session_rules import limits
+from session_rules.codes import ErrorCode
 
 from . import __version__, signing
 from .errors import SessionServiceError
@@ -43,7 +44,7 @@ class Refused(Exception):
 
 def session_path(call_id: str, tail: str = "") -> str:
     if not limits.is_call_id(call_id):  # else it could address another route
-        raise Refused("invalid_call_id", f"call_id must be {limits.CALL_ID_RULE}")
+        raise Refused(ErrorCode.INVALID_CALL_ID, f"call_id must be {limits.CALL_ID_RULE}")
     return f"/sessions/{call_id}{tail}"
 
 

@@ -11,21 +11,30 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import requests
+from session_rules import keys as key_rules
 from session_rules import limits
 from session_rules import tokens as token_format
+from session_rules.codes import DEBUG_DISABLED_MESSAGE, INPUT_CODES, ErrorCode, Reason
 
 from . import signing, transport, writes
 from .budget import RenderBudgets
-from .errors import SessionServiceError
+from .errors import (
+    ClientCode,
+    InvalidInput,
+    SessionEnded,
+    SessionNotFound,
+    SessionServiceError,
+    refused_here,
+    service_error,
+)
 from .keys import SecretKeys, StaticKeys
 from .local import LocalCalls, LocalSigner
 from .minted import MintedTokens
 from .outbox import Job, Outbox, OutboxStats, body_of
-from .tokens import INPUT_CODES, TokenCheck, input_error
+from .tokens import TokenCheck, input_error
 
 log = logging.getLogger("session_client")
 
-DEBUG_DISABLED = {"error": "debug mode not enabled"}  # what the SDK's debug_token answers when off
 # AgentBase's own default, which is what an agent had before its manager was replaced (the bare
 # SDK SessionManager's is 900). install() carries over the agent's own.
 DEFAULT_TOKEN_EXPIRY_SECS = 3600
@@ -35,10 +44,6 @@ DEFAULT_RENDER_BUDGET_SECS = 2.0
 # render, a render again) need no other start. Within MaxTokenLifetimeSecs.
 START_MARGIN_SECS = 60
 _UNSET: Any = object()
-# The service's verdicts that a session is not there to act on: unknown or expired, ended.
-_STATE_REFUSALS = frozenset({(404, "session_not_found"), (409, "session_ended")})
-# A start refused with one of these leaves the call ended: the ended session's, or a restart the service would not make.
-_START_ENDED = frozenset({"session_ended", "incarnation_retired", "restart_limit"})
 
 
 def _rendered_function_names(agent: Any) -> list[str]:
@@ -90,15 +95,15 @@ class RemoteSessionManager:
     Differences from the SDK, on purpose:
 
     * sessions are real: an ended session stays ended, minting for it raises
-      `SessionServiceError` (`session_ended`) and `activate_session` answers False; an
+      `SessionEnded` (`session_ended`) and `activate_session` answers False; an
       explicit create_session starts a fresh one.
     * metadata is stored (shared by every instance), `end_session` ends the session.
     * the bool methods answer False when the service refuses for the session's state
       (unknown, expired, ended) and raise `SessionServiceError` only when no verdict could be
-      had (unreachable, 5xx, denied); `validate_token` answers False for an invalid token and
+      had (`ServiceUnavailable`, `AccessDenied`, ...); `validate_token` answers False for an invalid token and
       for inputs the service refuses with a 400 (as the SDK), and raises when no verdict could
       be had, so an outage is never mistaken for a forged token. A call id outside the
-      service's rule is refused (`invalid_call_id`) before any URL is built.
+      service's rule is refused (`InvalidInput`, `invalid_call_id`) before any URL is built.
     * `debug_token` decodes locally and only with `debug_mode` (the SDK's `_debug_mode`) on;
       off, it answers as the SDK does, without a request.
 
@@ -141,7 +146,7 @@ class RemoteSessionManager:
         auto_create: bool = True,
         secret_key: str | None = None,
         secret_arn: str | None = None,
-        key_cache_secs: float = 300.0,
+        key_cache_secs: float = key_rules.KEY_CACHE_SECS,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
         token_expiry_secs: int | None = None,
         render_budget_secs: float = DEFAULT_RENDER_BUDGET_SECS,
@@ -294,7 +299,7 @@ class RemoteSessionManager:
         """The route of one session: a call id outside the service's rule is refused before any URL
         is built (an empty one would address another route), as the service would refuse it."""
         if not limits.is_call_id(call_id):
-            raise SessionServiceError("invalid_call_id", f"call_id must be {limits.CALL_ID_RULE}", 400)
+            raise refused_here(ErrorCode.INVALID_CALL_ID, f"call_id must be {limits.CALL_ID_RULE}")
         return f"/sessions/{call_id}{tail}"  # the alphabet is one percent-encoding leaves unchanged
 
     @staticmethod
@@ -302,7 +307,7 @@ class RemoteSessionManager:
         """A field of the service's answer, of the type the contract gives it; else no verdict was had."""
         value = answer.get(name)
         if not isinstance(value, kind):
-            raise SessionServiceError("invalid_response", f"the answer's {name!r} is not a {kind.__name__}")
+            raise service_error(ClientCode.INVALID_RESPONSE, f"the answer's {name!r} is not a {kind.__name__}")
         return value
 
     def _unless_refused(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
@@ -310,16 +315,14 @@ class RemoteSessionManager:
         (unknown, expired or ended): a bool method's False, not an error."""
         try:
             return self._call(method, path, body)[1]
-        except SessionServiceError as exc:
-            if (exc.status, exc.code) in _STATE_REFUSALS:
-                return None
-            raise
+        except (SessionNotFound, SessionEnded):  # unknown or expired, or ended
+            return None
 
     def _after_queued_writes(self, call_id: str) -> None:
         """Wait until the writes queued for the call were sent, so a read sees them; raise when they
         still are not within one request's time."""
         if self._outbox is not None and not self._outbox.wait(call_id, time.monotonic() + self._wait_secs):
-            raise SessionServiceError("writes_pending", f"the writes queued for {call_id} are not sent yet")
+            raise service_error(ClientCode.WRITES_PENDING, f"the writes queued for {call_id} are not sent yet")
 
     # -- with the key: in-process, the service's part queued ----------------------------
 
@@ -347,11 +350,11 @@ class RemoteSessionManager:
         return False
 
     def _start_refused(self, call_id: str, incarnation: str, exc: SessionServiceError) -> None:
-        if exc.status != 409:
-            return
-        if exc.code in _START_ENDED:  # ended elsewhere: mint no more for it here, check none of its tokens
+        if isinstance(exc, SessionEnded):  # ended elsewhere: mint no more for it here, check none of its tokens
             self._calls.end(call_id, incarnation)
-        elif exc.code == "incarnation_limit" and self._calls.unaccept(call_id, incarnation):
+        elif (exc.status, exc.code) == (409, ErrorCode.INCARNATION_LIMIT) and self._calls.unaccept(
+            call_id, incarnation
+        ):
             # Minting through the service would block the agent's event loop on a request, so the
             # call's tokens are still minted here: a service with RevocationCheck refuses them.
             with self._unaccepted_lock:
@@ -376,7 +379,9 @@ class RemoteSessionManager:
         expiry = self._signer.expiry(self.token_expiry_secs)
         plan = self._calls.mint_plan(call_id, expiry, self._start_margin, restart=restart)
         if plan is None:
-            raise SessionServiceError("session_ended", "the session was ended; create it again to start a new one", 409)
+            raise refused_here(
+                ErrorCode.SESSION_ENDED, "the session was ended; create it again to start a new one", 409
+            )
         incarnation, start = plan
         try:  # minted first: a start is queued only for tokens that exist (no key held: keys_unavailable)
             tokens = {name: self._signer.mint(call_id, name, incarnation, expiry) for name in names}
@@ -437,10 +442,8 @@ class RemoteSessionManager:
         if self._signer is not None:
             try:
                 self._mint_here(call_id, [])
-            except SessionServiceError as exc:
-                if exc.code == "session_ended":
-                    return False
-                raise
+            except SessionEnded:
+                return False
             return not self._calls.ended(call_id)
         self._session_path(call_id)  # the id's rule, before any request
         answer = self._unless_refused(
@@ -493,8 +496,8 @@ class RemoteSessionManager:
                 "POST", path, {"functions": names, "token_expiry_secs": self.token_expiry_secs}, deadline
             )[1]
             return self._field(answer, "tokens", dict), self._field(answer, "expires_at", int)
-        except SessionServiceError as exc:
-            if not (self.auto_create and (exc.status, exc.code) == (404, "session_not_found")):
+        except SessionNotFound:
+            if not self.auto_create:
                 raise
         log.debug("the session of %s has expired: starting it again to mint", call_id)
         return self._start_and_mint(call_id, names, deadline)
@@ -507,7 +510,7 @@ class RemoteSessionManager:
         for this call.
         """
         if not limits.is_function_name(function_name):
-            raise SessionServiceError("invalid_function", f"function names are {limits.FUNCTION_NAME_RULE}", 400)
+            raise refused_here(ErrorCode.INVALID_FUNCTION, f"function names are {limits.FUNCTION_NAME_RULE}")
         if self._signer is not None:
             return self._mint_here(call_id, [function_name])[function_name]
         self._minted.learn(function_name)
@@ -538,8 +541,8 @@ class RemoteSessionManager:
         names = list(names)
         if self._signer is not None:
             if not 1 <= len(names) <= limits.MAX_BATCH or not all(limits.is_function_name(n) for n in names):
-                raise SessionServiceError(
-                    "invalid_function", f"1-{limits.MAX_BATCH} names of {limits.FUNCTION_NAME_RULE}", 400
+                raise refused_here(
+                    ErrorCode.INVALID_FUNCTION, f"1-{limits.MAX_BATCH} names of {limits.FUNCTION_NAME_RULE}", 400
                 )
             return self._mint_here(call_id, list(dict.fromkeys(names)))
         tokens = self._mint(call_id, names)[0]
@@ -556,7 +559,7 @@ class RemoteSessionManager:
             return TokenCheck(False, code)  # what the service's 400 would say, without asking it
         if self._signer is not None:
             if self._calls.ended(call_id):  # as the service answers for an ended call, without asking it
-                return TokenCheck(False, "session_ended")
+                return TokenCheck(False, Reason.SESSION_ENDED)
             verdict = self._signer.check(call_id, function_name, token)
             if not (verdict.valid and self.revocation_check):
                 return verdict
@@ -564,8 +567,8 @@ class RemoteSessionManager:
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:
             answer = self._call("POST", "/tokens/validate", body)[1]
-        except SessionServiceError as exc:
-            if exc.status == 400 and exc.code in INPUT_CODES:  # the service's verdict on an input (the SDK's False)
+        except InvalidInput as exc:
+            if exc.code in INPUT_CODES:  # the service's verdict on an input (the SDK's False)
                 return TokenCheck(False, exc.code)
             raise
         valid = self._field(answer, "valid", bool)
@@ -589,7 +592,7 @@ class RemoteSessionManager:
         requests.
         """
         if not self.debug_mode:
-            return dict(DEBUG_DISABLED)
+            return {"error": DEBUG_DISABLED_MESSAGE}  # the SDK's own answer
         return token_format.debug(token, time.time())
 
     # -- metadata ---------------------------------------------------------------------

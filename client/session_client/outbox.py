@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SessionServiceError
+from .errors import InvalidResponse, SessionServiceError
 
 log = logging.getLogger("session_client")
 
@@ -40,7 +40,7 @@ _RETRY_CODES = frozenset({"gateway_internal_error"})  # the function crashed or 
 
 def no_verdict(exc: SessionServiceError) -> bool:
     """True when `exc` says nothing about the request itself (unreachable, throttled, unavailable)."""
-    if exc.code == "invalid_response":  # an answer that is not the service's: a wrong URL, not a blip
+    if isinstance(exc, InvalidResponse):  # an answer that is not the service's: a wrong URL, not a blip
         return False
     return exc.status is None or exc.status in _RETRY_STATUSES or exc.code in _RETRY_CODES
 

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
 from session_client.keys import SecretKeys
 from session_rules import tokens
+from session_rules.codes import DEBUG_DISABLED_MESSAGE
 from session_rules.limits import MAX_INCARNATIONS
 from signalwire.core.security.session_manager import SessionManager
 
@@ -288,7 +289,7 @@ def test_the_sdks_debug_switch_is_the_managers(stack: Stack) -> None:
     sdk = SessionManager(secret_key="k" * 64)
     token = manager.create_tool_token("f", "call-1")
     assert manager._debug_mode is False and sdk._debug_mode is False
-    assert manager.debug_token(token) == sdk.debug_token(token) == {"error": "debug mode not enabled"}
+    assert manager.debug_token(token) == sdk.debug_token(token) == {"error": DEBUG_DISABLED_MESSAGE}
     manager._debug_mode = sdk._debug_mode = True
     assert manager.debug_mode is True
     mine, theirs = manager.debug_token(token), sdk.debug_token(token)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import requests
-from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
+from session_client import InvalidInput, RemoteSessionManager, SessionServiceError, TokenCheck
+from session_rules.codes import DEBUG_DISABLED_MESSAGE
 from signalwire.core.security.session_manager import SessionManager
 
 from local.stack import Stack, running_stack
@@ -232,10 +233,10 @@ def test_debug_token_when_debug_mode_is_off_costs_no_request(
     sent: list[str] = []
     for manager in (client, strict):
         manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
-        assert manager.debug_token(token) == {"error": "debug mode not enabled"}
+        assert manager.debug_token(token) == {"error": DEBUG_DISABLED_MESSAGE}
         manager._http.hooks["response"].clear()
     assert sent == []
-    assert SessionManager().debug_token("x") == {"error": "debug mode not enabled"}  # the SDK's own answer
+    assert SessionManager().debug_token("x") == {"error": DEBUG_DISABLED_MESSAGE}  # the SDK's own answer
 
 
 # -- metadata --------------------------------------------------------------------------------
@@ -281,7 +282,8 @@ def test_errors_carry_status_and_code(client: RemoteSessionManager, call_id: str
     with pytest.raises(SessionServiceError) as bad:
         client.get_session_metadata("has space")
     assert (bad.value.status, bad.value.code) == (400, "invalid_call_id")
-    with pytest.raises(SessionServiceError) as large:
+    assert isinstance(bad.value, InvalidInput) and bad.value.unsent
+    with pytest.raises(InvalidInput) as large:
         client.set_session_metadata(call_id, "blob", "x" * 70_000)
     assert (large.value.status, large.value.code) == (413, "metadata_too_large")
     assert "413" in str(large.value) and large.value.message

@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 from session_client import SessionServiceError
+from session_client.errors import service_error
 from session_client.outbox import Job, Outbox, OutboxStats, body_of, no_verdict
 
 from tests.stub_service import StubService, serving
 
-UNAVAILABLE = SessionServiceError("service_unavailable", "retry shortly", 503)
-UNREACHABLE = SessionServiceError("unreachable", "connection refused")
-ENDED = SessionServiceError("session_ended", "ended", 409)
+UNAVAILABLE = service_error("service_unavailable", "retry shortly", 503)
+UNREACHABLE = service_error("unreachable", "connection refused")
+ENDED = service_error("session_ended", "ended", 409)
 
 
 class Service:
@@ -184,10 +185,10 @@ def test_an_end_is_sent_again_only_when_it_never_reached_the_service(
     """Repeated after it reached the service, an end could end the call's next session, started
     meanwhile under the same id by another instance: its outcome is unknown instead, logged."""
     service.failures = {
-        "refused end": [SessionServiceError("unreachable", "connection refused", unsent=True)],
-        "open end": [SessionServiceError("circuit_open", "failing fast", unsent=True)],
-        "timeout end": [SessionServiceError("unreachable", "read timed out")],
-        "late end": [SessionServiceError("deadline_exceeded", "no answer before the deadline")],
+        "refused end": [service_error("unreachable", "connection refused", unsent=True)],
+        "open end": [service_error("circuit_open", "failing fast", unsent=True)],
+        "timeout end": [service_error("unreachable", "read timed out")],
+        "late end": [service_error("deadline_exceeded", "no answer before the deadline")],
         "busy end": [UNAVAILABLE],
     }
     with caplog.at_level(logging.ERROR, logger="session_client"):
@@ -220,17 +221,17 @@ def test_requests_that_differ_only_as_json_are_not_taken_for_one(service: Servic
     [
         (UNREACHABLE, True),
         (UNAVAILABLE, True),
-        (SessionServiceError("gateway_throttled", "slow down", 429), True),
-        (SessionServiceError("gateway_timeout", "timed out", 504), True),
-        (SessionServiceError("gateway_internal_error", "crashed", 500), True),
-        (SessionServiceError("deadline_exceeded", "no time left"), True),
+        (service_error("gateway_throttled", "slow down", 429), True),
+        (service_error("gateway_timeout", "timed out", 504), True),
+        (service_error("gateway_internal_error", "crashed", 500), True),
+        (service_error("deadline_exceeded", "no time left"), True),
         (ENDED, False),
-        (SessionServiceError("incarnation_limit", "full", 409), False),
-        (SessionServiceError("metadata_too_large", "big", 413), False),
-        (SessionServiceError("misconfigured", "logged", 500), False),
-        (SessionServiceError("gateway_forbidden", "Forbidden", 403), False),
-        (SessionServiceError("invalid_response", "not JSON", 200), False),
-        (SessionServiceError("invalid_response", "not a str"), False),
+        (service_error("incarnation_limit", "full", 409), False),
+        (service_error("metadata_too_large", "big", 413), False),
+        (service_error("misconfigured", "logged", 500), False),
+        (service_error("gateway_forbidden", "Forbidden", 403), False),
+        (service_error("invalid_response", "not JSON", 200), False),
+        (service_error("invalid_response", "not a str"), False),
     ],
 )
 def test_what_counts_as_no_verdict(error: SessionServiceError, again: bool) -> None:
