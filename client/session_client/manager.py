@@ -16,7 +16,7 @@ from session_rules import limits
 from session_rules import tokens as token_format
 from session_rules.codes import DEBUG_DISABLED_MESSAGE, INPUT_CODES, ErrorCode, Reason
 
-from . import signing, transport, writes
+from . import signing, writes
 from .budget import RenderBudgets
 from .errors import (
     ClientCode,
@@ -32,6 +32,14 @@ from .local import LocalCalls, LocalSigner
 from .minted import MintedTokens
 from .outbox import Job, Outbox, OutboxStats, body_of
 from .tokens import TokenCheck, input_error
+from .transport import (
+    DEFAULT_BREAKER_COOLDOWN_SECS,
+    DEFAULT_BREAKER_FAILURES,
+    DEFAULT_DEADLINE_SECS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_TIMEOUT,
+    Transport,
+)
 
 log = logging.getLogger("session_client")
 
@@ -126,7 +134,9 @@ class RemoteSessionManager:
     with no verdict, calls fail at once (`circuit_open`) for `breaker_cooldown_secs`.
 
     One pooled `requests.Session` serves all calls, from any thread (no per-call state: the
-    service sets no cookies).
+    service sets no cookies); `session` gives one of your own. `transport` gives the whole of it:
+    a `transport.Transport` of your own (or one that wraps its `call`), whose own options then
+    apply instead of `sign`, `credentials`, `timeout` and the bounds given here.
     """
 
     def __init__(
@@ -136,13 +146,13 @@ class RemoteSessionManager:
         region: str | None = None,
         sign: bool | None = None,
         credentials: Any = None,
-        timeout: float | tuple[float, float] = transport.DEFAULT_TIMEOUT,
-        deadline_secs: float = transport.DEFAULT_DEADLINE_SECS,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        deadline_secs: float = DEFAULT_DEADLINE_SECS,
         retries: int = 2,
         backoff_factor: float = 0.2,
-        max_answer_bytes: int = transport.DEFAULT_MAX_ANSWER_BYTES,
-        breaker_failures: int = transport.DEFAULT_BREAKER_FAILURES,
-        breaker_cooldown_secs: float = transport.DEFAULT_BREAKER_COOLDOWN_SECS,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        breaker_failures: int = DEFAULT_BREAKER_FAILURES,
+        breaker_cooldown_secs: float = DEFAULT_BREAKER_COOLDOWN_SECS,
         auto_create: bool = True,
         secret_key: str | None = None,
         secret_arn: str | None = None,
@@ -155,11 +165,14 @@ class RemoteSessionManager:
         outbox_retry_secs: float = 120.0,
         debug_mode: bool = False,
         session: requests.Session | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
         if secret_key and secret_arn:
             raise ValueError("give secret_key or secret_arn, not both")
+        if session is not None and transport is not None:
+            raise ValueError("give session or transport, not both: a transport has its session")
         if revocation_check and not (secret_key or secret_arn):
             raise ValueError(
                 "revocation_check is for a manager holding the key: without it every check asks the service"
@@ -190,19 +203,20 @@ class RemoteSessionManager:
         self._calls = LocalCalls()
         self._unaccepted_lock = threading.Lock()
         self._unaccepted = 0  # starts refused as incarnation_limit
-        self._transport = transport.Transport(
-            self.base_url,
-            session=session,
-            auth=signing.auth_for(self.base_url, sign=sign, credentials=credentials, region=region),
-            timeout=timeout,
-            deadline_secs=deadline_secs,
-            retries=retries,
-            backoff_factor=backoff_factor,
-            max_answer_bytes=max_answer_bytes,
-            breaker_failures=breaker_failures,
-            breaker_cooldown_secs=breaker_cooldown_secs,
-        )
-        self._http = self._transport.session
+        if transport is None:
+            transport = Transport(
+                self.base_url,
+                session=session,
+                auth=signing.auth_for(self.base_url, sign=sign, credentials=credentials, region=region),
+                timeout=timeout,
+                deadline_secs=deadline_secs,
+                retries=retries,
+                backoff_factor=backoff_factor,
+                max_answer_bytes=max_answer_bytes,
+                breaker_failures=breaker_failures,
+                breaker_cooldown_secs=breaker_cooldown_secs,
+            )
+        self._transport = transport
         self._outbox: Outbox | None = None
         if self._keys is not None:
             self._outbox = Outbox(
@@ -222,7 +236,7 @@ class RemoteSessionManager:
     @property
     def signed(self) -> bool:
         """True when requests carry a SigV4 signature."""
-        return self._http.auth is not None
+        return self._transport.signed
 
     @property
     def validates_locally(self) -> bool:
@@ -282,18 +296,11 @@ class RemoteSessionManager:
             agent._swaig_configures_per_call = _checks_in_a_worker_thread
         return self
 
-    # -- HTTP -------------------------------------------------------------------------
-
-    def _call(
-        self, method: str, path: str, body: Mapping[str, Any] | bytes | None = None, deadline: float | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        """One call to the service (transport.py): the status and JSON object of a 2xx answer, else
-        SessionServiceError. `deadline`, a `time.monotonic()` instant, ends it, retries included."""
-        return self._transport.call(method, path, body, deadline)
+    # -- the service's answers ----------------------------------------------------------
 
     def _send(self, job: Job, deadline: float) -> None:
         """The background sender's request: its body as encoded when it was queued."""
-        self._call(job.method, job.path, job.body, deadline=deadline)
+        self._transport.call(job.method, job.path, job.body, deadline=deadline)
 
     def _session_path(self, call_id: str, tail: str = "") -> str:
         """The route of one session: a call id outside the service's rule is refused before any URL
@@ -314,7 +321,7 @@ class RemoteSessionManager:
         """The answer, or None when the service's verdict is that the session is not there to act on
         (unknown, expired or ended): a bool method's False, not an error."""
         try:
-            return self._call(method, path, body)[1]
+            return self._transport.call(method, path, body)[1]
         except (SessionNotFound, SessionEnded):  # unknown or expired, or ended
             return None
 
@@ -423,7 +430,7 @@ class RemoteSessionManager:
         epoch = self._minted.epoch(call_id)
         deadline = self._budgets.deadline(call_id, begin=True)
         try:
-            answer = self._call("POST", "/sessions", body, deadline=deadline)[1]
+            answer = self._transport.call("POST", "/sessions", body, deadline=deadline)[1]
         except SessionServiceError as exc:
             self._budgets.finished(call_id, exc)
             raise
@@ -477,7 +484,7 @@ class RemoteSessionManager:
         """One request: start the session unless it is active (an ended one stays ended: 409) and
         mint `names`."""
         body = {"call_id": call_id, "functions": names, "restart": False, "token_expiry_secs": self.token_expiry_secs}
-        answer = self._call("POST", "/sessions", body, deadline=deadline)[1]
+        answer = self._transport.call("POST", "/sessions", body, deadline=deadline)[1]
         self._minted.mark_started(call_id)
         return self._field(answer, "tokens", dict), self._field(answer, "tokens_expire_at", int)
 
@@ -492,7 +499,7 @@ class RemoteSessionManager:
         if self.auto_create and not self._minted.started(call_id):
             return self._start_and_mint(call_id, names, deadline)
         try:
-            answer = self._call(
+            answer = self._transport.call(
                 "POST", path, {"functions": names, "token_expiry_secs": self.token_expiry_secs}, deadline
             )[1]
             return self._field(answer, "tokens", dict), self._field(answer, "expires_at", int)
@@ -566,7 +573,7 @@ class RemoteSessionManager:
             self._after_queued_writes(call_id)
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:
-            answer = self._call("POST", "/tokens/validate", body)[1]
+            answer = self._transport.call("POST", "/tokens/validate", body)[1]
         except InvalidInput as exc:
             if exc.code in INPUT_CODES:  # the service's verdict on an input (the SDK's False)
                 return TokenCheck(False, exc.code)
@@ -601,7 +608,7 @@ class RemoteSessionManager:
         """The session's metadata ({} when none). With the key, after the call's queued writes."""
         path = self._session_path(call_id, "/metadata")
         self._after_queued_writes(call_id)
-        return dict(self._field(self._call("GET", path)[1], "metadata", dict))
+        return dict(self._field(self._transport.call("GET", path)[1], "metadata", dict))
 
     def set_session_metadata(self, call_id: str, key: str | Mapping[str, Any], value: Any = _UNSET) -> bool:
         """Merge metadata: `(call_id, key, value)` as in the SDK, or `(call_id, {...})` as in the TS SDK.

@@ -300,6 +300,11 @@ class Transport:
         self.session.mount("http://", adapter)
         self.session.auth = auth
 
+    @property
+    def signed(self) -> bool:
+        """True when requests carry a signature (SigV4)."""
+        return self.session.auth is not None
+
     def close(self) -> None:
         self.session.close()
 

@@ -3,6 +3,7 @@
 Fixtures: `stack` (template defaults: debug off, revocation check off), `connect(url, **options)`
 (a RemoteSessionManager with a deadline and render budget long enough for a cold handler on a
 loaded machine),
+`transport_to(url, **options)` (a RecordingTransport bounded alike, for a manager's `transport=`),
 `client` (an unsigned one on `stack`, remote validation), `call_id` (fresh per test).
 """
 
@@ -16,6 +17,7 @@ import pytest
 from session_client import RemoteSessionManager
 
 from local.stack import Stack
+from tests.support.recording import RecordingTransport
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +34,12 @@ STACK_OPTIONS = {"timeout": STACK_TIMEOUT, "deadline_secs": STACK_TIMEOUT[1], "r
 @pytest.fixture(scope="session")
 def connect() -> Callable[..., RemoteSessionManager]:
     return functools.partial(RemoteSessionManager, **STACK_OPTIONS)
+
+
+@pytest.fixture(scope="session")
+def transport_to() -> Callable[..., RecordingTransport]:
+    """A recording transport (a manager's `transport=`), bounded as `connect`'s managers are."""
+    return functools.partial(RecordingTransport, timeout=STACK_TIMEOUT, deadline_secs=STACK_TIMEOUT[1])
 
 
 @pytest.fixture(scope="session")

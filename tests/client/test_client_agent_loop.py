@@ -40,6 +40,7 @@ from signalwire.core.security.session_manager import SessionManager
 from local.aws import free_port
 from local.stack import Stack
 from tests.agent_server import AUTH, REFUSED, call_function, render, served
+from tests.support.recording import RecordingSession
 
 CALLS = 8
 TOOLS = ("get_weather", "get_time", "book_table")
@@ -66,24 +67,6 @@ def concierge() -> AgentBase:
     for name in TOOLS[1:]:
         agent.define_tool(name, name, {}, lambda args, raw, name=name: FunctionResult(f"{name} done"))
     return agent
-
-
-class Sent:
-    """Every request the manager sends: (thread name, 'METHOD path', status)."""
-
-    def __init__(self, manager: RemoteSessionManager) -> None:
-        self.requests: list[tuple[str, str, int]] = []
-        manager._http.hooks["response"].append(self._record)
-
-    def _record(self, response: Any, **_: Any) -> None:
-        request = f"{response.request.method} {urlsplit(response.url).path}"
-        self.requests.append((threading.current_thread().name, request, response.status_code))
-
-    def on(self, thread: str) -> list[str]:
-        return [request for name, request, _ in self.requests if name == thread]
-
-    def off(self, thread: str) -> list[str]:
-        return [request for name, request, _ in self.requests if name != thread]
 
 
 def serve_calls(url: str, call_ids: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
@@ -120,11 +103,11 @@ def test_with_the_key_nothing_waits_on_the_loop_and_the_service_still_hears_of_e
     stack: Stack, connect: Callable[..., RemoteSessionManager], client: RemoteSessionManager, revocation_check: bool
 ) -> None:
     agent = concierge()
-    manager = connect(stack.base_url, secret_key=stack.signing_key, revocation_check=revocation_check)
+    sent = RecordingSession()
+    manager = connect(stack.base_url, secret_key=stack.signing_key, revocation_check=revocation_check, session=sent)
     manager.install(agent)
     # Checks in-process stay on the loop; those that then ask the service go to a worker thread.
     assert agent._swaig_configures_per_call() is revocation_check
-    sent = Sent(manager)
     with served(agent) as (url, loop):
         calls = new_calls()
         rendered = serve_calls(url, calls)
@@ -147,20 +130,20 @@ def test_without_the_key_a_render_is_one_request_and_install_moves_every_check_o
     stack: Stack, connect: Callable[..., RemoteSessionManager], installed: bool
 ) -> None:
     agent = concierge()
-    manager = connect(stack.base_url)
+    sent = RecordingSession()
+    manager = connect(stack.base_url, session=sent)
     if installed:
         manager.install(agent)
     else:
         agent._session_manager = manager
-    sent = Sent(manager)
     with served(agent) as (url, loop):
         render(url, "/concierge", str(uuid.uuid4()))  # the agent's first render: the manager learns its tools
-        sent.requests.clear()
+        sent.sent.clear()
         calls = new_calls()
         rendered = serve_calls(url, calls)
         assert sent.on(loop) == ["POST /sessions"] * CALLS  # one per call, SignalWire naming it: no 404
-        assert all(status == 201 for _, _, status in sent.requests)
-        sent.requests.clear()
+        assert all(request.status == 201 for request in sent.sent)
+        sent.sent.clear()
         use_tools(url, rendered)
     on_loop, off_loop = sent.on(loop), sent.off(loop)
     # Each call's five checks (two good tokens, three refused) ask the service.

@@ -28,6 +28,7 @@ from signalwire.core.security.session_manager import SessionManager
 from local.aws import free_port
 from local.stack import Stack, running_stack
 from tests.stub_service import Received, Reply, serving
+from tests.support.recording import RecordingSession
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +67,6 @@ def unreachable(**options: object) -> RemoteSessionManager:
     return manager
 
 
-def no_requests(manager: RemoteSessionManager) -> list[str]:
-    sent: list[str] = []
-    manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
-    return sent
-
-
 # -- the service's part reaches it ----------------------------------------------------------------
 
 
@@ -106,7 +101,9 @@ def test_revocation_holds_exactly_for_locally_minted_tokens(
     """Another instance validating through the service: a live call's tokens pass, an ended one's do not."""
     manager = keyed(strict_stack)
     validating = connect(strict_stack.base_url)  # no key: every check is the service's
-    checking = keyed(strict_stack, revocation_check=True)  # the key, and the service's verdict on what passes
+    recorded = RecordingSession()
+    # The key, and the service's verdict on what passes here.
+    checking = keyed(strict_stack, revocation_check=True, session=recorded)
     live, ended = manager.create_session(), manager.create_session()
     live_token = manager.create_tool_token("f", live)
     ended_token = manager.create_tool_token("f", ended)
@@ -122,9 +119,9 @@ def test_revocation_holds_exactly_for_locally_minted_tokens(
     assert keyed(strict_stack).check_token(ended, "f", ended_token) == TokenCheck(
         True, None
     )  # the key alone cannot tell
-    sent = no_requests(checking)
+    recorded.sent.clear()
     assert checking.check_token(live, "f", forged) == (False, "bad_signature")
-    assert sent == []  # refused in-process: the service is asked only about tokens that pass here
+    assert recorded.sent == []  # refused in-process: the service is asked only about tokens that pass here
 
 
 def test_a_second_instance_joins_the_call_with_its_own_incarnation(
