@@ -18,8 +18,8 @@ from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
 from local.stack import Stack
-from tests import agent_server
-from tests.agent_server import AUTH, REFUSED, render, served
+from tests.support import agent_server
+from tests.support.agent_server import AUTH, REFUSED, render, served
 
 
 @pytest.fixture(autouse=True)

@@ -39,7 +39,7 @@ from signalwire.core.security.session_manager import SessionManager
 
 from local.aws import free_port
 from local.stack import Stack
-from tests.agent_server import AUTH, REFUSED, call_function, render, served
+from tests.support.agent_server import AUTH, REFUSED, call_function, render, served
 from tests.support.recording import RecordingSession
 
 CALLS = 8

@@ -18,7 +18,7 @@ from session_client import RemoteSessionManager, SessionServiceError
 from session_client.transport import CircuitBreaker, Transport
 
 from local.aws import free_port
-from tests.stub_service import Received, Reply, StubService, serving
+from tests.support.stub_service import Received, Reply, StubService, serving
 
 OK = {"valid": True}
 UNAVAILABLE = {"error": "service_unavailable", "message": "retry shortly"}

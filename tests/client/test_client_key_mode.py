@@ -27,8 +27,8 @@ from signalwire.core.security.session_manager import SessionManager
 
 from local.aws import free_port
 from local.stack import Stack, running_stack
-from tests.stub_service import Received, Reply, serving
 from tests.support.recording import RecordingSession
+from tests.support.stub_service import Received, Reply, serving
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from session_client import SessionServiceError
 from session_client.errors import service_error
 from session_client.outbox import Job, Outbox, OutboxStats, body_of, no_verdict
 
-from tests.stub_service import StubService, serving
+from tests.support.stub_service import StubService, serving
 
 UNAVAILABLE = service_error("service_unavailable", "retry shortly", 503)
 UNREACHABLE = service_error("unreachable", "connection refused")

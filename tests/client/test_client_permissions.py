@@ -27,7 +27,7 @@ from local import template
 from local.aws import Provisioned
 from local.router import Router, template_routes
 from local.stack import Stack
-from tests.stub_service import Received, StubService, serving
+from tests.support.stub_service import Received, StubService, serving
 
 # How the policies name the API: its routes under the template's own API and stage.
 API_ARN = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/${Stage}/"

@@ -19,8 +19,8 @@ from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 
 from local.aws import free_port
-from tests.stub_service import StubService, serving
 from tests.support.recording import RecordingTransport
+from tests.support.stub_service import StubService, serving
 
 BUDGET = 0.3
 

@@ -22,7 +22,7 @@ from botocore.credentials import Credentials
 from session_client import RemoteSessionManager, SigV4
 from session_client.signing import is_local, region_from_url
 
-from tests.stub_service import StubService, serving
+from tests.support.stub_service import StubService, serving
 
 # AWS's SigV4 test suite: get-vanilla (GET https://example.amazonaws.com/ at 20150830T123600Z).
 VECTOR_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

@@ -14,7 +14,7 @@ import pytest
 from session_client import RemoteSessionManager, SessionServiceError
 
 from local.aws import free_port
-from tests.stub_service import StubService, serving
+from tests.support.stub_service import StubService, serving
 
 # One body that satisfies every route's reader.
 OK = {"valid": True, "ended": True, "deleted": True, "metadata": {}, "call_id": "c", "token": "t", "tokens": {}}

@@ -29,7 +29,7 @@ from signalwire.core.function_result import FunctionResult
 from local import node
 from local.aws import FAKE_CREDENTIALS, REGION
 from local.stack import Stack
-from tests.agent_server import served
+from tests.support.agent_server import served
 
 AUTH = ("agent-user", "agent-password")  # both agents' (examples/weather-agent.mjs AUTH)
 ROUTE = "/weather"
