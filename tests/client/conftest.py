@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from session_client import RemoteSessionManager
@@ -28,7 +29,11 @@ def stack(local_stack: Stack) -> Stack:
 # The client's default deadline (4 s) and render budget (2 s) suit Lambda; the local stack's first
 # call to each handler imports it in a fresh worker, which on a busy CI machine can take longer.
 STACK_TIMEOUT = (3.05, 60.0)
-STACK_OPTIONS = {"timeout": STACK_TIMEOUT, "deadline_secs": STACK_TIMEOUT[1], "render_budget_secs": STACK_TIMEOUT[1]}
+STACK_OPTIONS: dict[str, Any] = {
+    "timeout": STACK_TIMEOUT,
+    "deadline_secs": STACK_TIMEOUT[1],
+    "render_budget_secs": STACK_TIMEOUT[1],
+}
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def test_without_the_key_a_render_costs_one_request_after_the_first(
     agent = agent_with(tools)
     recorded = RecordingSession()
     manager = connect(stack.base_url, session=recorded)
-    agent._session_manager = manager
+    agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
     agent._render_swml(f"call-{uuid.uuid4().hex}" if signalwire else None)  # learns the agent's function names
     sent = answered(recorded)
     asked = [len(request.body.get("functions", [])) for request in sent]
@@ -124,7 +124,7 @@ def test_with_the_key_a_render_sends_nothing_and_its_start_follows_in_the_backgr
     agent = agent_with(tools)
     recorded = RecordingSession()
     manager = connect(stack.base_url, secret_key=stack.signing_key, session=recorded)
-    agent._session_manager = manager
+    agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
     sent = recorded.sent
     sdk = SessionManager(secret_key=stack.signing_key)
     for _ in range(3):
@@ -160,7 +160,7 @@ def test_function_calls_with_the_key_cost_nothing_even_refused(
     agent = agent_with(2)
     recorded = RecordingSession()
     manager = connect(stack.base_url, secret_key=stack.signing_key, session=recorded)
-    agent._session_manager = manager
+    agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
     call_id = manager.create_session()
     good = manager.create_tool_token("tool_0", call_id)
     assert manager.flush()  # the session's start, sent in the background

@@ -135,7 +135,7 @@ def test_without_the_key_a_render_is_one_request_and_install_moves_every_check_o
     if installed:
         manager.install(agent)
     else:
-        agent._session_manager = manager
+        agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
     with served(agent) as (url, loop):
         render(url, "/concierge", str(uuid.uuid4()))  # the agent's first render: the manager learns its tools
         sent.sent.clear()
@@ -161,10 +161,10 @@ def test_install_takes_the_agents_token_lifetime_unless_one_was_given(stack: Sta
     from session_rules import tokens
 
     for lifetime, given, expected in ((None, None, 3600), (7200, None, 7200), (7200, 600, 600)):
-        own = {"token_expiry_secs": lifetime} if lifetime else {}
+        own: dict[str, Any] = {"token_expiry_secs": lifetime} if lifetime else {}
         agent = AgentBase(name="a", route="/a", suppress_logs=True, **own)
         agent.define_tool("f", "f", {}, lambda args, raw: FunctionResult("ok"))
-        options = {"token_expiry_secs": given} if given else {}
+        options: dict[str, Any] = {"token_expiry_secs": given} if given else {}
         manager = RemoteSessionManager(stack.base_url, secret_key=stack.signing_key, **options).install(agent)
         assert agent._session_manager is manager and manager.token_expiry_secs == expected
         before = int(time.time())
@@ -222,7 +222,12 @@ def test_until_the_key_is_read_renders_leave_the_tokens_out_and_tool_calls_are_r
     function does not run."""
     ran: list[str] = []
     agent = AgentBase(name="keyless", route="/keyless", basic_auth=AUTH, suppress_logs=True)
-    agent.define_tool("get_time", "The time", {}, lambda args, raw: ran.append(raw["call_id"]) or FunctionResult("ok"))
+
+    def get_time(args: dict[str, Any], raw: dict[str, Any]) -> FunctionResult:
+        ran.append(raw["call_id"])
+        return FunctionResult("ok")
+
+    agent.define_tool("get_time", "The time", {}, get_time)
     manager = RemoteSessionManager(
         f"http://127.0.0.1:{free_port()}", secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:k"
     )
@@ -235,7 +240,11 @@ def test_until_the_key_is_read_renders_leave_the_tokens_out_and_tool_calls_are_r
     try:
         with served(agent) as (url, _):
             assert render(url, "/keyless", call_id).get("get_time", ("", ""))[1] == ""  # minting failed at once
-            body = {"function": "get_time", "argument": {"parsed": [{}], "raw": "{}"}, "call_id": call_id}
+            body: dict[str, Any] = {
+                "function": "get_time",
+                "argument": {"parsed": [{}], "raw": "{}"},
+                "call_id": call_id,
+            }
             answer = requests.post(f"{url}/keyless/swaig", params={"__token": token}, json=body, auth=AUTH, timeout=120)
             assert answer.status_code == 500, answer.text  # the SDK's answer when a check raises
         assert ran == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -41,7 +41,7 @@ def validate(manager: RemoteSessionManager) -> bool:
     return manager.validate_token("call-1", "get_weather", "dG9rZW4")
 
 
-def raised(call: Any) -> SessionServiceError:
+def raised(call: Callable[[], object]) -> SessionServiceError:
     with pytest.raises(SessionServiceError) as caught:
         call()
     return caught.value

@@ -59,7 +59,7 @@ def _closed() -> Iterator[None]:
         MADE.pop().close()
 
 
-def unreachable(**options: object) -> RemoteSessionManager:
+def unreachable(**options: Any) -> RemoteSessionManager:
     """A manager holding a key, pointed where nothing listens (close() waits half a second)."""
     options = {"retries": 0, "timeout": (0.5, 0.5), **options}
     manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_key="k" * 64, **options)

@@ -163,7 +163,9 @@ def validation_only(manager: RemoteSessionManager, stack: Stack, call_id: str) -
 
 
 @pytest.fixture
-def managers(front: StubService, connect: Callable[..., RemoteSessionManager], stack: Stack) -> Iterator[Any]:
+def managers(
+    front: StubService, connect: Callable[..., RemoteSessionManager], stack: Stack
+) -> Iterator[Callable[..., RemoteSessionManager]]:
     made: list[RemoteSessionManager] = []
 
     def make(**options: Any) -> RemoteSessionManager:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from session_core.errors import DebugDisabled
+from session_core.service import SessionService
 from session_rules import limits, tokens
 from session_rules.codes import Reason
 from signalwire.core.security.session_manager import SessionManager
@@ -254,7 +256,7 @@ def test_debug_of_an_expiry_beyond_the_platform_dates() -> None:
     assert ours["status"]["is_expired"] is None and ours["status"]["expires_in_seconds"] is None
 
 
-def test_debug_off_says_what_the_sdk_says(service: Any) -> None:
+def test_debug_off_says_what_the_sdk_says(service: SessionService) -> None:
     assert sdk().debug_token("anything") == {"error": DebugDisabled.message}
     with pytest.raises(DebugDisabled):
         service.debug(sdk().generate_token("f", "c"))
@@ -264,7 +266,7 @@ def test_debug_off_says_what_the_sdk_says(service: Any) -> None:
 
 
 @pytest.mark.parametrize("call_id", ["root.2", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "c" * 128])
-def test_service_tokens_validate_in_the_sdk(service: Any, aws: Any, call_id: str) -> None:
+def test_service_tokens_validate_in_the_sdk(service: SessionService, aws: Any, call_id: str) -> None:
     service.create_session(call_id, {})
     minted, expiry = service.mint(call_id, FUNCTIONS)
     assert set(minted) == set(FUNCTIONS)
@@ -277,7 +279,7 @@ def test_service_tokens_validate_in_the_sdk(service: Any, aws: Any, call_id: str
 
 
 @pytest.mark.parametrize("call_id", ["root.2", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "c" * 128])
-def test_sdk_tokens_validate_in_the_service(service: Any, aws: Any, call_id: str) -> None:
+def test_sdk_tokens_validate_in_the_service(service: SessionService, aws: Any, call_id: str) -> None:
     token = sdk(aws.signing_key).create_tool_token("transfer_call", call_id)
     assert service.validate(call_id, "transfer_call", token) == tokens.VALID
     assert service.validate(call_id, "transfer_call", token.rstrip("=")) == tokens.VALID
@@ -287,20 +289,20 @@ def test_sdk_tokens_validate_in_the_service(service: Any, aws: Any, call_id: str
     assert service.validate(call_id, "transfer_call", other).reason == Reason.BAD_SIGNATURE
 
 
-def test_service_refuses_sdk_tokens_once_expired(service: Any, aws: Any, clock: Any) -> None:
+def test_service_refuses_sdk_tokens_once_expired(service: SessionService, aws: Any, clock: Any) -> None:
     token = sdk(aws.signing_key, expiry_secs=60).generate_token("f", "call-1")
     assert service.validate("call-1", "f", token).valid
     clock.advance(61 + 1)  # past the whole second the SDK rounded down to
     assert service.validate("call-1", "f", token).reason == Reason.EXPIRED
 
 
-def test_service_debug_agrees_with_the_sdk(make_service: Any, aws: Any) -> None:
+def test_service_debug_agrees_with_the_sdk(make_service: Callable[..., SessionService], aws: Any, clock: Any) -> None:
     service = make_service(debug_mode=True)
     service.create_session("root.2", {})
     minted, _ = service.mint("root.2", ["get_weather"])
 
     def ours(token: str, now: float) -> dict[str, Any]:
-        service.clock.now = now  # the service reads the shared test clock
+        clock.now = now  # the service's clock (make_service builds it on this one)
         return service.debug(token)
 
     for token in (minted["get_weather"], sdk(aws.signing_key, expiry_secs=-10).generate_token("f", "c")):

@@ -12,13 +12,14 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from local.stack import Stack, running_stack
 from tests.support import rule_vectors
 
 # The stack the TypeScript tests run against: revocation on, so the service's verdict on a token
 # also says whether the session accepts the token's incarnation.
-STACK_SETTINGS = {"REVOCATION_CHECK": "true"}
+STACK_SETTINGS: dict[str, Any] = {"REVOCATION_CHECK": "true"}
 
 
 def node_env(stack: Stack, vectors_path: Path) -> dict[str, str]:
