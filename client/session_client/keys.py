@@ -66,9 +66,10 @@ class SecretKeys:
     since the last read is noticed as the service notices it: that check waits for the read. If
     a re-read fails the keys already held keep serving. As in the service, AWSPREVIOUS checks
     tokens only until AWSCURRENT's CreatedDate + `max_token_lifetime_secs` + `max_age`, and a
-    value that is not a key is refused (`misconfigured`) when it is about to be used. Uses a
-    botocore client (botocore is already a dependency, so no boto3 is needed); it honours
-    AWS_ENDPOINT_URL and the usual credential chain.
+    value that is not a key is refused (`misconfigured`) when it is about to be used. Reads
+    through `client`, a Secrets Manager client of your own, else a botocore one made on first use
+    (botocore is already a dependency, so no boto3 is needed), which honours AWS_ENDPOINT_URL and
+    the usual credential chain.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class SecretKeys:
         *,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
         retry_backoff: tuple[float, float] = (0.5, 30.0),
+        client: Any = None,
     ) -> None:
         self.secret_arn = secret_arn
         self.retry_backoff = retry_backoff
@@ -88,7 +90,7 @@ class SecretKeys:
         self.max_token_lifetime_secs = max_token_lifetime_secs
         self._forced_at = float("-inf")
         self._region = region or _region_of_arn(secret_arn)
-        self._client: Any = None
+        self._client: Any = client
         self._held: _Held | None = None
         self._read_at = float("-inf")
         self._lock = threading.Lock()

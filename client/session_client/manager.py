@@ -126,7 +126,9 @@ class RemoteSessionManager:
     `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default. The
     service's key rules hold here too: only a key of the rotation's shape is used (a `secret_key`
     of any other shape is a ValueError at once), and AWSPREVIOUS checks tokens only while one
-    minted with it can still be alive (session_rules.keys).
+    minted with it can still be alive (session_rules.keys). `keys` gives the keys object itself
+    instead (a `keys.SecretKeys` with its own Secrets Manager client, cache and backoff, or a
+    `keys.StaticKeys`); `clock` is the wall clock tokens are minted and checked by.
 
     Bounds (transport.py): each call ends within `deadline_secs` (connect, reads, retries and
     waits together; `timeout` bounds each attempt within it), or by the render's budget, an
@@ -166,14 +168,16 @@ class RemoteSessionManager:
         debug_mode: bool = False,
         session: requests.Session | None = None,
         transport: Transport | None = None,
+        keys: StaticKeys | SecretKeys | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
-        if secret_key and secret_arn:
-            raise ValueError("give secret_key or secret_arn, not both")
+        if sum(given is not None for given in (secret_key or None, secret_arn or None, keys)) > 1:
+            raise ValueError("give one of secret_key, secret_arn and keys")
         if session is not None and transport is not None:
             raise ValueError("give session or transport, not both: a transport has its session")
-        if revocation_check and not (secret_key or secret_arn):
+        if revocation_check and not (secret_key or secret_arn or keys):
             raise ValueError(
                 "revocation_check is for a manager holding the key: without it every check asks the service"
             )
@@ -188,18 +192,18 @@ class RemoteSessionManager:
             min(DEFAULT_TOKEN_EXPIRY_SECS, max_token_lifetime_secs) if token_expiry_secs is None else token_expiry_secs
         )
         self.revocation_check = revocation_check
-        self._minted = MintedTokens()
+        self._minted = MintedTokens(wall=clock)
         # The installed agent's function names: without the key, a call's first mint asks for all.
         self._agent_functions: Callable[[], list[str]] = list
         self._budgets = RenderBudgets(render_budget_secs)
-        self._keys: StaticKeys | SecretKeys | None = None
+        self._keys: StaticKeys | SecretKeys | None = keys
         if secret_key:
             self._keys = StaticKeys(secret_key)
         elif secret_arn:
             self._keys = SecretKeys(
                 secret_arn, key_cache_secs, region=region, max_token_lifetime_secs=max_token_lifetime_secs
             )
-        self._signer = None if self._keys is None else LocalSigner(self._keys, max_token_lifetime_secs)
+        self._signer = None if self._keys is None else LocalSigner(self._keys, max_token_lifetime_secs, wall=clock)
         self._calls = LocalCalls()
         self._unaccepted_lock = threading.Lock()
         self._unaccepted = 0  # starts refused as incarnation_limit

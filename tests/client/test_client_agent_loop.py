@@ -195,11 +195,9 @@ def test_install_moves_the_checks_off_the_loop_only_when_they_may_wait(
     assert agent._swaig_configures_per_call() is False  # the SDK's own answer without per-call configuration
     manager = RemoteSessionManager("http://127.0.0.1:9", **options)
     manager.install(agent)
-    if isinstance(manager._keys, SecretKeys) and manager._keys._background is not None:
-        manager._keys.close()  # no read again after its first try, which ends while the endpoint is still set
-        manager._keys._background.join(30)
     assert manager.checks_may_wait is in_a_thread
     assert agent._swaig_configures_per_call() is in_a_thread
+    manager.close()  # no more reads of the key in the background: the endpoint above is the test's
     assert AgentBase(name="c", route="/c", suppress_logs=True)._swaig_configures_per_call() is False  # this agent only
 
 
@@ -228,12 +226,9 @@ def test_until_the_key_is_read_renders_leave_the_tokens_out_and_tool_calls_are_r
         return FunctionResult("ok")
 
     agent.define_tool("get_time", "The time", {}, get_time)
-    manager = RemoteSessionManager(
-        f"http://127.0.0.1:{free_port()}", secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:k"
-    )
-    assert isinstance(manager._keys, SecretKeys)
     secrets = HangingSecrets()
-    manager._keys._client = secrets
+    keys = SecretKeys("arn:aws:secretsmanager:us-east-1:123456789012:secret:k", client=secrets)
+    manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", keys=keys)
     manager.install(agent)
     call_id = str(uuid.uuid4())
     token = SessionManager(secret_key="k" * 64).generate_token("get_time", call_id)
@@ -250,6 +245,6 @@ def test_until_the_key_is_read_renders_leave_the_tokens_out_and_tool_calls_are_r
         assert ran == []
         assert manager.outbox_stats.queued == 0  # no start for tokens never minted
     finally:
-        manager._keys.close()
+        keys.close()
         secrets.go.set()
         manager.close()
