@@ -36,9 +36,11 @@ class Service:
         self.failures: dict[str, list[Exception]] = {}  # "call what" -> errors to raise, in turn
         self.gate = threading.Event()
         self.gate.set()
+        self.sending = threading.Event()  # set once a worker has taken a job and is sending it
         self.lock = threading.Lock()
 
     def __call__(self, job: Job, deadline: float) -> None:
+        self.sending.set()
         self.gate.wait(10)
         assert deadline > time.monotonic()
         with self.lock:
@@ -127,8 +129,7 @@ def test_the_same_request_queued_twice_before_it_is_sent_is_sent_once(service: S
     service.gate.clear()
     box = Outbox(service)
     box.put("a", job("a", "start"))  # taken by a worker: in flight
-    while not box._flying:
-        time.sleep(0.001)
+    assert service.sending.wait(10)
     assert box.put("a", job("a", "start"))  # in flight already: queued again (the first may be answered before)
     assert box.put("a", job("a", "start"))  # the same as the last one waiting: not again
     assert box.put("a", job("a", "start", metadata={"k": 1}))  # another request
@@ -206,8 +207,7 @@ def test_requests_that_differ_only_as_json_are_not_taken_for_one(service: Servic
     service.gate.clear()
     box = Outbox(service)
     box.put("a", job("a", "start"))
-    while not box._flying:
-        time.sleep(0.001)
+    assert service.sending.wait(10)
     for value in (1, True, 1.0, 1.0):
         assert box.put("a", job("a", "metadata", k=value))
     service.gate.set()
