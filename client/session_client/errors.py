@@ -26,7 +26,7 @@ from session_rules.codes import ErrorCode
 
 class ClientCode(StrEnum):
     """The codes the client gives to failures the service did not answer with (the service's are
-    `session_rules.codes.ErrorCode`; API Gateway's own answers are `gateway_<what>`, transport.py)."""
+    `session_rules.codes.ErrorCode`; API Gateway's own answers are `GatewayCode`s)."""
 
     UNREACHABLE = "unreachable"  # the request got no answer
     DEADLINE_EXCEEDED = "deadline_exceeded"  # no answer before the call's deadline
@@ -34,6 +34,20 @@ class ClientCode(StrEnum):
     INVALID_RESPONSE = "invalid_response"  # an answer that is not the service's
     KEYS_UNAVAILABLE = "keys_unavailable"  # the signing secret could not be read yet
     WRITES_PENDING = "writes_pending"  # the call's queued writes were not sent in time
+
+
+class GatewayCode(StrEnum):
+    """The codes the client gives API Gateway's own answers, whose body is only {"message": ...}: so
+    that, say, its 404 (no such route) is never taken for the service's 404 session_not_found. A
+    status not named here is `gateway_<status>`."""
+
+    FORBIDDEN = "gateway_forbidden"  # 403: a missing or wrong signature, or no permission
+    NOT_FOUND = "gateway_not_found"  # 404: no such route
+    REQUEST_TOO_LARGE = "gateway_request_too_large"  # 413
+    THROTTLED = "gateway_throttled"  # 429
+    INTERNAL_ERROR = "gateway_internal_error"  # 500: the function crashed or timed out
+    UNAVAILABLE = "gateway_unavailable"  # 503
+    TIMEOUT = "gateway_timeout"  # 504
 
 
 class SessionServiceError(Exception):

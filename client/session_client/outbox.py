@@ -28,14 +28,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidResponse, SessionServiceError
+from .errors import GatewayCode, InvalidResponse, SessionServiceError
 
 log = logging.getLogger("session_client")
 
 # No verdict came back: the same request may well pass later. Everything else is the service's (or
 # the gateway's) answer about this request, which sending it again would not change.
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_RETRY_CODES = frozenset({"gateway_internal_error"})  # the function crashed or timed out: perhaps a cold start
+_RETRY_CODES = frozenset({GatewayCode.INTERNAL_ERROR})  # the function crashed or timed out: perhaps a cold start
 
 
 def no_verdict(exc: SessionServiceError) -> bool:

@@ -41,7 +41,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, NewConnectionError
 from urllib3.util.retry import Retry
 
-from .errors import ClientCode, InvalidResponse, ServiceUnavailable, SessionServiceError, service_error
+from .errors import ClientCode, GatewayCode, InvalidResponse, ServiceUnavailable, SessionServiceError, service_error
 
 log = logging.getLogger("session_client")
 
@@ -60,16 +60,15 @@ _READ_CHUNK = 65536
 # retried only when the request never reached the service (it could not connect).
 RETRY_METHODS = frozenset({"GET", "POST", "PATCH"})
 RETRY_STATUSES = frozenset({502, 503, 504})
-# API Gateway's own answers carry only {"message": ...}: named here so that, say, its 404 (no
-# such route) is never taken for the service's 404 session_not_found.
+# API Gateway's own answers, by status (errors.GatewayCode says why they have codes of their own).
 GATEWAY_CODES = {
-    403: "gateway_forbidden",
-    404: "gateway_not_found",
-    413: "gateway_request_too_large",
-    429: "gateway_throttled",
-    500: "gateway_internal_error",
-    503: "gateway_unavailable",
-    504: "gateway_timeout",
+    403: GatewayCode.FORBIDDEN,
+    404: GatewayCode.NOT_FOUND,
+    413: GatewayCode.REQUEST_TOO_LARGE,
+    429: GatewayCode.THROTTLED,
+    500: GatewayCode.INTERNAL_ERROR,
+    503: GatewayCode.UNAVAILABLE,
+    504: GatewayCode.TIMEOUT,
 }
 _RETRY_AFTER = Retry(0)  # only its parser: seconds or an HTTP date
 
