@@ -1,7 +1,7 @@
 /**
  * What the tests need, given by tests/client_ts/test_npm.py as environment variables; a plain
  * `npm test` starts it itself: the compiled SDK copy (scripts/prepare.mjs) and a local stack with
- * the service's rule vectors (`python -m tests.client_ts.node_stack`, from the repository's .venv).
+ * the service's rule vectors (`python -m tests.support.node_stack`, from the repository's .venv).
  */
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -39,7 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!env.baseUrl) {
     const python = process.env['PYTHON'] ?? join(repo, '.venv', 'bin', 'python');
     if (!existsSync(python)) throw new Error(`no Python at ${python}: run \`make venv\` in ${repo}, or set PYTHON`);
-    const child = spawn(python, ['-m', 'tests.client_ts.node_stack'], {
+    const child = spawn(python, ['-m', 'tests.support.node_stack'], {
       cwd: repo,
       env: { ...process.env, PYTHONPATH: ['shared', '.'].map((p) => join(repo, p)).join(':') },
       stdio: ['pipe', 'pipe', 'inherit'],

@@ -1,4 +1,4 @@
-/** Tokens and input rules against the answers of the service's own Python rules (tests/client_ts/vectors.py). */
+/** Tokens and input rules against the answers of the service's own Python rules (tests/support/rule_vectors.py). */
 
 import { readFileSync } from 'node:fs';
 

@@ -8,10 +8,31 @@ Adopting it is one line in an agent::
 
 __version__ = "0.1.0"
 
-from .errors import SessionServiceError
+from .errors import (
+    AccessDenied,
+    InvalidInput,
+    InvalidResponse,
+    ServiceUnavailable,
+    SessionEnded,
+    SessionNotFound,
+    SessionServiceError,
+)
 from .manager import RemoteSessionManager
 from .outbox import OutboxStats
 from .signing import SigV4
 from .tokens import TokenCheck
 
-__all__ = ["OutboxStats", "RemoteSessionManager", "SessionServiceError", "SigV4", "TokenCheck", "__version__"]
+__all__ = [
+    "AccessDenied",
+    "InvalidInput",
+    "InvalidResponse",
+    "OutboxStats",
+    "RemoteSessionManager",
+    "ServiceUnavailable",
+    "SessionEnded",
+    "SessionNotFound",
+    "SessionServiceError",
+    "SigV4",
+    "TokenCheck",
+    "__version__",
+]

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import SessionServiceError
+from .errors import SessionServiceError, service_error
 
 GAP_SECS = 0.25
 MAX_CALLS = 1024
@@ -57,8 +57,11 @@ class RenderBudgets:
             render.last = now
             failure = render.failure
         if failure is not None:
-            raise SessionServiceError(
-                failure.code, f"{failure.message} (earlier in this render: not asked again)", failure.status
+            raise service_error(
+                failure.code,
+                f"{failure.message} (earlier in this render: not asked again)",
+                failure.status,
+                unsent=True,
             )
         return render.deadline
 

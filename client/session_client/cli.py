@@ -7,8 +7,8 @@
     swaig-session end call-1
 
 Each command prints the service's JSON answer on one line. Exit codes: 0 answered; 1 refused (a
-4xx from the service or the gateway, or a token judged invalid); 2 a usage error; 3 no verdict
-(unreachable, a 5xx, or an answer that is not the service's).
+4xx from the service or the gateway, throttling aside, or a token judged invalid); 2 a usage
+error; 3 no verdict (unreachable, a 5xx, throttled, or an answer that is not the service's).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from session_rules import limits
+from session_rules.codes import ErrorCode
 
 from . import __version__, signing
 from .errors import SessionServiceError
-from .transport import Transport
+from .transport import Transport, is_verdict
 
 ANSWERED, REFUSED, USAGE, NO_VERDICT = 0, 1, 2, 3
 URL_VARIABLE = "SWAIG_SESSION_URL"
@@ -43,7 +44,7 @@ class Refused(Exception):
 
 def session_path(call_id: str, tail: str = "") -> str:
     if not limits.is_call_id(call_id):  # else it could address another route
-        raise Refused("invalid_call_id", f"call_id must be {limits.CALL_ID_RULE}")
+        raise Refused(ErrorCode.INVALID_CALL_ID, f"call_id must be {limits.CALL_ID_RULE}")
     return f"/sessions/{call_id}{tail}"
 
 
@@ -173,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SessionServiceError as exc:
             print(json.dumps({"error": exc.code, "message": exc.message}))
             print(f"swaig-session: {method} {path}: {exc.status or exc.code}", file=sys.stderr)
-            return REFUSED if exc.status is not None and 400 <= exc.status < 500 else NO_VERDICT
+            return REFUSED if is_verdict(exc) else NO_VERDICT
     print(json.dumps(answer))
     if answer.get("valid") is False:  # a token judged invalid is answered, and refused
         print(f"swaig-session: {method} {path}: {status}, not valid", file=sys.stderr)

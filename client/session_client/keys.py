@@ -17,13 +17,11 @@ from typing import Any
 
 from session_rules import keys as key_rules
 from session_rules import limits
+from session_rules.codes import ErrorCode
 
-from .errors import SessionServiceError
+from .errors import ClientCode, SessionServiceError, service_error
 
 log = logging.getLogger("session_client")
-
-CURRENT = "AWSCURRENT"
-PREVIOUS = "AWSPREVIOUS"
 
 
 class StaticKeys:
@@ -68,20 +66,22 @@ class SecretKeys:
     since the last read is noticed as the service notices it: that check waits for the read. If
     a re-read fails the keys already held keep serving. As in the service, AWSPREVIOUS checks
     tokens only until AWSCURRENT's CreatedDate + `max_token_lifetime_secs` + `max_age`, and a
-    value that is not a key is refused (`misconfigured`) when it is about to be used. Uses a
-    botocore client (botocore is already a dependency, so no boto3 is needed); it honours
-    AWS_ENDPOINT_URL and the usual credential chain.
+    value that is not a key is refused (`misconfigured`) when it is about to be used. Reads
+    through `client`, a Secrets Manager client of your own, else a botocore one made on first use
+    (botocore is already a dependency, so no boto3 is needed), which honours AWS_ENDPOINT_URL and
+    the usual credential chain.
     """
 
     def __init__(
         self,
         secret_arn: str,
-        max_age: float = 300.0,
+        max_age: float = key_rules.KEY_CACHE_SECS,
         region: str | None = None,
-        refresh_interval: float = 5.0,
+        refresh_interval: float = key_rules.REFRESH_INTERVAL_SECS,
         *,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
         retry_backoff: tuple[float, float] = (0.5, 30.0),
+        client: Any = None,
     ) -> None:
         self.secret_arn = secret_arn
         self.retry_backoff = retry_backoff
@@ -90,7 +90,7 @@ class SecretKeys:
         self.max_token_lifetime_secs = max_token_lifetime_secs
         self._forced_at = float("-inf")
         self._region = region or _region_of_arn(secret_arn)
-        self._client: Any = None
+        self._client: Any = client
         self._held: _Held | None = None
         self._read_at = float("-inf")
         self._lock = threading.Lock()
@@ -102,7 +102,7 @@ class SecretKeys:
 
     def current(self) -> bytes:
         """The key tokens are minted with; `misconfigured` when the secret holds no key."""
-        return _checked(self._fresh(wait=False).current, CURRENT)
+        return _checked(self._fresh(wait=False).current, key_rules.CURRENT)
 
     def candidates(self, now: float) -> Iterator[bytes]:
         """Keys a token may be signed with at `now`, most likely first, each checked only when it
@@ -122,10 +122,10 @@ class SecretKeys:
             yield from (key for key in self._keys_of(fresh, now) if key not in yielded)
 
     def _keys_of(self, held: _Held, now: float) -> Iterator[bytes]:
-        yield _checked(held.current, CURRENT)
+        yield _checked(held.current, key_rules.CURRENT)
         retired = key_rules.retired_key_checks(held.rotated_at, now, self.max_token_lifetime_secs, self.max_age)
         if held.previous is not None and retired:
-            yield _checked(held.previous, PREVIOUS)
+            yield _checked(held.previous, key_rules.PREVIOUS)
 
     def _fresh(self, *, wait: bool) -> _Held:
         """What was read. Nothing yet: `keys_unavailable` at once, the read going on in the
@@ -134,8 +134,9 @@ class SecretKeys:
         held = self._held
         if held is None:
             self._read_soon()
-            raise SessionServiceError(
-                "keys_unavailable", f"the signing secret is not read yet (reading it meanwhile): {self._last_error}"
+            raise service_error(
+                ClientCode.KEYS_UNAVAILABLE,
+                f"the signing secret is not read yet (reading it meanwhile): {self._last_error}",
             )
         if time.monotonic() - self._read_at <= self.max_age:
             return held
@@ -211,14 +212,14 @@ class SecretKeys:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            current, rotated_at = self._read(CURRENT)
+            current, rotated_at = self._read(key_rules.CURRENT)
             try:
-                previous: str | None = self._read(PREVIOUS)[0]
+                previous: str | None = self._read(key_rules.PREVIOUS)[0]
             except self._secrets().exceptions.ResourceNotFoundException:
                 previous = None  # never rotated: there is no AWSPREVIOUS
         except (BotoCoreError, ClientError) as exc:
             if self._held is None:  # nothing to fall back on: fail as every other client call fails
-                raise SessionServiceError("keys_unavailable", f"could not read the signing secret: {exc}") from exc
+                raise service_error(ClientCode.KEYS_UNAVAILABLE, f"could not read the signing secret: {exc}") from exc
             log.warning("could not re-read the signing secret; keeping the keys already read", exc_info=True)
             self._read_at = time.monotonic() - self.max_age + self.refresh_interval  # try again soon, not per call
             return
@@ -251,8 +252,9 @@ def _checked(text: str, stage: str) -> bytes:
     """The key, when the secret's text is one; else `misconfigured`: no verdict can be had with it."""
     if not limits.is_signing_key(text):
         log.error("the signing secret's %s value is not a signing key; it is never used", stage)
-        raise SessionServiceError(
-            "misconfigured", f"the signing secret's {stage} value is not {limits.SIGNING_KEY_RULE}: never used as a key"
+        raise service_error(
+            ErrorCode.MISCONFIGURED,
+            f"the signing secret's {stage} value is not {limits.SIGNING_KEY_RULE}: never used as a key",
         )
     return text.encode()
 

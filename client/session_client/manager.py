@@ -11,21 +11,38 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import requests
+from session_rules import keys as key_rules
 from session_rules import limits
 from session_rules import tokens as token_format
+from session_rules.codes import DEBUG_DISABLED_MESSAGE, INPUT_CODES, ErrorCode, Reason
 
-from . import signing, transport, writes
+from . import signing, writes
 from .budget import RenderBudgets
-from .errors import SessionServiceError
+from .errors import (
+    ClientCode,
+    InvalidInput,
+    SessionEnded,
+    SessionNotFound,
+    SessionServiceError,
+    refused_here,
+    service_error,
+)
 from .keys import SecretKeys, StaticKeys
 from .local import LocalCalls, LocalSigner
 from .minted import MintedTokens
 from .outbox import Job, Outbox, OutboxStats, body_of
-from .tokens import INPUT_CODES, TokenCheck, input_error
+from .tokens import TokenCheck, input_error
+from .transport import (
+    DEFAULT_BREAKER_COOLDOWN_SECS,
+    DEFAULT_BREAKER_FAILURES,
+    DEFAULT_DEADLINE_SECS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_TIMEOUT,
+    Transport,
+)
 
 log = logging.getLogger("session_client")
 
-DEBUG_DISABLED = {"error": "debug mode not enabled"}  # what the SDK's debug_token answers when off
 # AgentBase's own default, which is what an agent had before its manager was replaced (the bare
 # SDK SessionManager's is 900). install() carries over the agent's own.
 DEFAULT_TOKEN_EXPIRY_SECS = 3600
@@ -35,10 +52,6 @@ DEFAULT_RENDER_BUDGET_SECS = 2.0
 # render, a render again) need no other start. Within MaxTokenLifetimeSecs.
 START_MARGIN_SECS = 60
 _UNSET: Any = object()
-# The service's verdicts that a session is not there to act on: unknown or expired, ended.
-_STATE_REFUSALS = frozenset({(404, "session_not_found"), (409, "session_ended")})
-# A start refused with one of these leaves the call ended: the ended session's, or a restart the service would not make.
-_START_ENDED = frozenset({"session_ended", "incarnation_retired", "restart_limit"})
 
 
 def _rendered_function_names(agent: Any) -> list[str]:
@@ -90,15 +103,15 @@ class RemoteSessionManager:
     Differences from the SDK, on purpose:
 
     * sessions are real: an ended session stays ended, minting for it raises
-      `SessionServiceError` (`session_ended`) and `activate_session` answers False; an
+      `SessionEnded` (`session_ended`) and `activate_session` answers False; an
       explicit create_session starts a fresh one.
     * metadata is stored (shared by every instance), `end_session` ends the session.
     * the bool methods answer False when the service refuses for the session's state
       (unknown, expired, ended) and raise `SessionServiceError` only when no verdict could be
-      had (unreachable, 5xx, denied); `validate_token` answers False for an invalid token and
+      had (`ServiceUnavailable`, `AccessDenied`, ...); `validate_token` answers False for an invalid token and
       for inputs the service refuses with a 400 (as the SDK), and raises when no verdict could
       be had, so an outage is never mistaken for a forged token. A call id outside the
-      service's rule is refused (`invalid_call_id`) before any URL is built.
+      service's rule is refused (`InvalidInput`, `invalid_call_id`) before any URL is built.
     * `debug_token` decodes locally and only with `debug_mode` (the SDK's `_debug_mode`) on;
       off, it answers as the SDK does, without a request.
 
@@ -113,7 +126,9 @@ class RemoteSessionManager:
     `max_token_lifetime_secs` when the stack's MaxTokenLifetimeSecs is not the default. The
     service's key rules hold here too: only a key of the rotation's shape is used (a `secret_key`
     of any other shape is a ValueError at once), and AWSPREVIOUS checks tokens only while one
-    minted with it can still be alive (session_rules.keys).
+    minted with it can still be alive (session_rules.keys). `keys` gives the keys object itself
+    instead (a `keys.SecretKeys` with its own Secrets Manager client, cache and backoff, or a
+    `keys.StaticKeys`); `clock` is the wall clock tokens are minted and checked by.
 
     Bounds (transport.py): each call ends within `deadline_secs` (connect, reads, retries and
     waits together; `timeout` bounds each attempt within it), or by the render's budget, an
@@ -121,7 +136,9 @@ class RemoteSessionManager:
     with no verdict, calls fail at once (`circuit_open`) for `breaker_cooldown_secs`.
 
     One pooled `requests.Session` serves all calls, from any thread (no per-call state: the
-    service sets no cookies).
+    service sets no cookies); `session` gives one of your own. `transport` gives the whole of it:
+    a `transport.Transport` of your own (or one that wraps its `call`), whose own options then
+    apply instead of `sign`, `credentials`, `timeout` and the bounds given here.
     """
 
     def __init__(
@@ -131,17 +148,17 @@ class RemoteSessionManager:
         region: str | None = None,
         sign: bool | None = None,
         credentials: Any = None,
-        timeout: float | tuple[float, float] = transport.DEFAULT_TIMEOUT,
-        deadline_secs: float = transport.DEFAULT_DEADLINE_SECS,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        deadline_secs: float = DEFAULT_DEADLINE_SECS,
         retries: int = 2,
         backoff_factor: float = 0.2,
-        max_answer_bytes: int = transport.DEFAULT_MAX_ANSWER_BYTES,
-        breaker_failures: int = transport.DEFAULT_BREAKER_FAILURES,
-        breaker_cooldown_secs: float = transport.DEFAULT_BREAKER_COOLDOWN_SECS,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        breaker_failures: int = DEFAULT_BREAKER_FAILURES,
+        breaker_cooldown_secs: float = DEFAULT_BREAKER_COOLDOWN_SECS,
         auto_create: bool = True,
         secret_key: str | None = None,
         secret_arn: str | None = None,
-        key_cache_secs: float = 300.0,
+        key_cache_secs: float = key_rules.KEY_CACHE_SECS,
         max_token_lifetime_secs: int = limits.DEFAULT_MAX_TOKEN_LIFETIME_SECS,
         token_expiry_secs: int | None = None,
         render_budget_secs: float = DEFAULT_RENDER_BUDGET_SECS,
@@ -150,12 +167,17 @@ class RemoteSessionManager:
         outbox_retry_secs: float = 120.0,
         debug_mode: bool = False,
         session: requests.Session | None = None,
+        transport: Transport | None = None,
+        keys: StaticKeys | SecretKeys | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
-        if secret_key and secret_arn:
-            raise ValueError("give secret_key or secret_arn, not both")
-        if revocation_check and not (secret_key or secret_arn):
+        if sum(given is not None for given in (secret_key or None, secret_arn or None, keys)) > 1:
+            raise ValueError("give one of secret_key, secret_arn and keys")
+        if session is not None and transport is not None:
+            raise ValueError("give session or transport, not both: a transport has its session")
+        if revocation_check and not (secret_key or secret_arn or keys):
             raise ValueError(
                 "revocation_check is for a manager holding the key: without it every check asks the service"
             )
@@ -170,34 +192,35 @@ class RemoteSessionManager:
             min(DEFAULT_TOKEN_EXPIRY_SECS, max_token_lifetime_secs) if token_expiry_secs is None else token_expiry_secs
         )
         self.revocation_check = revocation_check
-        self._minted = MintedTokens()
+        self._minted = MintedTokens(wall=clock)
         # The installed agent's function names: without the key, a call's first mint asks for all.
         self._agent_functions: Callable[[], list[str]] = list
         self._budgets = RenderBudgets(render_budget_secs)
-        self._keys: StaticKeys | SecretKeys | None = None
+        self._keys: StaticKeys | SecretKeys | None = keys
         if secret_key:
             self._keys = StaticKeys(secret_key)
         elif secret_arn:
             self._keys = SecretKeys(
                 secret_arn, key_cache_secs, region=region, max_token_lifetime_secs=max_token_lifetime_secs
             )
-        self._signer = None if self._keys is None else LocalSigner(self._keys, max_token_lifetime_secs)
+        self._signer = None if self._keys is None else LocalSigner(self._keys, max_token_lifetime_secs, wall=clock)
         self._calls = LocalCalls()
         self._unaccepted_lock = threading.Lock()
         self._unaccepted = 0  # starts refused as incarnation_limit
-        self._transport = transport.Transport(
-            self.base_url,
-            session=session,
-            auth=signing.auth_for(self.base_url, sign=sign, credentials=credentials, region=region),
-            timeout=timeout,
-            deadline_secs=deadline_secs,
-            retries=retries,
-            backoff_factor=backoff_factor,
-            max_answer_bytes=max_answer_bytes,
-            breaker_failures=breaker_failures,
-            breaker_cooldown_secs=breaker_cooldown_secs,
-        )
-        self._http = self._transport.session
+        if transport is None:
+            transport = Transport(
+                self.base_url,
+                session=session,
+                auth=signing.auth_for(self.base_url, sign=sign, credentials=credentials, region=region),
+                timeout=timeout,
+                deadline_secs=deadline_secs,
+                retries=retries,
+                backoff_factor=backoff_factor,
+                max_answer_bytes=max_answer_bytes,
+                breaker_failures=breaker_failures,
+                breaker_cooldown_secs=breaker_cooldown_secs,
+            )
+        self._transport = transport
         self._outbox: Outbox | None = None
         if self._keys is not None:
             self._outbox = Outbox(
@@ -217,7 +240,7 @@ class RemoteSessionManager:
     @property
     def signed(self) -> bool:
         """True when requests carry a SigV4 signature."""
-        return self._http.auth is not None
+        return self._transport.signed
 
     @property
     def validates_locally(self) -> bool:
@@ -277,24 +300,17 @@ class RemoteSessionManager:
             agent._swaig_configures_per_call = _checks_in_a_worker_thread
         return self
 
-    # -- HTTP -------------------------------------------------------------------------
-
-    def _call(
-        self, method: str, path: str, body: Mapping[str, Any] | bytes | None = None, deadline: float | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        """One call to the service (transport.py): the status and JSON object of a 2xx answer, else
-        SessionServiceError. `deadline`, a `time.monotonic()` instant, ends it, retries included."""
-        return self._transport.call(method, path, body, deadline)
+    # -- the service's answers ----------------------------------------------------------
 
     def _send(self, job: Job, deadline: float) -> None:
         """The background sender's request: its body as encoded when it was queued."""
-        self._call(job.method, job.path, job.body, deadline=deadline)
+        self._transport.call(job.method, job.path, job.body, deadline=deadline)
 
     def _session_path(self, call_id: str, tail: str = "") -> str:
         """The route of one session: a call id outside the service's rule is refused before any URL
         is built (an empty one would address another route), as the service would refuse it."""
         if not limits.is_call_id(call_id):
-            raise SessionServiceError("invalid_call_id", f"call_id must be {limits.CALL_ID_RULE}", 400)
+            raise refused_here(ErrorCode.INVALID_CALL_ID, f"call_id must be {limits.CALL_ID_RULE}")
         return f"/sessions/{call_id}{tail}"  # the alphabet is one percent-encoding leaves unchanged
 
     @staticmethod
@@ -302,24 +318,22 @@ class RemoteSessionManager:
         """A field of the service's answer, of the type the contract gives it; else no verdict was had."""
         value = answer.get(name)
         if not isinstance(value, kind):
-            raise SessionServiceError("invalid_response", f"the answer's {name!r} is not a {kind.__name__}")
+            raise service_error(ClientCode.INVALID_RESPONSE, f"the answer's {name!r} is not a {kind.__name__}")
         return value
 
     def _unless_refused(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The answer, or None when the service's verdict is that the session is not there to act on
         (unknown, expired or ended): a bool method's False, not an error."""
         try:
-            return self._call(method, path, body)[1]
-        except SessionServiceError as exc:
-            if (exc.status, exc.code) in _STATE_REFUSALS:
-                return None
-            raise
+            return self._transport.call(method, path, body)[1]
+        except (SessionNotFound, SessionEnded):  # unknown or expired, or ended
+            return None
 
     def _after_queued_writes(self, call_id: str) -> None:
         """Wait until the writes queued for the call were sent, so a read sees them; raise when they
         still are not within one request's time."""
         if self._outbox is not None and not self._outbox.wait(call_id, time.monotonic() + self._wait_secs):
-            raise SessionServiceError("writes_pending", f"the writes queued for {call_id} are not sent yet")
+            raise service_error(ClientCode.WRITES_PENDING, f"the writes queued for {call_id} are not sent yet")
 
     # -- with the key: in-process, the service's part queued ----------------------------
 
@@ -347,11 +361,11 @@ class RemoteSessionManager:
         return False
 
     def _start_refused(self, call_id: str, incarnation: str, exc: SessionServiceError) -> None:
-        if exc.status != 409:
-            return
-        if exc.code in _START_ENDED:  # ended elsewhere: mint no more for it here, check none of its tokens
+        if isinstance(exc, SessionEnded):  # ended elsewhere: mint no more for it here, check none of its tokens
             self._calls.end(call_id, incarnation)
-        elif exc.code == "incarnation_limit" and self._calls.unaccept(call_id, incarnation):
+        elif (exc.status, exc.code) == (409, ErrorCode.INCARNATION_LIMIT) and self._calls.unaccept(
+            call_id, incarnation
+        ):
             # Minting through the service would block the agent's event loop on a request, so the
             # call's tokens are still minted here: a service with RevocationCheck refuses them.
             with self._unaccepted_lock:
@@ -376,7 +390,9 @@ class RemoteSessionManager:
         expiry = self._signer.expiry(self.token_expiry_secs)
         plan = self._calls.mint_plan(call_id, expiry, self._start_margin, restart=restart)
         if plan is None:
-            raise SessionServiceError("session_ended", "the session was ended; create it again to start a new one", 409)
+            raise refused_here(
+                ErrorCode.SESSION_ENDED, "the session was ended; create it again to start a new one", 409
+            )
         incarnation, start = plan
         try:  # minted first: a start is queued only for tokens that exist (no key held: keys_unavailable)
             tokens = {name: self._signer.mint(call_id, name, incarnation, expiry) for name in names}
@@ -418,7 +434,7 @@ class RemoteSessionManager:
         epoch = self._minted.epoch(call_id)
         deadline = self._budgets.deadline(call_id, begin=True)
         try:
-            answer = self._call("POST", "/sessions", body, deadline=deadline)[1]
+            answer = self._transport.call("POST", "/sessions", body, deadline=deadline)[1]
         except SessionServiceError as exc:
             self._budgets.finished(call_id, exc)
             raise
@@ -437,10 +453,8 @@ class RemoteSessionManager:
         if self._signer is not None:
             try:
                 self._mint_here(call_id, [])
-            except SessionServiceError as exc:
-                if exc.code == "session_ended":
-                    return False
-                raise
+            except SessionEnded:
+                return False
             return not self._calls.ended(call_id)
         self._session_path(call_id)  # the id's rule, before any request
         answer = self._unless_refused(
@@ -474,7 +488,7 @@ class RemoteSessionManager:
         """One request: start the session unless it is active (an ended one stays ended: 409) and
         mint `names`."""
         body = {"call_id": call_id, "functions": names, "restart": False, "token_expiry_secs": self.token_expiry_secs}
-        answer = self._call("POST", "/sessions", body, deadline=deadline)[1]
+        answer = self._transport.call("POST", "/sessions", body, deadline=deadline)[1]
         self._minted.mark_started(call_id)
         return self._field(answer, "tokens", dict), self._field(answer, "tokens_expire_at", int)
 
@@ -489,12 +503,12 @@ class RemoteSessionManager:
         if self.auto_create and not self._minted.started(call_id):
             return self._start_and_mint(call_id, names, deadline)
         try:
-            answer = self._call(
+            answer = self._transport.call(
                 "POST", path, {"functions": names, "token_expiry_secs": self.token_expiry_secs}, deadline
             )[1]
             return self._field(answer, "tokens", dict), self._field(answer, "expires_at", int)
-        except SessionServiceError as exc:
-            if not (self.auto_create and (exc.status, exc.code) == (404, "session_not_found")):
+        except SessionNotFound:
+            if not self.auto_create:
                 raise
         log.debug("the session of %s has expired: starting it again to mint", call_id)
         return self._start_and_mint(call_id, names, deadline)
@@ -507,7 +521,7 @@ class RemoteSessionManager:
         for this call.
         """
         if not limits.is_function_name(function_name):
-            raise SessionServiceError("invalid_function", f"function names are {limits.FUNCTION_NAME_RULE}", 400)
+            raise refused_here(ErrorCode.INVALID_FUNCTION, f"function names are {limits.FUNCTION_NAME_RULE}")
         if self._signer is not None:
             return self._mint_here(call_id, [function_name])[function_name]
         self._minted.learn(function_name)
@@ -538,8 +552,8 @@ class RemoteSessionManager:
         names = list(names)
         if self._signer is not None:
             if not 1 <= len(names) <= limits.MAX_BATCH or not all(limits.is_function_name(n) for n in names):
-                raise SessionServiceError(
-                    "invalid_function", f"1-{limits.MAX_BATCH} names of {limits.FUNCTION_NAME_RULE}", 400
+                raise refused_here(
+                    ErrorCode.INVALID_FUNCTION, f"1-{limits.MAX_BATCH} names of {limits.FUNCTION_NAME_RULE}", 400
                 )
             return self._mint_here(call_id, list(dict.fromkeys(names)))
         tokens = self._mint(call_id, names)[0]
@@ -556,16 +570,16 @@ class RemoteSessionManager:
             return TokenCheck(False, code)  # what the service's 400 would say, without asking it
         if self._signer is not None:
             if self._calls.ended(call_id):  # as the service answers for an ended call, without asking it
-                return TokenCheck(False, "session_ended")
+                return TokenCheck(False, Reason.SESSION_ENDED)
             verdict = self._signer.check(call_id, function_name, token)
             if not (verdict.valid and self.revocation_check):
                 return verdict
             self._after_queued_writes(call_id)
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:
-            answer = self._call("POST", "/tokens/validate", body)[1]
-        except SessionServiceError as exc:
-            if exc.status == 400 and exc.code in INPUT_CODES:  # the service's verdict on an input (the SDK's False)
+            answer = self._transport.call("POST", "/tokens/validate", body)[1]
+        except InvalidInput as exc:
+            if exc.code in INPUT_CODES:  # the service's verdict on an input (the SDK's False)
                 return TokenCheck(False, exc.code)
             raise
         valid = self._field(answer, "valid", bool)
@@ -589,7 +603,7 @@ class RemoteSessionManager:
         requests.
         """
         if not self.debug_mode:
-            return dict(DEBUG_DISABLED)
+            return {"error": DEBUG_DISABLED_MESSAGE}  # the SDK's own answer
         return token_format.debug(token, time.time())
 
     # -- metadata ---------------------------------------------------------------------
@@ -598,7 +612,7 @@ class RemoteSessionManager:
         """The session's metadata ({} when none). With the key, after the call's queued writes."""
         path = self._session_path(call_id, "/metadata")
         self._after_queued_writes(call_id)
-        return dict(self._field(self._call("GET", path)[1], "metadata", dict))
+        return dict(self._field(self._transport.call("GET", path)[1], "metadata", dict))
 
     def set_session_metadata(self, call_id: str, key: str | Mapping[str, Any], value: Any = _UNSET) -> bool:
         """Merge metadata: `(call_id, key, value)` as in the SDK, or `(call_id, {...})` as in the TS SDK.

@@ -28,19 +28,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SessionServiceError
+from .errors import GatewayCode, InvalidResponse, SessionServiceError
 
 log = logging.getLogger("session_client")
 
 # No verdict came back: the same request may well pass later. Everything else is the service's (or
 # the gateway's) answer about this request, which sending it again would not change.
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_RETRY_CODES = frozenset({"gateway_internal_error"})  # the function crashed or timed out: perhaps a cold start
+_RETRY_CODES = frozenset({GatewayCode.INTERNAL_ERROR})  # the function crashed or timed out: perhaps a cold start
 
 
 def no_verdict(exc: SessionServiceError) -> bool:
     """True when `exc` says nothing about the request itself (unreachable, throttled, unavailable)."""
-    if exc.code == "invalid_response":  # an answer that is not the service's: a wrong URL, not a blip
+    if isinstance(exc, InvalidResponse):  # an answer that is not the service's: a wrong URL, not a blip
         return False
     return exc.status is None or exc.status in _RETRY_STATUSES or exc.code in _RETRY_CODES
 

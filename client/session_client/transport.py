@@ -16,7 +16,7 @@
   `breaker_cooldown_secs`; then one call goes through as a probe, and its outcome closes or reopens it.
 
 Which requests are repeated (the retry policy) and how answers become errors are the client's
-contract (docs/client.md): `SessionServiceError(code, message, status)`.
+contract (docs/client.md): `errors.service_error(code, message, status)`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, NewConnectionError
 from urllib3.util.retry import Retry
 
-from .errors import SessionServiceError
+from .errors import ClientCode, GatewayCode, InvalidResponse, ServiceUnavailable, SessionServiceError, service_error
 
 log = logging.getLogger("session_client")
 
@@ -60,16 +60,15 @@ _READ_CHUNK = 65536
 # retried only when the request never reached the service (it could not connect).
 RETRY_METHODS = frozenset({"GET", "POST", "PATCH"})
 RETRY_STATUSES = frozenset({502, 503, 504})
-# API Gateway's own answers carry only {"message": ...}: named here so that, say, its 404 (no
-# such route) is never taken for the service's 404 session_not_found.
+# API Gateway's own answers, by status (errors.GatewayCode says why they have codes of their own).
 GATEWAY_CODES = {
-    403: "gateway_forbidden",
-    404: "gateway_not_found",
-    413: "gateway_request_too_large",
-    429: "gateway_throttled",
-    500: "gateway_internal_error",
-    503: "gateway_unavailable",
-    504: "gateway_timeout",
+    403: GatewayCode.FORBIDDEN,
+    404: GatewayCode.NOT_FOUND,
+    413: GatewayCode.REQUEST_TOO_LARGE,
+    429: GatewayCode.THROTTLED,
+    500: GatewayCode.INTERNAL_ERROR,
+    503: GatewayCode.UNAVAILABLE,
+    504: GatewayCode.TIMEOUT,
 }
 _RETRY_AFTER = Retry(0)  # only its parser: seconds or an HTTP date
 
@@ -77,12 +76,7 @@ _RETRY_AFTER = Retry(0)  # only its parser: seconds or an HTTP date
 def is_verdict(error: SessionServiceError) -> bool:
     """True when the service (or its gateway) answered the request for what it is: a 4xx other than
     throttling. No answer, a 5xx, a 429, or an answer that is not the service's is no verdict."""
-    return (
-        error.status is not None
-        and 400 <= error.status < 500
-        and error.status != 429
-        and error.code not in {"invalid_response", "circuit_open"}
-    )
+    return not isinstance(error, (ServiceUnavailable, InvalidResponse))
 
 
 class CircuitBreaker:
@@ -115,8 +109,8 @@ class CircuitBreaker:
                 return
             left = self._opened_at + self.cooldown_secs - self._clock()
             if self._probing or left > 0:
-                raise SessionServiceError(
-                    "circuit_open",
+                raise service_error(
+                    ClientCode.CIRCUIT_OPEN,
                     f"the service failed {self._consecutive} times in a row: not asked again for {max(left, 0):.1f} s",
                     unsent=True,
                 )
@@ -305,6 +299,11 @@ class Transport:
         self.session.mount("http://", adapter)
         self.session.auth = auth
 
+    @property
+    def signed(self) -> bool:
+        """True when requests carry a signature (SigV4)."""
+        return self.session.auth is not None
+
     def close(self) -> None:
         self.session.close()
 
@@ -321,7 +320,7 @@ class Transport:
         if deadline is None:
             deadline = time.monotonic() + self.deadline_secs
         elif time.monotonic() >= deadline:  # nothing is sent, so the service is not judged by it
-            raise SessionServiceError("deadline_exceeded", f"{method} {path}: no time left to send it", unsent=True)
+            raise service_error(ClientCode.DEADLINE_EXCEEDED, f"{method} {path}: no time left to send it", unsent=True)
         self.breaker.admit()
         verdict = False
         try:
@@ -346,8 +345,10 @@ class Transport:
         unsent = True  # no attempt so far may have reached the service
         while True:
             if time.monotonic() >= deadline:
-                raise SessionServiceError(
-                    "deadline_exceeded", f"{method} {path}: no answer before the call's deadline", unsent=unsent
+                raise service_error(
+                    ClientCode.DEADLINE_EXCEEDED,
+                    f"{method} {path}: no answer before the call's deadline",
+                    unsent=unsent,
                 )
             watch = _Watch(deadline)
             try:
@@ -355,15 +356,15 @@ class Transport:
             except _Failed as failed:
                 unsent = unsent and not failed.sent
                 if watch.expired or time.monotonic() >= deadline:
-                    raise SessionServiceError(
-                        "deadline_exceeded",
+                    raise service_error(
+                        ClientCode.DEADLINE_EXCEEDED,
                         f"{method} {path}: no answer before the call's deadline ({failed})",
                         unsent=unsent,
                     ) from failed.__cause__
                 if failed.retryable and attempt < self.retries and self._pause(attempt, None, deadline):
                     attempt += 1
                     continue
-                error = SessionServiceError("unreachable", f"{method} {path}: {failed}", unsent=unsent)
+                error = service_error(ClientCode.UNREACHABLE, f"{method} {path}: {failed}", unsent=unsent)
                 raise error from failed.__cause__
             unsent = False
             if (
@@ -468,7 +469,7 @@ def _retry_after(response: requests.Response) -> float | None:
 def _answer(method: str, path: str, status: int, raw: bytes | _TooLarge) -> tuple[int, dict[str, Any]]:
     """The JSON object of a 2xx answer, else the error it is."""
     if isinstance(raw, _TooLarge):  # larger than any answer of the service's: nothing in it is read
-        raise SessionServiceError("invalid_response", f"{method} {path}: an answer of {raw} refused", status)
+        raise service_error(ClientCode.INVALID_RESPONSE, f"{method} {path}: an answer of {raw} refused", status)
     try:
         answer = json.loads(raw)
     except ValueError:
@@ -477,7 +478,7 @@ def _answer(method: str, path: str, status: int, raw: bytes | _TooLarge) -> tupl
         answer = {}
     if 200 <= status < 300:
         if not answer:  # not the service (a wrong base_url, a proxy's page): no verdict can be read from it
-            raise SessionServiceError("invalid_response", f"{method} {path}: not a JSON object", status)
+            raise service_error(ClientCode.INVALID_RESPONSE, f"{method} {path}: not a JSON object", status)
         return status, answer
     # An error, or a redirect (the service never sends one).
     error, message = answer.get("error"), answer.get("message")
@@ -487,7 +488,7 @@ def _answer(method: str, path: str, status: int, raw: bytes | _TooLarge) -> tupl
         code = GATEWAY_CODES.get(status, f"gateway_{status}")
     else:
         code = f"http_{status}"
-    raise SessionServiceError(code, str(message or _reason(status)), status)
+    raise service_error(code, str(message or _reason(status)), status)
 
 
 def _reason(status: int) -> str:

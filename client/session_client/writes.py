@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from session_rules import limits
+from session_rules.codes import ErrorCode
 
-from .errors import SessionServiceError
+from .errors import refused_here
 
 
 def checked(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,20 +31,22 @@ def checked(metadata: Mapping[str, Any]) -> dict[str, Any]:
         text = json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         size = len(text.encode())
     except UnicodeEncodeError as exc:  # a lone surrogate (before ValueError, its base class)
-        raise SessionServiceError("invalid_json", "metadata holds a lone surrogate, which is not Unicode", 400) from exc
+        raise refused_here(
+            ErrorCode.INVALID_JSON, "metadata holds a lone surrogate, which is not Unicode", 400
+        ) from exc
     except ValueError as exc:  # NaN or infinity: not JSON
-        raise SessionServiceError("invalid_json", f"metadata is not JSON: {exc}", 400) from exc
+        raise refused_here(ErrorCode.INVALID_JSON, f"metadata is not JSON: {exc}", 400) from exc
     snapshot: dict[str, Any] = json.loads(text)  # what was measured, whatever the caller changes meanwhile
     if not all(1 <= len(key) <= limits.MAX_METADATA_KEY_LENGTH for key in snapshot):
         _bad_key()
     if size > limits.MAX_METADATA_BYTES:
-        raise SessionServiceError(
-            "metadata_too_large", f"the session's metadata would exceed {limits.MAX_METADATA_BYTES} bytes", 413
+        raise refused_here(
+            ErrorCode.METADATA_TOO_LARGE, f"the session's metadata would exceed {limits.MAX_METADATA_BYTES} bytes", 413
         )
     return snapshot
 
 
 def _bad_key() -> NoReturn:
-    raise SessionServiceError(
-        "invalid_metadata", f"metadata keys are 1-{limits.MAX_METADATA_KEY_LENGTH} characters", 400
+    raise refused_here(
+        ErrorCode.INVALID_METADATA, f"metadata keys are 1-{limits.MAX_METADATA_KEY_LENGTH} characters", 400
     )

@@ -13,6 +13,7 @@ import pytest
 
 from harness.ports import free_port
 from harness.served import ServedStack
+from tests.support.stub_service import serving
 
 ANSWERED, REFUSED, USAGE, NO_VERDICT = 0, 1, 2, 3
 
@@ -76,6 +77,12 @@ def test_a_call_id_outside_the_rule_is_refused_before_any_request(args: tuple[st
 def test_an_unreachable_service_is_no_verdict() -> None:
     code, answer = cli("validate", "call-1", "f", "dG9rZW4=", url=f"http://127.0.0.1:{free_port()}")
     assert (code, answer["error"]) == (NO_VERDICT, "unreachable")
+
+
+def test_a_throttled_request_is_no_verdict() -> None:
+    with serving(lambda _: (429, {"message": "Too Many Requests"})) as gateway:
+        code, answer = cli("validate", "call-1", "f", "dG9rZW4=", url=gateway.url)
+    assert (code, answer["error"]) == (NO_VERDICT, "gateway_throttled")
 
 
 @pytest.mark.parametrize(

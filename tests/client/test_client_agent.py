@@ -18,8 +18,8 @@ from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.served import ServedStack
-from tests import agent_server
-from tests.agent_server import AUTH, REFUSED, render, served
+from tests.support import agent_server
+from tests.support.agent_server import AUTH, REFUSED, render, served
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +57,7 @@ def test_agent_using_the_client(
     # The one line an agent changes (`connect`'s options only allow for the local stack's cold workers).
     connect(stack.base_url).install(agent)
     replica = weather_agent()  # a second instance: the SDK alone would not know the first's secret
-    replica._session_manager = connect(stack.base_url)  # plain assignment works too
+    replica._session_manager = connect(stack.base_url)  # type: ignore[assignment]  # plain assignment works too
     forged = SessionManager(secret_key="not-the-key").generate_token("get_weather", call_id)
 
     with served(agent) as (base, _), served(replica) as (other, _):

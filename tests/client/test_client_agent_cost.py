@@ -14,7 +14,6 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -26,6 +25,7 @@ from signalwire.core.function_result import FunctionResult
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.served import ServedStack
+from tests.support.recording import RecordingSession, Sent
 
 
 @pytest.fixture(autouse=True)
@@ -44,15 +44,6 @@ def agent_with(tools: int) -> AgentBase:
     return agent
 
 
-def counted(manager: RemoteSessionManager) -> list[str]:
-    """The requests the manager really sends, as 'METHOD path'."""
-    sent: list[str] = []
-    manager._http.hooks["response"].append(
-        lambda response, **_: sent.append(f"{response.request.method} {urlsplit(response.url).path}")
-    )
-    return sent
-
-
 def tokens_in(swml: str) -> dict[str, str]:
     """Every {function: token} a rendered SWML document carries."""
     ai = next(verb["ai"] for verb in json.loads(swml)["sections"]["main"] if "ai" in verb)
@@ -64,17 +55,10 @@ def tokens_in(swml: str) -> dict[str, str]:
     return found
 
 
-def counted_with_threads(manager: RemoteSessionManager) -> list[tuple[str, str, dict[str, Any]]]:
-    """The requests the manager really sends: (thread name, 'METHOD path', JSON body); each must succeed."""
-    sent: list[tuple[str, str, dict[str, Any]]] = []
-
-    def record(response: Any, **_: Any) -> None:
-        request = f"{response.request.method} {urlsplit(response.url).path}"
-        assert response.status_code in (200, 201), (request, response.status_code)  # no 404 on the way
-        sent.append((threading.current_thread().name, request, json.loads(response.request.body or b"{}")))
-
-    manager._http.hooks["response"].append(record)
-    return sent
+def answered(sent: RecordingSession) -> list[Sent]:
+    """What the manager sent: each request must have succeeded (no 404 on the way)."""
+    assert all(request.status in (200, 201) for request in sent.sent), sent.sent
+    return sent.sent
 
 
 @pytest.mark.parametrize("tools", [1, 50])
@@ -84,11 +68,12 @@ def test_without_the_key_a_render_costs_one_request_after_the_first(
 ) -> None:
     """With SignalWire's call id too: the first mint for a call starts its session, never a 404."""
     agent = agent_with(tools)
-    manager = connect(stack.base_url)
-    agent._session_manager = manager
-    sent = counted_with_threads(manager)
+    recorded = RecordingSession()
+    manager = connect(stack.base_url, session=recorded)
+    agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
     agent._render_swml(f"call-{uuid.uuid4().hex}" if signalwire else None)  # learns the agent's function names
-    asked = [len(body.get("functions", [])) for _, _, body in sent]
+    sent = answered(recorded)
+    asked = [len(request.body.get("functions", [])) for request in sent]
     # The session (unless a first mint starts it), then each tool's and the post-prompt's token.
     assert len(sent) == (0 if signalwire else 1) + tools + 1
     assert sum(asked) == tools + 1  # each minted once: a mint asks only for what the call lacks
@@ -97,8 +82,8 @@ def test_without_the_key_a_render_costs_one_request_after_the_first(
         sent.clear()
         named = f"call-{uuid.uuid4().hex}" if signalwire else None
         swml = agent._render_swml(named)
-        assert [request for _, request, _ in sent] == ["POST /sessions"]
-        body = sent[0][2]
+        assert [request.request for request in answered(recorded)] == ["POST /sessions"]
+        body = sent[0].body
         assert body["token_expiry_secs"] == manager.token_expiry_secs and len(body["functions"]) == tools + 1
         minted = tokens_in(swml)
         assert set(minted) == {"post_prompt", *(f"tool_{i}" for i in range(tools))}
@@ -117,14 +102,15 @@ def test_without_the_key_install_makes_the_first_render_one_request(
     """install() reads the agent's secure functions: a SignalWire call's first render asks for all at once."""
     agent = agent_with(tools)
     agent.define_tool("open_tool", "Needs no token", {}, lambda args, raw: FunctionResult("done"), secure=False)
-    manager = connect(stack.base_url).install(agent)
+    recorded = RecordingSession()
+    connect(stack.base_url, session=recorded).install(agent)
     agent.define_tool("late_tool", "Defined after install()", {}, lambda args, raw: FunctionResult("done"))
-    sent = counted_with_threads(manager)
     call_id = f"call-{uuid.uuid4().hex}"
     minted = tokens_in(agent._render_swml(call_id))
-    assert [request for _, request, _ in sent] == ["POST /sessions"]
+    sent = answered(recorded)
+    assert [request.request for request in sent] == ["POST /sessions"]
     wanted = {"post_prompt", "late_tool", *(f"tool_{i}" for i in range(tools))}
-    assert set(sent[0][2]["functions"]) == wanted  # not the insecure tool: the SDK mints it no token
+    assert set(sent[0].body["functions"]) == wanted  # not the insecure tool: the SDK mints it no token
     assert set(minted) == wanted
     sdk = SessionManager(secret_key=stack.signing_key)
     assert all(sdk.validate_tool_token(function, token, call_id) for function, token in minted.items())
@@ -136,14 +122,15 @@ def test_with_the_key_a_render_sends_nothing_and_its_start_follows_in_the_backgr
     stack: ServedStack, connect: Callable[..., RemoteSessionManager], tools: int, signalwire: bool
 ) -> None:
     agent = agent_with(tools)
-    manager = connect(stack.base_url, secret_key=stack.signing_key)
-    agent._session_manager = manager
-    sent = counted_with_threads(manager)
+    recorded = RecordingSession()
+    manager = connect(stack.base_url, secret_key=stack.signing_key, session=recorded)
+    agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
+    sent = recorded.sent
     sdk = SessionManager(secret_key=stack.signing_key)
     for _ in range(3):
         named = f"call-{uuid.uuid4().hex}" if signalwire else None
         swml = agent._render_swml(named)
-        assert all(thread != threading.current_thread().name for thread, _, _ in sent)  # none from the render
+        assert recorded.on(threading.current_thread().name) == []  # none from the render
         minted = tokens_in(swml)
         assert set(minted) == {"post_prompt", *(f"tool_{i}" for i in range(tools))}
         fields = [tokens.parse(token) for token in minted.values()]
@@ -154,7 +141,7 @@ def test_with_the_key_a_render_sends_nothing_and_its_start_follows_in_the_backgr
         for function, token in minted.items():
             assert sdk.validate_tool_token(function, token, call_id), function
         assert manager.flush()
-        starts = [body for _, request, body in sent if request == "POST /sessions" and body["call_id"] == call_id]
+        starts = [r.body for r in answered(recorded) if r.request == "POST /sessions" and r.body["call_id"] == call_id]
         assert starts == [
             {
                 "call_id": call_id,
@@ -171,12 +158,14 @@ def test_function_calls_with_the_key_cost_nothing_even_refused(
     stack: ServedStack, connect: Callable[..., RemoteSessionManager]
 ) -> None:
     agent = agent_with(2)
-    manager = connect(stack.base_url, secret_key=stack.signing_key)
-    agent._session_manager = manager
+    recorded = RecordingSession()
+    manager = connect(stack.base_url, secret_key=stack.signing_key, session=recorded)
+    agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
     call_id = manager.create_session()
     good = manager.create_tool_token("tool_0", call_id)
     assert manager.flush()  # the session's start, sent in the background
-    sent = counted(manager)
+    sent = recorded.sent
+    sent.clear()
     assert agent.validate_tool_token("tool_0", good, call_id) is True
     for junk in ("", "x", "A" * 5000, good + "x", SessionManager(secret_key="other").generate_token("tool_0", call_id)):
         assert agent.validate_tool_token("tool_0", junk, call_id) is False
@@ -188,11 +177,13 @@ def test_the_held_tokens_answer_exactly_what_was_asked(
     stack: ServedStack, connect: Callable[..., RemoteSessionManager]
 ) -> None:
     """A held token is the one minted for that call and function; another call's is never handed out."""
-    manager = connect(stack.base_url)
+    recorded = RecordingSession()
+    manager = connect(stack.base_url, session=recorded)
     first = manager.create_session()
     manager.create_tool_token("tool_0", first)  # learned
     second = manager.create_session()
-    sent = counted(manager)
+    sent = recorded.sent
+    sent.clear()
     a, b = manager.create_tool_token("tool_0", first), manager.create_tool_token("tool_0", second)
     assert sent == []
     sdk = SessionManager(secret_key=stack.signing_key)

@@ -39,7 +39,8 @@ from signalwire.core.security.session_manager import SessionManager
 
 from harness.ports import free_port
 from harness.served import ServedStack
-from tests.agent_server import AUTH, REFUSED, call_function, render, served
+from tests.support.agent_server import AUTH, REFUSED, call_function, render, served
+from tests.support.recording import RecordingSession
 
 CALLS = 8
 TOOLS = ("get_weather", "get_time", "book_table")
@@ -66,24 +67,6 @@ def concierge() -> AgentBase:
     for name in TOOLS[1:]:
         agent.define_tool(name, name, {}, lambda args, raw, name=name: FunctionResult(f"{name} done"))
     return agent
-
-
-class Sent:
-    """Every request the manager sends: (thread name, 'METHOD path', status)."""
-
-    def __init__(self, manager: RemoteSessionManager) -> None:
-        self.requests: list[tuple[str, str, int]] = []
-        manager._http.hooks["response"].append(self._record)
-
-    def _record(self, response: Any, **_: Any) -> None:
-        request = f"{response.request.method} {urlsplit(response.url).path}"
-        self.requests.append((threading.current_thread().name, request, response.status_code))
-
-    def on(self, thread: str) -> list[str]:
-        return [request for name, request, _ in self.requests if name == thread]
-
-    def off(self, thread: str) -> list[str]:
-        return [request for name, request, _ in self.requests if name != thread]
 
 
 def serve_calls(url: str, call_ids: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
@@ -123,11 +106,11 @@ def test_with_the_key_nothing_waits_on_the_loop_and_the_service_still_hears_of_e
     revocation_check: bool,
 ) -> None:
     agent = concierge()
-    manager = connect(stack.base_url, secret_key=stack.signing_key, revocation_check=revocation_check)
+    sent = RecordingSession()
+    manager = connect(stack.base_url, secret_key=stack.signing_key, revocation_check=revocation_check, session=sent)
     manager.install(agent)
     # Checks in-process stay on the loop; those that then ask the service go to a worker thread.
     assert agent._swaig_configures_per_call() is revocation_check
-    sent = Sent(manager)
     with served(agent) as (url, loop):
         calls = new_calls()
         rendered = serve_calls(url, calls)
@@ -150,20 +133,20 @@ def test_without_the_key_a_render_is_one_request_and_install_moves_every_check_o
     stack: ServedStack, connect: Callable[..., RemoteSessionManager], installed: bool
 ) -> None:
     agent = concierge()
-    manager = connect(stack.base_url)
+    sent = RecordingSession()
+    manager = connect(stack.base_url, session=sent)
     if installed:
         manager.install(agent)
     else:
-        agent._session_manager = manager
-    sent = Sent(manager)
+        agent._session_manager = manager  # type: ignore[assignment]  # a drop-in, not a subclass
     with served(agent) as (url, loop):
         render(url, "/concierge", str(uuid.uuid4()))  # the agent's first render: the manager learns its tools
-        sent.requests.clear()
+        sent.sent.clear()
         calls = new_calls()
         rendered = serve_calls(url, calls)
         assert sent.on(loop) == ["POST /sessions"] * CALLS  # one per call, SignalWire naming it: no 404
-        assert all(status == 201 for _, _, status in sent.requests)
-        sent.requests.clear()
+        assert all(request.status == 201 for request in sent.sent)
+        sent.sent.clear()
         use_tools(url, rendered)
     on_loop, off_loop = sent.on(loop), sent.off(loop)
     # Each call's five checks (two good tokens, three refused) ask the service.
@@ -181,10 +164,10 @@ def test_install_takes_the_agents_token_lifetime_unless_one_was_given(stack: Ser
     from session_rules import tokens
 
     for lifetime, given, expected in ((None, None, 3600), (7200, None, 7200), (7200, 600, 600)):
-        own = {"token_expiry_secs": lifetime} if lifetime else {}
+        own: dict[str, Any] = {"token_expiry_secs": lifetime} if lifetime else {}
         agent = AgentBase(name="a", route="/a", suppress_logs=True, **own)
         agent.define_tool("f", "f", {}, lambda args, raw: FunctionResult("ok"))
-        options = {"token_expiry_secs": given} if given else {}
+        options: dict[str, Any] = {"token_expiry_secs": given} if given else {}
         manager = RemoteSessionManager(stack.base_url, secret_key=stack.signing_key, **options).install(agent)
         assert agent._session_manager is manager and manager.token_expiry_secs == expected
         before = int(time.time())
@@ -215,11 +198,9 @@ def test_install_moves_the_checks_off_the_loop_only_when_they_may_wait(
     assert agent._swaig_configures_per_call() is False  # the SDK's own answer without per-call configuration
     manager = RemoteSessionManager("http://127.0.0.1:9", **options)
     manager.install(agent)
-    if isinstance(manager._keys, SecretKeys) and manager._keys._background is not None:
-        manager._keys.close()  # no read again after its first try, which ends while the endpoint is still set
-        manager._keys._background.join(30)
     assert manager.checks_may_wait is in_a_thread
     assert agent._swaig_configures_per_call() is in_a_thread
+    manager.close()  # no more reads of the key in the background: the endpoint above is the test's
     assert AgentBase(name="c", route="/c", suppress_logs=True)._swaig_configures_per_call() is False  # this agent only
 
 
@@ -242,25 +223,31 @@ def test_until_the_key_is_read_renders_leave_the_tokens_out_and_tool_calls_are_r
     function does not run."""
     ran: list[str] = []
     agent = AgentBase(name="keyless", route="/keyless", basic_auth=AUTH, suppress_logs=True)
-    agent.define_tool("get_time", "The time", {}, lambda args, raw: ran.append(raw["call_id"]) or FunctionResult("ok"))
-    manager = RemoteSessionManager(
-        f"http://127.0.0.1:{free_port()}", secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:k"
-    )
-    assert isinstance(manager._keys, SecretKeys)
+
+    def get_time(args: dict[str, Any], raw: dict[str, Any]) -> FunctionResult:
+        ran.append(raw["call_id"])
+        return FunctionResult("ok")
+
+    agent.define_tool("get_time", "The time", {}, get_time)
     secrets = HangingSecrets()
-    manager._keys._client = secrets
+    keys = SecretKeys("arn:aws:secretsmanager:us-east-1:123456789012:secret:k", client=secrets)
+    manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", keys=keys)
     manager.install(agent)
     call_id = str(uuid.uuid4())
     token = SessionManager(secret_key="k" * 64).generate_token("get_time", call_id)
     try:
         with served(agent) as (url, _):
             assert render(url, "/keyless", call_id).get("get_time", ("", ""))[1] == ""  # minting failed at once
-            body = {"function": "get_time", "argument": {"parsed": [{}], "raw": "{}"}, "call_id": call_id}
+            body: dict[str, Any] = {
+                "function": "get_time",
+                "argument": {"parsed": [{}], "raw": "{}"},
+                "call_id": call_id,
+            }
             answer = requests.post(f"{url}/keyless/swaig", params={"__token": token}, json=body, auth=AUTH, timeout=120)
             assert answer.status_code == 500, answer.text  # the SDK's answer when a check raises
         assert ran == []
         assert manager.outbox_stats.queued == 0  # no start for tokens never minted
     finally:
-        manager._keys.close()
+        keys.close()
         secrets.go.set()
         manager.close()

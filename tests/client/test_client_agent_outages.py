@@ -29,7 +29,7 @@ import requests
 from bench.agent_load import REFUSED, TOOLS, Agent, Load, make_agent, run_calls, served
 from harness.fault_proxy import FaultProxy, fault_proxy
 from harness.served import ServedStack
-from tests.stub_service import Received, Reply, StubService, serving
+from tests.support.stub_service import Received, Reply, StubService, serving
 
 CALLS = 4
 TOOLS_PER_CALL = 2

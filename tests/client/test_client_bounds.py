@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from session_client import RemoteSessionManager, SessionServiceError
-from session_client.transport import CircuitBreaker
+from session_client.transport import CircuitBreaker, Transport
 
 from harness.ports import free_port
-from tests.stub_service import Received, Reply, StubService, serving
+from tests.support.stub_service import Received, Reply, StubService, serving
 
 OK = {"valid": True}
 UNAVAILABLE = {"error": "service_unavailable", "message": "retry shortly"}
@@ -41,7 +41,7 @@ def validate(manager: RemoteSessionManager) -> bool:
     return manager.validate_token("call-1", "get_weather", "dG9rZW4")
 
 
-def raised(call: Any) -> SessionServiceError:
+def raised(call: Callable[[], object]) -> SessionServiceError:
     with pytest.raises(SessionServiceError) as caught:
         call()
     return caught.value
@@ -85,15 +85,15 @@ def test_a_service_that_never_answers_is_cut_off_at_the_deadline(service: StubSe
 def test_the_callers_deadline_ends_the_call(service: StubService) -> None:
     """A render's budget: an absolute instant on the monotonic clock, shorter than the call's own deadline."""
     service.script = [Reply(200, OK, hold=60)]
-    manager = client(service.url, deadline_secs=60)
-    error = raised(lambda: manager._call("POST", "/tokens/validate", {}, deadline=time.monotonic() + 0.5))
+    transport = Transport(service.url, deadline_secs=60, backoff_factor=0)
+    error = raised(lambda: transport.call("POST", "/tokens/validate", {}, deadline=time.monotonic() + 0.5))
     assert error.code == "deadline_exceeded"
     assert settled(service.received[0]) == "cut_off"
     # A deadline already past sends nothing, and does not count against the service.
     for _ in range(10):
-        error = raised(lambda: manager._call("POST", "/tokens/validate", {}, deadline=time.monotonic()))
-        assert error.code == "deadline_exceeded"
-    assert len(service.received) == 1 and not manager._transport.breaker.is_open
+        error = raised(lambda: transport.call("POST", "/tokens/validate", {}, deadline=time.monotonic()))
+        assert error.code == "deadline_exceeded" and error.unsent
+    assert len(service.received) == 1 and not transport.breaker.is_open
 
 
 def test_retries_stop_at_the_deadline(service: StubService) -> None:
@@ -198,12 +198,13 @@ def test_a_down_service_opens_the_breaker() -> None:
 
 def test_after_the_cool_down_a_probe_closes_it(service: StubService) -> None:
     service.script = [(503, UNAVAILABLE), (503, UNAVAILABLE)]
-    manager = client(service.url, retries=0, breaker_failures=2, breaker_cooldown_secs=0)
+    transport = Transport(service.url, retries=0, breaker_failures=2, breaker_cooldown_secs=0)
+    manager = RemoteSessionManager(service.url, transport=transport)
     for _ in range(2):
         raised(lambda: validate(manager))
-    assert manager._transport.breaker.is_open
+    assert transport.breaker.is_open
     assert validate(manager) is True  # the probe
-    assert not manager._transport.breaker.is_open
+    assert not transport.breaker.is_open
 
 
 def test_verdicts_never_open_the_breaker(service: StubService) -> None:

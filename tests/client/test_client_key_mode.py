@@ -19,14 +19,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
-from session_client.keys import SecretKeys
+from session_client.keys import SecretKeys, StaticKeys
 from session_rules import tokens
+from session_rules.codes import DEBUG_DISABLED_MESSAGE
 from session_rules.limits import MAX_INCARNATIONS
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.ports import free_port
 from harness.served import ServedStack, running_stack
-from tests.stub_service import Received, Reply, serving
+from tests.support.recording import RecordingSession
+from tests.support.stub_service import Received, Reply, serving
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +59,12 @@ def _closed() -> Iterator[None]:
         MADE.pop().close()
 
 
-def unreachable(**options: object) -> RemoteSessionManager:
+def unreachable(**options: Any) -> RemoteSessionManager:
     """A manager holding a key, pointed where nothing listens (close() waits half a second)."""
     options = {"retries": 0, "timeout": (0.5, 0.5), **options}
     manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_key="k" * 64, **options)
     MADE.append(manager)
     return manager
-
-
-def no_requests(manager: RemoteSessionManager) -> list[str]:
-    sent: list[str] = []
-    manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
-    return sent
 
 
 # -- the service's part reaches it ----------------------------------------------------------------
@@ -105,7 +101,9 @@ def test_revocation_holds_exactly_for_locally_minted_tokens(
     """Another instance validating through the service: a live call's tokens pass, an ended one's do not."""
     manager = keyed(strict_stack)
     validating = connect(strict_stack.base_url)  # no key: every check is the service's
-    checking = keyed(strict_stack, revocation_check=True)  # the key, and the service's verdict on what passes
+    recorded = RecordingSession()
+    # The key, and the service's verdict on what passes here.
+    checking = keyed(strict_stack, revocation_check=True, session=recorded)
     live, ended = manager.create_session(), manager.create_session()
     live_token = manager.create_tool_token("f", live)
     ended_token = manager.create_tool_token("f", ended)
@@ -121,9 +119,9 @@ def test_revocation_holds_exactly_for_locally_minted_tokens(
     assert keyed(strict_stack).check_token(ended, "f", ended_token) == TokenCheck(
         True, None
     )  # the key alone cannot tell
-    sent = no_requests(checking)
+    recorded.sent.clear()
     assert checking.check_token(live, "f", forged) == (False, "bad_signature")
-    assert sent == []  # refused in-process: the service is asked only about tokens that pass here
+    assert recorded.sent == []  # refused in-process: the service is asked only about tokens that pass here
 
 
 def test_a_second_instance_joins_the_call_with_its_own_incarnation(
@@ -182,7 +180,7 @@ def test_a_one_hour_call_keeps_its_tools(
 ) -> None:
     """Tokens live the manager's lifetime, and the service keeps the session at least as long."""
     now = [time.time()]
-    for manager in (keyed(strict_stack), connect(strict_stack.base_url)):
+    for manager in (keyed(strict_stack, clock=lambda: now[0]), connect(strict_stack.base_url)):
         assert manager.token_expiry_secs == 3600  # AgentBase's, not the stack's 900
         call_id = manager.create_session()
         token = manager.create_tool_token("f", call_id)
@@ -194,7 +192,6 @@ def test_a_one_hour_call_keeps_its_tools(
         )["Item"]
         assert int(item["expires_at"]["N"]) >= expiry  # revocation never finds the session gone first
         if manager.validates_locally:  # the local check on a clock moved an hour on
-            manager._signer._wall = lambda: now[0]  # type: ignore[union-attr]
             now[0] = expiry - 1
             assert manager.check_token(call_id, "f", token) == TokenCheck(True, None)
             now[0] = expiry + 1
@@ -288,7 +285,7 @@ def test_the_sdks_debug_switch_is_the_managers(stack: ServedStack) -> None:
     sdk = SessionManager(secret_key="k" * 64)
     token = manager.create_tool_token("f", "call-1")
     assert manager._debug_mode is False and sdk._debug_mode is False
-    assert manager.debug_token(token) == sdk.debug_token(token) == {"error": "debug mode not enabled"}
+    assert manager.debug_token(token) == sdk.debug_token(token) == {"error": DEBUG_DISABLED_MESSAGE}
     manager._debug_mode = sdk._debug_mode = True
     assert manager.debug_mode is True
     mine, theirs = manager.debug_token(token), sdk.debug_token(token)
@@ -402,10 +399,8 @@ class SlowSecrets:
 
 def by_arn(secrets: SlowSecrets, **options: Any) -> RemoteSessionManager:
     options = {"retries": 0, "timeout": (0.5, 0.5), "outbox_retry_secs": 0.2, **options}
-    manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=ARN, **options)
-    assert isinstance(manager._keys, SecretKeys)
-    manager._keys._client = secrets
-    manager._keys.retry_backoff = (0.001, 0.01)
+    keys = SecretKeys(ARN, client=secrets, retry_backoff=(0.001, 0.01))
+    manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", keys=keys, **options)
     MADE.append(manager)
     return manager
 
@@ -471,13 +466,13 @@ def test_a_start_refused_as_retired_leaves_the_call_ended_here(
 ) -> None:
     """The call was ended and started again elsewhere: this manager's next start of the ended call's
     incarnation is refused, and from then on the call is ended here too."""
-    manager, other = keyed(strict_stack), connect(strict_stack.base_url)
+    now = [time.time()]
+    manager, other = keyed(strict_stack, clock=lambda: now[0]), connect(strict_stack.base_url)
     call_id = manager.create_session()
     token = manager.create_tool_token("f", call_id)
     assert manager.flush()
     assert other.end_session(call_id) and other.create_session(call_id) == call_id
-    later = time.time() + 3 * 3600  # past what the first start covered: the next mint queues another
-    manager._signer._wall = lambda: later  # type: ignore[union-attr]
+    now[0] = time.time() + 3 * 3600  # past what the first start covered: the next mint queues another
     manager.create_tool_token("g", call_id)
     assert manager.flush() and manager.outbox_stats.refused == 1
     assert manager.check_token(call_id, "f", token) == (False, "session_ended")
@@ -500,7 +495,8 @@ def test_a_start_refused_for_the_incarnation_limit_is_logged_counted_and_not_sen
     for instance in instances:
         assert instance.flush() and instance.outbox_stats.sent == 1
         instance.close()
-    manager = keyed(strict_stack, revocation_check=True)
+    now = [time.time()]
+    manager = keyed(strict_stack, revocation_check=True, clock=lambda: now[0])
     with caplog.at_level(logging.ERROR, logger="session_client"):
         token = manager.create_tool_token("f", full)
         assert manager.flush()
@@ -508,7 +504,17 @@ def test_a_start_refused_for_the_incarnation_limit_is_logged_counted_and_not_sen
     assert any("accepts the most incarnations" in r.getMessage() and full in r.getMessage() for r in caplog.records)
     # What the agent sees: its tokens are minted still, and refused where revocation is checked.
     assert manager.check_token(full, "f", token) == (False, "session_ended")
-    later = time.time() + 3 * 3600
-    manager._signer._wall = lambda: later  # type: ignore[union-attr]
+    now[0] = time.time() + 3 * 3600
     assert manager.create_tool_token("g", full)
     assert manager.flush() and manager.outbox_stats.queued == 1  # no start sent again to be refused again
+
+
+def test_the_key_is_given_one_way() -> None:
+    keys = StaticKeys(KEY)
+    with pytest.raises(ValueError, match="one of secret_key, secret_arn and keys"):
+        RemoteSessionManager("http://127.0.0.1:9", keys=keys, secret_key=KEY)
+    with pytest.raises(ValueError, match="one of secret_key, secret_arn and keys"):
+        RemoteSessionManager("http://127.0.0.1:9", keys=keys, secret_arn=ARN)
+    with pytest.raises(ValueError, match="one of secret_key, secret_arn and keys"):
+        RemoteSessionManager("http://127.0.0.1:9", secret_key=KEY, secret_arn=ARN)
+    assert RemoteSessionManager("http://127.0.0.1:9", keys=keys, revocation_check=True).validates_locally

@@ -6,15 +6,16 @@ import inspect
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 import requests
-from session_client import RemoteSessionManager, SessionServiceError, TokenCheck
+from session_client import InvalidInput, RemoteSessionManager, SessionEnded, SessionServiceError, TokenCheck, minted
+from session_rules.codes import DEBUG_DISABLED_MESSAGE
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.served import ServedStack, running_stack
 from local.template import ROOT
+from tests.support.recording import RecordingSession, RecordingTransport
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +88,8 @@ def test_bool_methods_answer_false_for_a_session_s_state(client: RemoteSessionMa
 def test_a_call_id_outside_the_rule_is_refused_before_any_request(
     stack: ServedStack, connect: Callable[..., RemoteSessionManager], bad_id: str
 ) -> None:
-    sent: list[str] = []
-    manager = connect(stack.base_url)
-    manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
+    recorded = RecordingSession()
+    manager = connect(stack.base_url, session=recorded)
     for call in (
         lambda: manager.end_session(bad_id),
         lambda: manager.activate_session(bad_id),
@@ -102,7 +102,7 @@ def test_a_call_id_outside_the_rule_is_refused_before_any_request(
             call()
         assert (refused.value.status, refused.value.code) == (400, "invalid_call_id")
     assert manager.validate_token(bad_id, "f", "dG9rZW4=") is False
-    assert sent == []
+    assert recorded.sent == []
 
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -203,17 +203,17 @@ def test_validate_answers_false_to_inputs_the_service_refuses(
 def test_debug_token_when_debug_mode_is_on_decodes_locally_as_the_service_does(
     strict_stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
-    debugging = connect(strict_stack.base_url, debug_mode=True)
+    recorded = RecordingSession()
+    debugging = connect(strict_stack.base_url, debug_mode=True, session=recorded)
     token = debugging.generate_token("get_weather", call_id)
-    sent: list[str] = []
-    debugging._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
+    recorded.sent.clear()
     info = debugging.debug_token(token)
     assert info["valid_format"] is True
     assert info["components"]["function"] == "get_weather"
     assert info["components"]["call_id"] == call_id[:8] + "..."
     assert info["status"]["is_expired"] is False
     assert debugging.debug_token("A" * 2000)["valid_format"] is False
-    assert sent == []  # a parse: no request
+    assert recorded.sent == []  # a parse: no request
     for odd in (token, token.rstrip("="), "A" * 2000, "bm90IGEgdG9rZW4", "x"):
         service = requests.post(f"{strict_stack.base_url}/tokens/debug", json={"token": odd}, timeout=60)
         if service.status_code == 200:  # the same view, within the second both were computed in
@@ -225,17 +225,17 @@ def test_debug_token_when_debug_mode_is_on_decodes_locally_as_the_service_does(
 
 
 def test_debug_token_when_debug_mode_is_off_costs_no_request(
-    client: RemoteSessionManager, strict: RemoteSessionManager, call_id: str
+    stack: ServedStack, strict_stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str
 ) -> None:
     """Off by default, as in the SDK, even against a stack with DebugMode on."""
-    token = client.generate_token("f", call_id)
-    sent: list[str] = []
-    for manager in (client, strict):
-        manager._http.hooks["response"].append(lambda response, **_: sent.append(response.url))
-        assert manager.debug_token(token) == {"error": "debug mode not enabled"}
-        manager._http.hooks["response"].clear()
-    assert sent == []
-    assert SessionManager().debug_token("x") == {"error": "debug mode not enabled"}  # the SDK's own answer
+    for url in (stack.base_url, strict_stack.base_url):
+        recorded = RecordingSession()
+        manager = connect(url, session=recorded)
+        token = manager.generate_token("f", call_id)
+        recorded.sent.clear()
+        assert manager.debug_token(token) == {"error": DEBUG_DISABLED_MESSAGE}
+        assert recorded.sent == []
+    assert SessionManager().debug_token("x") == {"error": DEBUG_DISABLED_MESSAGE}  # the SDK's own answer
 
 
 # -- metadata --------------------------------------------------------------------------------
@@ -281,48 +281,47 @@ def test_errors_carry_status_and_code(client: RemoteSessionManager, call_id: str
     with pytest.raises(SessionServiceError) as bad:
         client.get_session_metadata("has space")
     assert (bad.value.status, bad.value.code) == (400, "invalid_call_id")
-    with pytest.raises(SessionServiceError) as large:
+    assert isinstance(bad.value, InvalidInput) and bad.value.unsent
+    with pytest.raises(InvalidInput) as large:
         client.set_session_metadata(call_id, "blob", "x" * 70_000)
     assert (large.value.status, large.value.code) == (413, "metadata_too_large")
     assert "413" in str(large.value) and large.value.message
 
 
-def test_a_mint_answered_while_the_call_ends_is_not_held(client: RemoteSessionManager, call_id: str) -> None:
+def test_a_mint_answered_while_the_call_ends_is_not_held(
+    stack: ServedStack,
+    connect: Callable[..., RemoteSessionManager],
+    transport_to: Callable[..., RecordingTransport],
+    call_id: str,
+) -> None:
     """The tokens of a mint in flight when end_session runs belong to an ended session: never handed out later."""
-    client.create_session(call_id)
-    real = client._call
 
-    def end_during_mint(method: str, path: str, body: Any = None, deadline: Any = None) -> Any:
-        answer = real(method, path, body, deadline)
+    def end_during_mint(method: str, path: str) -> None:
         if path.endswith("/tokens"):
             assert client.end_session(call_id) is True
-        return answer
 
-    client._call = end_during_mint  # type: ignore[method-assign]
-    try:
-        client.generate_token("late_fn", call_id)
-    finally:
-        client._call = real  # type: ignore[method-assign]
-    with pytest.raises(SessionServiceError) as ended:
+    transport = transport_to(stack.base_url, after=end_during_mint)
+    client = connect(stack.base_url, transport=transport)
+    client.create_session(call_id)
+    client.generate_token("late_fn", call_id)
+    transport.after = None
+    with pytest.raises(SessionEnded) as ended:
         client.generate_token("late_fn", call_id)
     assert ended.value.code == "session_ended"
 
 
 def test_another_instance_ending_the_call_is_seen_once_the_hold_runs_out(
-    stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str
+    stack: ServedStack, connect: Callable[..., RemoteSessionManager], call_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tokens are held only for a render's moments, so a call ended elsewhere soon stops being served."""
-    from session_client.minted import HOLD_SECS, MintedTokens
-
-    monotonic = [0.0]
+    monkeypatch.setattr(minted, "HOLD_SECS", 0.2)
     first, other = connect(stack.base_url), connect(stack.base_url)
-    first._minted = MintedTokens(monotonic=lambda: monotonic[0])
     first.create_tool_token("f", first.create_session())  # learned
     first.create_session(call_id)
     assert first.create_tool_token("f", call_id)  # held from the create
     assert other.end_session(call_id) is True
-    monotonic[0] += HOLD_SECS
-    with pytest.raises(SessionServiceError) as ended:
+    time.sleep(0.2)
+    with pytest.raises(SessionEnded) as ended:
         first.create_tool_token("f", call_id)
     assert ended.value.code == "session_ended"
 
@@ -332,11 +331,13 @@ def test_a_session_started_afresh_by_activate_session_is_not_served_old_tokens(
 ) -> None:
     from session_core.store import DynamoSessionStore
 
-    manager = connect(stack.base_url)
+    recorded = RecordingSession()
+    manager = connect(stack.base_url, session=recorded)
     manager.create_tool_token("f", manager.create_session())  # learned
     manager.create_session(call_id)
-    old = manager._minted.take(call_id, "f")
-    assert old is not None  # held from the create
+    recorded.sent.clear()
+    old = manager.create_tool_token("f", call_id)
+    assert recorded.sent == []  # held from the create
     table = stack.client("dynamodb")
     table.delete_item(TableName=stack.table_name, Key={"call_id": {"S": call_id}})
     past = DynamoSessionStore(stack.table_name, table, clock=lambda: time.time() - 7200)

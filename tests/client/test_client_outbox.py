@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 from session_client import SessionServiceError
+from session_client.errors import service_error
 from session_client.outbox import Job, Outbox, OutboxStats, body_of, no_verdict
 
-from tests.stub_service import StubService, serving
+from tests.support.stub_service import StubService, serving
 
-UNAVAILABLE = SessionServiceError("service_unavailable", "retry shortly", 503)
-UNREACHABLE = SessionServiceError("unreachable", "connection refused")
-ENDED = SessionServiceError("session_ended", "ended", 409)
+UNAVAILABLE = service_error("service_unavailable", "retry shortly", 503)
+UNREACHABLE = service_error("unreachable", "connection refused")
+ENDED = service_error("session_ended", "ended", 409)
 
 
 class Service:
@@ -35,9 +36,11 @@ class Service:
         self.failures: dict[str, list[Exception]] = {}  # "call what" -> errors to raise, in turn
         self.gate = threading.Event()
         self.gate.set()
+        self.sending = threading.Event()  # set once a worker has taken a job and is sending it
         self.lock = threading.Lock()
 
     def __call__(self, job: Job, deadline: float) -> None:
+        self.sending.set()
         self.gate.wait(10)
         assert deadline > time.monotonic()
         with self.lock:
@@ -126,8 +129,7 @@ def test_the_same_request_queued_twice_before_it_is_sent_is_sent_once(service: S
     service.gate.clear()
     box = Outbox(service)
     box.put("a", job("a", "start"))  # taken by a worker: in flight
-    while not box._flying:
-        time.sleep(0.001)
+    assert service.sending.wait(10)
     assert box.put("a", job("a", "start"))  # in flight already: queued again (the first may be answered before)
     assert box.put("a", job("a", "start"))  # the same as the last one waiting: not again
     assert box.put("a", job("a", "start", metadata={"k": 1}))  # another request
@@ -184,10 +186,10 @@ def test_an_end_is_sent_again_only_when_it_never_reached_the_service(
     """Repeated after it reached the service, an end could end the call's next session, started
     meanwhile under the same id by another instance: its outcome is unknown instead, logged."""
     service.failures = {
-        "refused end": [SessionServiceError("unreachable", "connection refused", unsent=True)],
-        "open end": [SessionServiceError("circuit_open", "failing fast", unsent=True)],
-        "timeout end": [SessionServiceError("unreachable", "read timed out")],
-        "late end": [SessionServiceError("deadline_exceeded", "no answer before the deadline")],
+        "refused end": [service_error("unreachable", "connection refused", unsent=True)],
+        "open end": [service_error("circuit_open", "failing fast", unsent=True)],
+        "timeout end": [service_error("unreachable", "read timed out")],
+        "late end": [service_error("deadline_exceeded", "no answer before the deadline")],
         "busy end": [UNAVAILABLE],
     }
     with caplog.at_level(logging.ERROR, logger="session_client"):
@@ -205,8 +207,7 @@ def test_requests_that_differ_only_as_json_are_not_taken_for_one(service: Servic
     service.gate.clear()
     box = Outbox(service)
     box.put("a", job("a", "start"))
-    while not box._flying:
-        time.sleep(0.001)
+    assert service.sending.wait(10)
     for value in (1, True, 1.0, 1.0):
         assert box.put("a", job("a", "metadata", k=value))
     service.gate.set()
@@ -220,17 +221,17 @@ def test_requests_that_differ_only_as_json_are_not_taken_for_one(service: Servic
     [
         (UNREACHABLE, True),
         (UNAVAILABLE, True),
-        (SessionServiceError("gateway_throttled", "slow down", 429), True),
-        (SessionServiceError("gateway_timeout", "timed out", 504), True),
-        (SessionServiceError("gateway_internal_error", "crashed", 500), True),
-        (SessionServiceError("deadline_exceeded", "no time left"), True),
+        (service_error("gateway_throttled", "slow down", 429), True),
+        (service_error("gateway_timeout", "timed out", 504), True),
+        (service_error("gateway_internal_error", "crashed", 500), True),
+        (service_error("deadline_exceeded", "no time left"), True),
         (ENDED, False),
-        (SessionServiceError("incarnation_limit", "full", 409), False),
-        (SessionServiceError("metadata_too_large", "big", 413), False),
-        (SessionServiceError("misconfigured", "logged", 500), False),
-        (SessionServiceError("gateway_forbidden", "Forbidden", 403), False),
-        (SessionServiceError("invalid_response", "not JSON", 200), False),
-        (SessionServiceError("invalid_response", "not a str"), False),
+        (service_error("incarnation_limit", "full", 409), False),
+        (service_error("metadata_too_large", "big", 413), False),
+        (service_error("misconfigured", "logged", 500), False),
+        (service_error("gateway_forbidden", "Forbidden", 403), False),
+        (service_error("invalid_response", "not JSON", 200), False),
+        (service_error("invalid_response", "not a str"), False),
     ],
 )
 def test_what_counts_as_no_verdict(error: SessionServiceError, again: bool) -> None:

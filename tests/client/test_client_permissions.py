@@ -27,7 +27,7 @@ from harness.served import ServedStack
 from local import template
 from local.aws import Provisioned
 from local.router import Router, template_routes
-from tests.stub_service import Received, StubService, serving
+from tests.support.stub_service import Received, StubService, serving
 
 # How the policies name the API: its routes under the template's own API and stage.
 API_ARN = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/${Stage}/"
@@ -163,7 +163,9 @@ def validation_only(manager: RemoteSessionManager, stack: ServedStack, call_id: 
 
 
 @pytest.fixture
-def managers(front: StubService, connect: Callable[..., RemoteSessionManager], stack: ServedStack) -> Iterator[Any]:
+def managers(
+    front: StubService, connect: Callable[..., RemoteSessionManager], stack: ServedStack
+) -> Iterator[Callable[..., RemoteSessionManager]]:
     made: list[RemoteSessionManager] = []
 
     def make(**options: Any) -> RemoteSessionManager:

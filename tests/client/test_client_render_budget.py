@@ -11,7 +11,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from session_client import RemoteSessionManager, SessionServiceError
@@ -20,7 +19,8 @@ from signalwire import AgentBase
 from signalwire.core.function_result import FunctionResult
 
 from harness.ports import free_port
-from tests.stub_service import StubService, serving
+from tests.support.recording import RecordingTransport
+from tests.support.stub_service import StubService, serving
 
 BUDGET = 0.3
 
@@ -54,24 +54,12 @@ def tokens_in(swml: str) -> list[str]:
     return [url for url in urls if "__token=" in url]
 
 
-def deadlines(manager: RemoteSessionManager) -> list[float | None]:
-    """The deadline of every request the manager makes."""
-    seen: list[float | None] = []
-    real = manager._call
-
-    def call(method: str, path: str, body: Any = None, deadline: float | None = None) -> Any:
-        seen.append(None if deadline is None else deadline - time.monotonic())
-        return real(method, path, body, deadline)
-
-    manager._call = call  # type: ignore[method-assign]
-    return seen
-
-
 @pytest.mark.parametrize("named", [True, False], ids=["signalwire-call-id", "no-call-id"])
 def test_a_hung_service_costs_a_render_one_request_within_its_budget(hung: StubService, named: bool) -> None:
     served = agent()
-    manager = RemoteSessionManager(hung.url, retries=0, render_budget_secs=BUDGET).install(served)
-    asked = deadlines(manager)
+    transport = RecordingTransport(hung.url, retries=0)
+    RemoteSessionManager(hung.url, render_budget_secs=BUDGET, transport=transport).install(served)
+    asked = transport.left
     for _ in range(2):  # and the next render gets a budget of its own
         hung.received.clear()
         if named:
@@ -89,8 +77,10 @@ def test_a_hung_service_costs_a_render_one_request_within_its_budget(hung: StubS
 
 def test_a_failure_is_repeated_at_once_only_within_the_render() -> None:
     """Nobody listening: each render fails fast, and a render after it asks again."""
-    manager = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", retries=0, render_budget_secs=BUDGET)
-    asked = deadlines(manager)
+    url = f"http://127.0.0.1:{free_port()}"
+    transport = RecordingTransport(url, retries=0)
+    manager = RemoteSessionManager(url, render_budget_secs=BUDGET, transport=transport)
+    asked = transport.left
     for attempt in range(2):
         with pytest.raises(SessionServiceError) as first:
             manager.create_tool_token("a", "call-1")

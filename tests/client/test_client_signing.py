@@ -22,7 +22,7 @@ from botocore.credentials import Credentials
 from session_client import RemoteSessionManager, SigV4
 from session_client.signing import is_local, region_from_url
 
-from tests.stub_service import StubService, serving
+from tests.support.stub_service import StubService, serving
 
 # AWS's SigV4 test suite: get-vanilla (GET https://example.amazonaws.com/ at 20150830T123600Z).
 VECTOR_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -123,7 +123,8 @@ def test_post_with_session_credentials_matches_reference_and_botocore(fixed_time
 
     assert sent.headers["X-Amz-Date"] == "20150830T123600Z"
     assert sent.headers["X-Amz-Security-Token"] == SESSION_CREDENTIALS.token
-    headers = {**sent.headers, "Host": "abc123.execute-api.eu-west-2.amazonaws.com"}
+    headers = {name: value if isinstance(value, str) else value.decode() for name, value in sent.headers.items()}
+    headers["Host"] = "abc123.execute-api.eu-west-2.amazonaws.com"
     match = reference_check("POST", url, headers, body, SESSION_CREDENTIALS)
     assert match["service"] == "execute-api" and match["region"] == "eu-west-2"
     assert match["signed"] == "content-type;host;x-amz-date;x-amz-security-token"
@@ -196,9 +197,10 @@ def test_unsigned_mode_sends_no_signature(recorder: StubService, sign: bool | No
 
 def test_automatic_mode_signs_remote_urls_with_the_environment_credentials() -> None:
     # tests/conftest.py puts fake credentials in the environment, where botocore finds them.
-    client = RemoteSessionManager("https://a1b2c3.execute-api.eu-central-1.amazonaws.com/dev")
+    session = requests.Session()
+    client = RemoteSessionManager("https://a1b2c3.execute-api.eu-central-1.amazonaws.com/dev", session=session)
     assert client.signed
-    assert isinstance(client._http.auth, SigV4) and client._http.auth.region == "eu-central-1"
+    assert isinstance(session.auth, SigV4) and session.auth.region == "eu-central-1"
 
 
 def test_without_credentials_a_remote_url_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,10 +229,11 @@ def test_signing_needs_a_region_for_a_custom_domain(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     with pytest.raises(ValueError, match="region"):
         RemoteSessionManager("https://sessions.example.com", sign=True, credentials=SESSION_CREDENTIALS)
-    client = RemoteSessionManager(
-        "https://sessions.example.com", sign=True, credentials=SESSION_CREDENTIALS, region="us-east-2"
+    session = requests.Session()
+    RemoteSessionManager(
+        "https://sessions.example.com", sign=True, credentials=SESSION_CREDENTIALS, region="us-east-2", session=session
     )
-    assert isinstance(client._http.auth, SigV4) and client._http.auth.region == "us-east-2"
+    assert isinstance(session.auth, SigV4) and session.auth.region == "us-east-2"
 
 
 def test_aws_region_names_the_region_as_the_error_says(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -238,5 +241,6 @@ def test_aws_region_names_the_region_as_the_error_says(monkeypatch: pytest.Monke
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    client = RemoteSessionManager("https://sessions.example.com", sign=True, credentials=SESSION_CREDENTIALS)
-    assert isinstance(client._http.auth, SigV4) and client._http.auth.region == "eu-west-1"
+    session = requests.Session()
+    RemoteSessionManager("https://sessions.example.com", sign=True, credentials=SESSION_CREDENTIALS, session=session)
+    assert isinstance(session.auth, SigV4) and session.auth.region == "eu-west-1"

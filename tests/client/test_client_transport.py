@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from session_client import RemoteSessionManager, SessionServiceError
+import requests
+from session_client import RemoteSessionManager, ServiceUnavailable, SessionServiceError
+from session_client.transport import Transport
 
 from harness.ports import free_port
-from tests.stub_service import StubService, serving
+from tests.support.stub_service import StubService, serving
 
 # One body that satisfies every route's reader.
 OK = {"valid": True, "ended": True, "deleted": True, "metadata": {}, "call_id": "c", "token": "t", "tokens": {}}
@@ -185,3 +187,14 @@ def test_a_400_that_is_not_the_service_s_verdict_on_an_input_raises(gateway: Stu
 def test_the_service_s_400_on_an_input_is_a_false_verdict(gateway: StubService) -> None:
     gateway.script = [(400, {"error": "invalid_token", "message": "m"})]
     assert fast(gateway.url, retries=0).check_token("c", "f", "dG9r") == (False, "invalid_token")
+
+
+def test_a_transport_given_is_the_one_every_call_goes_through(gateway: StubService) -> None:
+    transport = Transport(gateway.url, retries=0)
+    with pytest.raises(ValueError, match="session or transport"):
+        RemoteSessionManager(gateway.url, transport=transport, session=requests.Session())
+    manager = RemoteSessionManager(gateway.url, transport=transport, retries=5)  # the transport's own options
+    gateway.answer = lambda _: UNAVAILABLE
+    with pytest.raises(ServiceUnavailable):
+        manager.get_session_metadata("call-1")
+    assert len(gateway.received) == 1  # its retries=0, not the manager's 5

@@ -14,7 +14,7 @@ import pytest
 
 from harness import node
 from harness.served import ServedStack, running_stack
-from tests.client_ts.node_stack import STACK_SETTINGS
+from tests.support.node_stack import STACK_SETTINGS
 
 MIN_NODE_MAJOR = 20
 

@@ -29,7 +29,7 @@ from signalwire.core.function_result import FunctionResult
 from harness import node
 from harness.served import ServedStack
 from local.aws import FAKE_CREDENTIALS, REGION
-from tests.agent_server import served
+from tests.support.agent_server import served
 
 AUTH = ("agent-user", "agent-password")  # both agents' (examples/weather-agent.mjs AUTH)
 ROUTE = "/weather"
@@ -146,7 +146,7 @@ def swml_tokens(base: str, call_id: str) -> dict[str, str]:
 
 def call_tool(base: str, function: str, token: str, call_id: str, **args: str) -> str:
     """The AI's SWAIG call, as SignalWire sends it."""
-    body = {"function": function, "argument": {"parsed": [args]}, "call_id": call_id}
+    body: dict[str, Any] = {"function": function, "argument": {"parsed": [args]}, "call_id": call_id}
     answer = requests.post(f"{base}{ROUTE}/swaig", params={"__token": token}, json=body, auth=AUTH, timeout=60)
     assert answer.status_code == 200, answer.text
     return str(answer.json()["response"])

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from harness import node
 from harness.served import ServedStack
-from tests.client_ts import vectors
-from tests.client_ts.node_stack import node_env
+from tests.support import rule_vectors
+from tests.support.node_stack import node_env
 
 NPM_TEST_TIMEOUT_SECS = 240
 
@@ -19,7 +19,7 @@ NPM_TEST_TIMEOUT_SECS = 240
 def test_npm_test_passes(prepared: Path, node_stack: ServedStack, tmp_path: Path) -> None:
     env = {
         **os.environ,
-        **node_env(node_stack, vectors.write(tmp_path / "vectors.json")),
+        **node_env(node_stack, rule_vectors.write(tmp_path / "vectors.json")),
         "SIGNALWIRE_SDK_DIR": str(prepared),
     }
     done = subprocess.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from session_core.errors import DebugDisabled
+from session_core.service import SessionService
 from session_rules import limits, tokens
+from session_rules.codes import Reason
 from signalwire.core.security.session_manager import SessionManager
 
 SECRET = "Z8nq2xV7pL0cR4tY9wK3mB6hD1fJ5sG8aQ2eU7iO4uN0vC3xT6yW9rE1lP5kM8jH"  # like the template's
@@ -109,8 +112,8 @@ def test_sdk_tokens_validate_here(call_id: str, function: str) -> None:
         assert tokens.verify([SECRET.encode()], call_id, function, token, now).valid
         # The TypeScript SDK does not pad: the same token without '=' must validate too.
         assert tokens.verify([SECRET.encode()], call_id, function, token.rstrip("="), now).valid
-        assert tokens.verify([SECRET.encode()], call_id + "x", function, token, now).reason == tokens.CALL_ID_MISMATCH
-        assert tokens.verify([b"another secret"], call_id, function, token, now).reason == tokens.BAD_SIGNATURE
+        assert tokens.verify([SECRET.encode()], call_id + "x", function, token, now).reason == Reason.CALL_ID_MISMATCH
+        assert tokens.verify([b"another secret"], call_id, function, token, now).reason == Reason.BAD_SIGNATURE
 
 
 @pytest.mark.parametrize("call_id", OUTSIDE)
@@ -118,7 +121,7 @@ def test_sdk_tokens_for_call_ids_outside_the_rule_are_malformed_here(call_id: st
     """The SDK accepts any call id; here a token's parse must be unambiguous, so these are refused."""
     token = sdk().generate_token("f", call_id)
     assert sdk().validate_token(call_id, "f", token)
-    assert tokens.verify([SECRET.encode()], call_id, "f", token, time.time()).reason == tokens.MALFORMED
+    assert tokens.verify([SECRET.encode()], call_id, "f", token, time.time()).reason == Reason.MALFORMED
 
 
 def test_unpadded_sdk_tokens_are_really_exercised() -> None:
@@ -133,7 +136,7 @@ def test_unpadded_sdk_tokens_are_really_exercised() -> None:
 
 def test_sdk_expired_tokens_are_expired_here() -> None:
     token = sdk(expiry_secs=-5).generate_token("f", "call-1")
-    assert tokens.verify([SECRET.encode()], "call-1", "f", token, time.time()).reason == tokens.EXPIRED
+    assert tokens.verify([SECRET.encode()], "call-1", "f", token, time.time()).reason == Reason.EXPIRED
 
 
 @given(
@@ -167,7 +170,7 @@ def test_verdicts_agree_with_the_sdk(
     theirs = sdk().validate_token(asked_call_id, asked_function, token)
     ours = tokens.verify([SECRET.encode()], asked_call_id, asked_function, token, time.time())
     assert ours.valid == theirs, ours
-    assert ours.valid or ours.reason in set(tokens.REASONS) - {tokens.LIFETIME_EXCEEDED, tokens.SESSION_ENDED}
+    assert ours.valid or ours.reason in set(Reason) - {Reason.LIFETIME_EXCEEDED, Reason.SESSION_ENDED}
 
 
 # -- debug agrees ------------------------------------------------------------------------------
@@ -253,7 +256,7 @@ def test_debug_of_an_expiry_beyond_the_platform_dates() -> None:
     assert ours["status"]["is_expired"] is None and ours["status"]["expires_in_seconds"] is None
 
 
-def test_debug_off_says_what_the_sdk_says(service: Any) -> None:
+def test_debug_off_says_what_the_sdk_says(service: SessionService) -> None:
     assert sdk().debug_token("anything") == {"error": DebugDisabled.message}
     with pytest.raises(DebugDisabled):
         service.debug(sdk().generate_token("f", "c"))
@@ -263,7 +266,7 @@ def test_debug_off_says_what_the_sdk_says(service: Any) -> None:
 
 
 @pytest.mark.parametrize("call_id", ["root.2", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "c" * 128])
-def test_service_tokens_validate_in_the_sdk(service: Any, aws: Any, call_id: str) -> None:
+def test_service_tokens_validate_in_the_sdk(service: SessionService, aws: Any, call_id: str) -> None:
     service.create_session(call_id, {})
     minted, expiry = service.mint(call_id, FUNCTIONS)
     assert set(minted) == set(FUNCTIONS)
@@ -276,30 +279,30 @@ def test_service_tokens_validate_in_the_sdk(service: Any, aws: Any, call_id: str
 
 
 @pytest.mark.parametrize("call_id", ["root.2", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "c" * 128])
-def test_sdk_tokens_validate_in_the_service(service: Any, aws: Any, call_id: str) -> None:
+def test_sdk_tokens_validate_in_the_service(service: SessionService, aws: Any, call_id: str) -> None:
     token = sdk(aws.signing_key).create_tool_token("transfer_call", call_id)
     assert service.validate(call_id, "transfer_call", token) == tokens.VALID
     assert service.validate(call_id, "transfer_call", token.rstrip("=")) == tokens.VALID
-    assert service.validate(call_id, "get_weather", token).reason == tokens.FUNCTION_MISMATCH
-    assert service.validate(call_id + "x", "transfer_call", token).reason == tokens.CALL_ID_MISMATCH
+    assert service.validate(call_id, "get_weather", token).reason == Reason.FUNCTION_MISMATCH
+    assert service.validate(call_id + "x", "transfer_call", token).reason == Reason.CALL_ID_MISMATCH
     other = sdk("not the secret").create_tool_token("transfer_call", call_id)
-    assert service.validate(call_id, "transfer_call", other).reason == tokens.BAD_SIGNATURE
+    assert service.validate(call_id, "transfer_call", other).reason == Reason.BAD_SIGNATURE
 
 
-def test_service_refuses_sdk_tokens_once_expired(service: Any, aws: Any, clock: Any) -> None:
+def test_service_refuses_sdk_tokens_once_expired(service: SessionService, aws: Any, clock: Any) -> None:
     token = sdk(aws.signing_key, expiry_secs=60).generate_token("f", "call-1")
     assert service.validate("call-1", "f", token).valid
     clock.advance(61 + 1)  # past the whole second the SDK rounded down to
-    assert service.validate("call-1", "f", token).reason == tokens.EXPIRED
+    assert service.validate("call-1", "f", token).reason == Reason.EXPIRED
 
 
-def test_service_debug_agrees_with_the_sdk(make_service: Any, aws: Any) -> None:
+def test_service_debug_agrees_with_the_sdk(make_service: Callable[..., SessionService], aws: Any, clock: Any) -> None:
     service = make_service(debug_mode=True)
     service.create_session("root.2", {})
     minted, _ = service.mint("root.2", ["get_weather"])
 
     def ours(token: str, now: float) -> dict[str, Any]:
-        service.clock.now = now  # the service reads the shared test clock
+        clock.now = now  # the service's clock (make_service builds it on this one)
         return service.debug(token)
 
     for token in (minted["get_weather"], sdk(aws.signing_key, expiry_secs=-10).generate_token("f", "c")):

@@ -13,7 +13,7 @@ from session_client.signing import SigV4
 
 from harness.served import running_stack
 from smoke import lifecycle
-from tests.stub_service import Received, serving
+from tests.support.stub_service import Received, serving
 
 STEPS = [
     "create",

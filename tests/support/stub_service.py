@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -73,7 +74,7 @@ class StubService:
     delay: float = 0.0
 
 
-def _hung_up(connection: Any) -> bool:
+def _hung_up(connection: socket.socket) -> bool:
     """True when the client closed its end (readable, and nothing to read)."""
     readable, _, _ = select.select([connection], [], [], 0)
     if not readable:

@@ -40,7 +40,11 @@ def render(url: str, route: str, call_id: str) -> dict[str, tuple[str, str]]:
 
 def call_function(url: str, path: str, token: str, call_id: str, function: str, arguments: dict[str, Any]) -> str:
     """The AI's SWAIG function call: POST to the webhook with the token in its query string."""
-    body = {"function": function, "argument": {"parsed": [arguments], "raw": json.dumps(arguments)}, "call_id": call_id}
+    body: dict[str, Any] = {
+        "function": function,
+        "argument": {"parsed": [arguments], "raw": json.dumps(arguments)},
+        "call_id": call_id,
+    }
     answer = requests.post(f"{url}{path}", params={"__token": token}, json=body, auth=AUTH, timeout=120)
     assert answer.status_code == 200, answer.text
     return str(answer.json()["response"])
