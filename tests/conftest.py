@@ -21,7 +21,6 @@ Hypothesis: profile "ci" (default, bounded) or "full" (SOAK=full).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from hypothesis import HealthCheck, settings
 
 from harness.fake_aws import use_fake_aws
 from tests.support.accounts import AwsAccount, core_client
+from tests.support.clock import Clock
 
 if TYPE_CHECKING:
     import requests
@@ -57,19 +57,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("full" if os.environ.get("SOAK") == "full" else "ci")
-
-
-class Clock:
-    """A settable clock (epoch seconds): pass it as `clock=` and move time with advance()."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = float(time.time() if start is None else start)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

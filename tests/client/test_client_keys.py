@@ -22,17 +22,18 @@ from session_rules.keys import CURRENT
 
 from harness.ports import free_port
 from local.aws import random_key
+from tests.support.accounts import AwsAccount
 
 CALL = "call-keys"
 
 
-def rotate(aws: Any, value: str) -> float:
+def rotate(aws: AwsAccount, value: str) -> float:
     aws.secretsmanager.put_secret_value(SecretId=aws.secret_id, SecretString=value, VersionStages=[CURRENT])
     created = aws.secretsmanager.get_secret_value(SecretId=aws.secret_id, VersionStage=CURRENT)["CreatedDate"]
     return float(created.timestamp())
 
 
-def manager(aws: Any, **options: Any) -> RemoteSessionManager:
+def manager(aws: AwsAccount, **options: Any) -> RemoteSessionManager:
     """Local validation by ARN, the key read; the base URL is one nothing listens on, so no verdict
     comes over HTTP."""
     made = RemoteSessionManager(f"http://127.0.0.1:{free_port()}", secret_arn=aws.secret_id, **options)
@@ -43,7 +44,7 @@ def manager(aws: Any, **options: Any) -> RemoteSessionManager:
 @pytest.mark.parametrize("offset", [-3600, -1, 0, 1, 3600])
 @pytest.mark.parametrize(("lifetime", "cache"), [(86400, 300), (900, 0)])
 def test_the_client_keeps_the_retired_key_exactly_as_long_as_the_service(
-    aws: Any, offset: int, lifetime: int, cache: int
+    aws: AwsAccount, offset: int, lifetime: int, cache: int
 ) -> None:
     old, new = aws.signing_key.encode(), random_key()
     rotated_at = rotate(aws, new)
@@ -55,7 +56,7 @@ def test_the_client_keeps_the_retired_key_exactly_as_long_as_the_service(
     assert list(ring.candidates(now)) == list(held.candidates(now)) == expected
 
 
-def test_a_retired_key_stops_validating_in_the_client(aws: Any) -> None:
+def test_a_retired_key_stops_validating_in_the_client(aws: AwsAccount) -> None:
     old = aws.signing_key.encode()
     rotated_at = rotate(aws, random_key())
     # The window: rotation + 3 s lifetime + no cache (CreatedDate has whole seconds: 2 s of it are left).
@@ -81,7 +82,7 @@ def test_secret_key_takes_a_key() -> None:
 
 
 @pytest.mark.parametrize("weak", ["x", "k" * 63 + "_"])
-def test_a_secret_read_by_arn_that_is_not_a_key_is_misconfigured(aws: Any, weak: str) -> None:
+def test_a_secret_read_by_arn_that_is_not_a_key_is_misconfigured(aws: AwsAccount, weak: str) -> None:
     rotate(aws, weak)
     held = manager(aws)
     forged = tokens.mint(weak.encode(), CALL, "f", int(time.time()) + 60)
@@ -90,7 +91,7 @@ def test_a_secret_read_by_arn_that_is_not_a_key_is_misconfigured(aws: Any, weak:
     assert raised.value.code == "misconfigured" and weak not in raised.value.message
 
 
-def test_a_weak_retired_key_is_misconfigured_only_when_it_would_be_used(aws: Any) -> None:
+def test_a_weak_retired_key_is_misconfigured_only_when_it_would_be_used(aws: AwsAccount) -> None:
     rotate(aws, "x")
     current = random_key()
     rotate(aws, current)
@@ -101,7 +102,7 @@ def test_a_weak_retired_key_is_misconfigured_only_when_it_would_be_used(aws: Any
     assert raised.value.code == "misconfigured" and "AWSPREVIOUS" in raised.value.message
 
 
-def test_a_check_after_the_cache_expired_never_uses_a_key_retired_meanwhile(aws: Any) -> None:
+def test_a_check_after_the_cache_expired_never_uses_a_key_retired_meanwhile(aws: AwsAccount) -> None:
     """An agent idle past `key_cache_secs` while the key was rotated out twice: its next check reads
     the secret first, so the retired key is not accepted even once. Minting does not wait."""
     leaked = aws.signing_key.encode()

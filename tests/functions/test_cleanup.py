@@ -7,27 +7,30 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import pytest
 from session_core.store import Attr, DynamoSessionStore
 
 from local.lambda_runtime import scheduled_event
+from tests.support.handler_stack import HandlerStack
+from tests.support.logs import LogCapture
 
 
-def keys(stack: Any) -> set[str]:
+def keys(stack: HandlerStack) -> set[str]:
     items = stack.account.dynamodb.scan(TableName=stack.account.table_name)["Items"]
     return {item[Attr.KEY]["S"] for item in items}
 
 
-def expired_sessions(stack: Any, *call_ids: str) -> None:
+def expired_sessions(stack: HandlerStack, *call_ids: str) -> None:
     """Sessions written two hours ago with a one-hour lifetime: expired, not yet removed by TTL."""
     past = DynamoSessionStore(stack.account.table_name, stack.account.dynamodb, clock=lambda: time.time() - 7200)
     for call_id in call_ids:
         past.create(call_id, {"k": call_id}, 3600)
 
 
-def test_deletes_only_expired_sessions(stack: Any, logs: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_deletes_only_expired_sessions(
+    stack: HandlerStack, logs: LogCapture, capsys: pytest.CaptureFixture[str]
+) -> None:
     expired_sessions(stack, "old-1", "old-2", "old.3")
     stack.create("active", {"keep": True})
     stack.create("ended")

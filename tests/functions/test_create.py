@@ -10,8 +10,11 @@ from session_core.store import metadata_size
 from session_rules.limits import MAX_METADATA_BYTES
 from signalwire.core.security.session_manager import SessionManager
 
+from tests.support.handler_stack import HandlerStack
+from tests.support.logs import LogCapture
 
-def test_new_session_is_201_with_its_expiry(stack: Any) -> None:
+
+def test_new_session_is_201_with_its_expiry(stack: HandlerStack) -> None:
     ttl = int(stack.account.environment["SESSION_TTL_SECS"])
     before = int(time.time())
     reply = stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"a": 1}})
@@ -22,7 +25,7 @@ def test_new_session_is_201_with_its_expiry(stack: Any) -> None:
     assert before + ttl <= reply.body["expires_at"] <= after + ttl
 
 
-def test_without_call_id_one_is_generated_like_the_sdk(stack: Any) -> None:
+def test_without_call_id_one_is_generated_like_the_sdk(stack: HandlerStack) -> None:
     first = stack.request("POST", "/sessions", {})
     second = stack.request("POST", "/sessions", {"metadata": {"k": "v"}})
     assert (first.status, second.status) == (201, 201)
@@ -31,7 +34,7 @@ def test_without_call_id_one_is_generated_like_the_sdk(stack: Any) -> None:
     assert first.body["call_id"] != second.body["call_id"]
 
 
-def test_repeat_on_active_session_is_200_and_merges_metadata(stack: Any) -> None:
+def test_repeat_on_active_session_is_200_and_merges_metadata(stack: HandlerStack) -> None:
     stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"a": 1, "b": 2}})
     again = stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"b": 3, "c": 4}})
     bare = stack.request("POST", "/sessions", {"call_id": "call-1"})
@@ -41,7 +44,7 @@ def test_repeat_on_active_session_is_200_and_merges_metadata(stack: Any) -> None
     assert got.body["metadata"] == {"a": 1, "b": 3, "c": 4}
 
 
-def test_create_after_end_starts_a_fresh_session(stack: Any) -> None:
+def test_create_after_end_starts_a_fresh_session(stack: HandlerStack) -> None:
     stack.create("call-1", {"old": True})
     assert stack.request("DELETE", "/sessions/call-1").body == {"ended": True}
     reply = stack.request("POST", "/sessions", {"call_id": "call-1", "metadata": {"new": True}})
@@ -49,13 +52,13 @@ def test_create_after_end_starts_a_fresh_session(stack: Any) -> None:
     assert stack.request("GET", "/sessions/call-1/metadata").body["metadata"] == {"new": True}
 
 
-def test_call_id_edge_values_accepted(stack: Any) -> None:
+def test_call_id_edge_values_accepted(stack: HandlerStack) -> None:
     for call_id in ["root.2", "x" * 128, "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "~a_b-c.", "-"]:
         reply = stack.request("POST", "/sessions", {"call_id": call_id})
         assert (reply.status, reply.body["call_id"]) == (201, call_id)
 
 
-def test_invalid_call_ids_are_400(stack: Any) -> None:
+def test_invalid_call_ids_are_400(stack: HandlerStack) -> None:
     invalid = [
         "",
         "x" * 129,
@@ -77,13 +80,13 @@ def test_invalid_call_ids_are_400(stack: Any) -> None:
         assert (reply.status, reply.body["error"]) == (400, "invalid_call_id"), call_id
 
 
-def test_invalid_metadata_is_400(stack: Any) -> None:
+def test_invalid_metadata_is_400(stack: HandlerStack) -> None:
     for metadata in [[], "text", 1, {"": 1}, {"k" * 129: 1}]:
         reply = stack.request("POST", "/sessions", {"call_id": "c", "metadata": metadata})
         assert (reply.status, reply.body["error"]) == (400, "invalid_metadata"), metadata
 
 
-def test_metadata_up_to_64_kib(stack: Any) -> None:
+def test_metadata_up_to_64_kib(stack: HandlerStack) -> None:
     # {"k":"xxx..."}: 8 bytes of JSON around the value
     at_limit = {"k": "x" * (MAX_METADATA_BYTES - 8)}
     assert metadata_size(at_limit) == MAX_METADATA_BYTES
@@ -94,7 +97,7 @@ def test_metadata_up_to_64_kib(stack: Any) -> None:
     assert stack.request("POST", "/sessions/too-big/tokens", {"function": "f"}).status == 404  # nothing stored
 
 
-def test_create_with_functions_mints_their_tokens_in_the_same_request(stack: Any) -> None:
+def test_create_with_functions_mints_their_tokens_in_the_same_request(stack: HandlerStack) -> None:
     reply = stack.request("POST", "/sessions", {"call_id": "call-9", "functions": ["f", "g", "f"]})
     assert reply.status == 201 and set(reply.body["tokens"]) == {"f", "g"}
     sdk = SessionManager(secret_key=stack.account.signing_key)
@@ -107,7 +110,7 @@ def test_create_with_functions_mints_their_tokens_in_the_same_request(stack: Any
     assert "tokens" not in plain.body
 
 
-def test_restart_false_keeps_an_ended_session_ended(stack: Any) -> None:
+def test_restart_false_keeps_an_ended_session_ended(stack: HandlerStack) -> None:
     stack.create("call-11", {"a": 1})
     stack.request("DELETE", "/sessions/call-11")
     refused = stack.request("POST", "/sessions", {"call_id": "call-11", "restart": False, "functions": ["f"]})
@@ -120,7 +123,7 @@ def test_restart_false_keeps_an_ended_session_ended(stack: Any) -> None:
     assert restarted.status == 201  # the default: a fresh session over the ended one
 
 
-def test_create_refuses_bad_functions_and_restart_without_writing(stack: Any) -> None:
+def test_create_refuses_bad_functions_and_restart_without_writing(stack: HandlerStack) -> None:
     for body, code in [
         ({"call_id": "call-13", "functions": []}, "invalid_function"),
         ({"call_id": "call-13", "functions": ["a.b"]}, "invalid_function"),
@@ -131,7 +134,7 @@ def test_create_refuses_bad_functions_and_restart_without_writing(stack: Any) ->
     assert stack.request("POST", "/sessions/call-13/tokens", {"function": "f"}).status == 404
 
 
-def test_create_takes_one_function_as_the_mint_route_does(stack: Any) -> None:
+def test_create_takes_one_function_as_the_mint_route_does(stack: HandlerStack) -> None:
     reply = stack.request("POST", "/sessions", {"call_id": "call-14", "function": "f"})
     assert reply.status == 201 and set(reply.body["tokens"]) == {"f"}
     both = stack.request("POST", "/sessions", {"call_id": "call-15", "function": "f", "functions": ["g"]})
@@ -140,7 +143,9 @@ def test_create_takes_one_function_as_the_mint_route_does(stack: Any) -> None:
     assert stack.request("POST", "/sessions/call-15/tokens", {"function": "f"}).status == 404  # nothing started
 
 
-def test_a_lifetime_longer_than_validation_accepts_is_a_logged_500_not_tokens(make_stack: Any, logs: Any) -> None:
+def test_a_lifetime_longer_than_validation_accepts_is_a_logged_500_not_tokens(
+    make_stack: Any, logs: LogCapture
+) -> None:
     """Every token minted would be refused as lifetime_exceeded: an outage to fix, not bad tokens."""
     stack = make_stack(TOKEN_EXPIRY_SECS="90000", MAX_TOKEN_LIFETIME_SECS="86400")
     stack.create("call-16")  # no tokens asked for: no key needed

@@ -8,6 +8,7 @@ from typing import Any
 from signalwire.core.security.session_manager import SessionManager
 
 from local.lambda_runtime import http_event
+from tests.support.handler_stack import HandlerStack
 
 
 def sdk_debug(key: str, token: str) -> dict[str, Any]:
@@ -17,7 +18,7 @@ def sdk_debug(key: str, token: str) -> dict[str, Any]:
     return manager.debug_token(token)
 
 
-def test_disabled_by_default_whatever_the_body(stack: Any) -> None:
+def test_disabled_by_default_whatever_the_body(stack: HandlerStack) -> None:
     events = [
         stack.event("POST", "/tokens/debug", {"token": "dG9rZW4="}),
         stack.event("POST", "/tokens/debug", {}),

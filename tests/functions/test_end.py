@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from tests.support.handler_stack import HandlerStack
 
 
-def test_end_once_then_false(stack: Any) -> None:
+def test_end_once_then_false(stack: HandlerStack) -> None:
     stack.create("call-1", {"a": 1})
     first = stack.request("DELETE", "/sessions/call-1")
     assert (first.status, first.body) == (200, {"ended": True})
@@ -13,12 +13,12 @@ def test_end_once_then_false(stack: Any) -> None:
     assert (second.status, second.body) == (200, {"ended": False})
 
 
-def test_end_of_unknown_session_is_false(stack: Any) -> None:
+def test_end_of_unknown_session_is_false(stack: HandlerStack) -> None:
     reply = stack.request("DELETE", "/sessions/nobody")
     assert (reply.status, reply.body) == (200, {"ended": False})
 
 
-def test_ended_session_loses_metadata_and_tokens(stack: Any) -> None:
+def test_ended_session_loses_metadata_and_tokens(stack: HandlerStack) -> None:
     stack.create("call-1", {"a": 1})
     stack.request("DELETE", "/sessions/call-1")
     assert stack.request("GET", "/sessions/call-1/metadata").body["metadata"] == {}
@@ -26,7 +26,7 @@ def test_ended_session_loses_metadata_and_tokens(stack: Any) -> None:
     assert (reply.status, reply.body["error"]) == (409, "session_ended")
 
 
-def test_ending_one_session_leaves_the_others(stack: Any) -> None:
+def test_ending_one_session_leaves_the_others(stack: HandlerStack) -> None:
     stack.create("call-1")
     stack.create("call-2", {"b": 2})
     stack.request("DELETE", "/sessions/call-1")
@@ -34,6 +34,6 @@ def test_ending_one_session_leaves_the_others(stack: Any) -> None:
     assert stack.request("POST", "/sessions/call-2/tokens", {"function": "f"}).status == 201
 
 
-def test_invalid_path_call_id_is_400(stack: Any) -> None:
+def test_invalid_path_call_id_is_400(stack: HandlerStack) -> None:
     reply = stack.request("DELETE", "/sessions/" + "x" * 129)
     assert (reply.status, reply.body["error"]) == (400, "invalid_call_id")

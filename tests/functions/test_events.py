@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from local import aws, template
+from tests.support.handler_stack import HandlerStack
 
 EVENTS_DIR = template.ROOT / "events"
 FUNCTIONS = template.functions({aws.TABLE_ID: "table", aws.SECRET_ID: "secret"})
@@ -47,7 +48,7 @@ SEQUENCE: list[tuple[str, int, dict[str, Any]]] = [
 ]
 
 
-def load_event(name: str, stack: Any = None) -> dict[str, Any]:
+def load_event(name: str, stack: HandlerStack | None = None) -> dict[str, Any]:
     """The event file; a rotation event is pointed at `stack`'s secret."""
     event = json.loads((EVENTS_DIR / name).read_text())
     if stack is not None and "SecretId" in event:
@@ -74,7 +75,7 @@ def test_every_route_has_an_event() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_event_answers_its_documented_status(stack: Any, name: str) -> None:
+def test_event_answers_its_documented_status(stack: HandlerStack, name: str) -> None:
     function, status, fields = EXPECTED[name]
     if status is None:
         result = stack.invoke(function, load_event(name, stack))
@@ -88,7 +89,7 @@ def test_event_answers_its_documented_status(stack: Any, name: str) -> None:
     assert {k: result.get(k) for k in fields} == fields, result
 
 
-def test_rotate_event_stages_a_pending_key(stack: Any) -> None:
+def test_rotate_event_stages_a_pending_key(stack: HandlerStack) -> None:
     event = load_event("rotate.json", stack)
     stack.invoke("rotate", event)
     stages = stack.account.secretsmanager.describe_secret(SecretId=event["SecretId"])["VersionIdsToStages"]
@@ -104,7 +105,7 @@ def test_debug_event_with_debug_mode_on(make_stack: Any) -> None:
     assert reply.body["components"]["call_id"] == "example-..."
 
 
-def test_events_in_sequence(stack: Any) -> None:
+def test_events_in_sequence(stack: HandlerStack) -> None:
     """create.json makes the session the other events talk about."""
     for name, status, fields in SEQUENCE:
         function = EXPECTED[name][0]

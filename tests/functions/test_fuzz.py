@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 
 from local import aws as aws_local
 from local import template
-
-Stack = Any  # tests/functions/conftest.py's Stack (a fixture; conftests are not imported)
+from tests.support.handler_stack import HandlerStack
 
 CALL = "fuzz-call"
 FN = "lookup"
@@ -60,7 +59,7 @@ def fill(path: str, call_id: str = CALL) -> str:
 
 
 @pytest.fixture
-def fuzz_stack(make_stack: Any) -> Stack:
+def fuzz_stack(make_stack: Any) -> HandlerStack:
     """A stack with debug on (so /tokens/debug parses its body), one session and a valid token."""
     stack = make_stack(DEBUG_MODE="true")
     stack.create(CALL)
@@ -71,7 +70,7 @@ def fuzz_stack(make_stack: Any) -> Stack:
 
 
 def send(
-    stack: Stack,
+    stack: HandlerStack,
     method: str,
     path: str,
     *,
@@ -112,14 +111,14 @@ def test_every_template_route_is_fuzzed() -> None:
     assert routes == set(ROUTES)
 
 
-def test_the_good_bodies_are_accepted(fuzz_stack: Stack) -> None:
+def test_the_good_bodies_are_accepted(fuzz_stack: HandlerStack) -> None:
     """The baseline every bad case below departs from: so a 4xx there is due to the change."""
     for (method, path), body in ROUTES.items():
         reply = send(fuzz_stack, method, fill(path), body=None if body is None else json.dumps(body))
         assert 200 <= reply.status < 300, (method, path, reply)
 
 
-def missing_and_non_object_bodies(stack: Stack, method: str, path: str) -> None:
+def missing_and_non_object_bodies(stack: HandlerStack, method: str, path: str) -> None:
     url = fill(path)
     cases = ["", " ", "null", "[]", "[{}]", '"text"', "1", "true", "{", "}", "{'a': 1}", '{"a": NaN}', "\ufeff{}"]
     for text in cases:
@@ -130,7 +129,7 @@ def missing_and_non_object_bodies(stack: Stack, method: str, path: str) -> None:
     assert is_4xx(stack.http(name, event))
 
 
-def each_required_field_missing(stack: Stack, method: str, path: str) -> None:
+def each_required_field_missing(stack: HandlerStack, method: str, path: str) -> None:
     good = ROUTES[(method, path)]
     assert good is not None
     required = [] if (method, path) == ("POST", "/sessions") else list(good)  # create needs nothing
@@ -139,7 +138,7 @@ def each_required_field_missing(stack: Stack, method: str, path: str) -> None:
         assert is_4xx(send(stack, method, fill(path), body=json.dumps(body))), field
 
 
-def wrong_type_or_value_per_field(stack: Stack, method: str, path: str) -> None:
+def wrong_type_or_value_per_field(stack: HandlerStack, method: str, path: str) -> None:
     good = ROUTES[(method, path)]
     assert good is not None
     for field in good:
@@ -155,7 +154,7 @@ def wrong_type_or_value_per_field(stack: Stack, method: str, path: str) -> None:
         assert is_4xx(send(stack, method, fill(path), body=json.dumps({"key": "k"})))
 
 
-def invalid_utf8_and_bad_base64(stack: Stack, method: str, path: str) -> None:
+def invalid_utf8_and_bad_base64(stack: HandlerStack, method: str, path: str) -> None:
     url = fill(path)
     good = json.dumps(ROUTES[(method, path)])
     invalid_utf8 = [
@@ -180,14 +179,14 @@ def invalid_utf8_and_bad_base64(stack: Stack, method: str, path: str) -> None:
 BAD_BODY_CHECKS = [missing_and_non_object_bodies, each_required_field_missing, wrong_type_or_value_per_field]
 
 
-def test_bad_bodies_are_4xx(fuzz_stack: Stack, subtests: Any) -> None:
+def test_bad_bodies_are_4xx(fuzz_stack: HandlerStack, subtests: Any) -> None:
     for method, path in BODY_ROUTES:
         for check in [*BAD_BODY_CHECKS, invalid_utf8_and_bad_base64]:
             with subtests.test(route=f"{method} {path}", check=check.__name__):
                 check(fuzz_stack, method, path)
 
 
-def test_deep_nesting_is_never_a_5xx(fuzz_stack: Stack, subtests: Any) -> None:
+def test_deep_nesting_is_never_a_5xx(fuzz_stack: HandlerStack, subtests: Any) -> None:
     url = fill("/sessions/{call_id}/metadata")
     for depth in [10, 100, 500, 900, 990, 1_000, 2_000, 10_000, 100_000]:
         with subtests.test(depth=depth):
@@ -232,7 +231,7 @@ PATH_SEGMENTS: list[tuple[str, bool | None]] = [
 ]
 
 
-def test_percent_escapes_in_the_path(fuzz_stack: Stack, subtests: Any) -> None:
+def test_percent_escapes_in_the_path(fuzz_stack: HandlerStack, subtests: Any) -> None:
     for method, path in PATH_ROUTES:
         good = ROUTES[(method, path)]
         body = None if good is None else json.dumps(good)
@@ -269,13 +268,13 @@ bodies = st.dictionaries(st.sampled_from(FIELDS) | any_text, json_values, max_si
 
 @FUZZ
 @given(route=st.sampled_from(BODY_ROUTES), body=bodies)
-def test_any_json_object_body(fuzz_stack: Stack, route: tuple[str, str], body: dict[str, Any]) -> None:
+def test_any_json_object_body(fuzz_stack: HandlerStack, route: tuple[str, str], body: dict[str, Any]) -> None:
     send(fuzz_stack, route[0], fill(route[1]), body=json.dumps(body))
 
 
 @FUZZ
 @given(route=st.sampled_from(BODY_ROUTES), field=st.sampled_from(FIELDS), value=json_values)
-def test_any_value_in_a_good_body(fuzz_stack: Stack, route: tuple[str, str], field: str, value: Any) -> None:
+def test_any_value_in_a_good_body(fuzz_stack: HandlerStack, route: tuple[str, str], field: str, value: Any) -> None:
     good = ROUTES[route]
     assert good is not None
     send(fuzz_stack, route[0], fill(route[1]), body=json.dumps({**good, field: value}))
@@ -283,7 +282,7 @@ def test_any_value_in_a_good_body(fuzz_stack: Stack, route: tuple[str, str], fie
 
 @FUZZ
 @given(route=st.sampled_from(BODY_ROUTES), raw=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
-def test_any_bytes_body(fuzz_stack: Stack, route: tuple[str, str], raw: bytes) -> None:
+def test_any_bytes_body(fuzz_stack: HandlerStack, route: tuple[str, str], raw: bytes) -> None:
     send(fuzz_stack, route[0], fill(route[1]), raw=raw)
     send(fuzz_stack, route[0], fill(route[1]), base64_body=base64.b64encode(raw).decode())
 
@@ -295,14 +294,14 @@ segments = st.text(min_size=1, max_size=150).map(lambda s: quote(s, safe="")) | 
 
 @FUZZ
 @given(route=st.sampled_from(PATH_ROUTES), segment=segments)
-def test_any_path_segment(fuzz_stack: Stack, route: tuple[str, str], segment: str) -> None:
+def test_any_path_segment(fuzz_stack: HandlerStack, route: tuple[str, str], segment: str) -> None:
     good = ROUTES[route]
     send(fuzz_stack, route[0], fill(route[1], segment), body=None if good is None else json.dumps(good))
 
 
 @FUZZ
 @given(metadata=st.dictionaries(any_text, json_values, max_size=5), key_value=st.booleans())
-def test_any_metadata(fuzz_stack: Stack, metadata: dict[str, Any], key_value: bool) -> None:
+def test_any_metadata(fuzz_stack: HandlerStack, metadata: dict[str, Any], key_value: bool) -> None:
     url = fill("/sessions/{call_id}/metadata")
     if key_value and metadata:
         key, value = next(iter(metadata.items()))

@@ -15,6 +15,8 @@ from signalwire.core.security.session_manager import SessionManager
 
 from local.lambda_runtime import http_event
 from local.template import ROOT
+from tests.support.handler_stack import HandlerStack
+from tests.support.logs import LogCapture
 
 # Each route that reads a body, with a body it accepts (call id c-1 exists when it runs).
 BODY_ROUTES = [
@@ -40,7 +42,7 @@ def with_body(event: dict[str, Any], text: str, *, base64_encoded: bool = False)
     return event
 
 
-def test_bad_body_is_a_400(stack: Any) -> None:
+def test_bad_body_is_a_400(stack: HandlerStack) -> None:
     stack.create("c-1")
     for method, path, good in BODY_ROUTES:
         name, _, _ = stack.route(method, path)
@@ -57,7 +59,7 @@ def test_bad_body_to_debug_is_a_400(make_stack: Any) -> None:
         assert (reply.status, reply.body["error"]) == (400, code), text
 
 
-def test_base64_body_is_decoded(stack: Any) -> None:
+def test_base64_body_is_decoded(stack: HandlerStack) -> None:
     stack.create("c-1")
     for method, path, good in BODY_ROUTES:
         name, _, _ = stack.route(method, path)
@@ -66,26 +68,26 @@ def test_base64_body_is_decoded(stack: Any) -> None:
         assert reply.status in (200, 201), (path, reply)
 
 
-def test_base64_body_that_does_not_decode(stack: Any) -> None:
+def test_base64_body_that_does_not_decode(stack: HandlerStack) -> None:
     reply = stack.http("create", with_body(stack.event("POST", "/sessions", {}), "%%%not base64", base64_encoded=True))
     assert (reply.status, reply.body["error"]) == (400, "invalid_body")
 
 
-def test_body_that_is_not_utf8(stack: Any) -> None:
+def test_body_that_is_not_utf8(stack: HandlerStack) -> None:
     event = stack.event("POST", "/sessions", raw_body=b'{"call_id": "\xff"}')
     assert event["isBase64Encoded"] is True  # as API Gateway sends a binary body
     reply = stack.http("create", event)
     assert (reply.status, reply.body["error"]) == (400, "invalid_json")
 
 
-def test_the_event_carries_the_path_decoded_once(stack: Any) -> None:
+def test_the_event_carries_the_path_decoded_once(stack: HandlerStack) -> None:
     """As an HTTP API sends it: the handler must not decode again (X%41 is not XA)."""
     event = stack.event("DELETE", "/sessions/X%2541")
     assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/sessions/X%41"
     assert event["pathParameters"] == {"call_id": "X%41"}
 
 
-def test_an_event_no_route_of_the_handler_matches_is_a_json_404(stack: Any) -> None:
+def test_an_event_no_route_of_the_handler_matches_is_a_json_404(stack: HandlerStack) -> None:
     """The handler's own answer, under the gateway's (which never routes such a request to it)."""
     for name, fn in stack.functions.items():
         if fn.routes:
@@ -93,7 +95,7 @@ def test_an_event_no_route_of_the_handler_matches_is_a_json_404(stack: Any) -> N
             assert (reply.status, reply.body["error"]) == (404, "not_found"), name
 
 
-def test_named_stage_prefix_is_stripped(stack: Any) -> None:
+def test_named_stage_prefix_is_stripped(stack: HandlerStack) -> None:
     """A deployed stage ("dev") prefixes rawPath; the handlers route on the path without it."""
     event = stack.event("POST", "/sessions", {"call_id": "staged"})
     event["rawPath"] = "/dev/sessions"
@@ -114,7 +116,7 @@ def _assert_misconfigured(reply: Any) -> None:
     assert set(reply.body) == {"error", "message"}
 
 
-def test_missing_table_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any) -> None:
+def test_missing_table_is_a_logged_500(stack: HandlerStack, monkeypatch: pytest.MonkeyPatch, logs: LogCapture) -> None:
     """ResourceNotFound is a misconfiguration: retrying cannot help, so no 503 invites it."""
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
     stack.reset()
@@ -131,7 +133,7 @@ def test_missing_table_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPat
     assert errors and {r.get("code") for r in errors} == {"ResourceNotFoundException"}
 
 
-def test_missing_secret_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any) -> None:
+def test_missing_secret_is_a_logged_500(stack: HandlerStack, monkeypatch: pytest.MonkeyPatch, logs: LogCapture) -> None:
     stack.create("c-1")
     monkeypatch.setenv("SIGNING_SECRET_ID", "no-such-secret")
     stack.reset()
@@ -144,7 +146,9 @@ def test_missing_secret_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("setting", ["TABLE_NAME", "SIGNING_SECRET_ID"])
-def test_an_empty_setting_is_a_logged_500(stack: Any, monkeypatch: pytest.MonkeyPatch, logs: Any, setting: str) -> None:
+def test_an_empty_setting_is_a_logged_500(
+    stack: HandlerStack, monkeypatch: pytest.MonkeyPatch, logs: LogCapture, setting: str
+) -> None:
     stack.create("c-1")
     monkeypatch.setenv(setting, "")
     stack.reset()
@@ -163,7 +167,7 @@ def test_an_empty_setting_is_a_logged_500(stack: Any, monkeypatch: pytest.Monkey
     ],
 )
 def test_throttling_and_outages_are_503_other_refusals_500(
-    stack: Any, monkeypatch: pytest.MonkeyPatch, code: str, status: int
+    stack: HandlerStack, monkeypatch: pytest.MonkeyPatch, code: str, status: int
 ) -> None:
     from botocore.exceptions import ClientError
     from session_core import config
@@ -206,7 +210,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_unreachable_endpoint_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_endpoint_is_a_503(stack: HandlerStack, monkeypatch: pytest.MonkeyPatch) -> None:
     """AWS itself stopped answering: connection refused on every call."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
     stack.reset()
@@ -214,7 +218,7 @@ def test_unreachable_endpoint_is_a_503(stack: Any, monkeypatch: pytest.MonkeyPat
     _assert_unavailable(stack.validate("c-1", "f", SessionManager(secret_key="k").generate_token("f", "c-1")))
 
 
-def test_logs_carry_call_id_and_correlation_id(stack: Any, logs: Any) -> None:
+def test_logs_carry_call_id_and_correlation_id(stack: HandlerStack, logs: LogCapture) -> None:
     requests = [
         stack.event("POST", "/sessions", {"call_id": "logged-1"}),
         stack.event("POST", "/tokens/validate", {"call_id": "logged-1", "function": "f", "token": "dG9rZW4="}),

@@ -14,16 +14,20 @@ import pytest
 from session_rules import tokens
 from session_rules.limits import MAX_INCARNATIONS
 
+from tests.support.handler_stack import HandlerStack
+
 TOKEN_LIFETIME = 3600
 
 
-def local_token(stack: Any, call_id: str, function: str, incarnation: str, lifetime: int = TOKEN_LIFETIME) -> str:
+def local_token(
+    stack: HandlerStack, call_id: str, function: str, incarnation: str, lifetime: int = TOKEN_LIFETIME
+) -> str:
     """A token as a client holding the key mints it: its nonce begins with the call's incarnation."""
     key = stack.account.signing_key.encode()
     return tokens.mint(key, call_id, function, int(time.time()) + lifetime, tokens.new_nonce(incarnation))
 
 
-def valid(stack: Any, call_id: str, function: str, token: str) -> tuple[bool, str | None]:
+def valid(stack: HandlerStack, call_id: str, function: str, token: str) -> tuple[bool, str | None]:
     reply = stack.validate(call_id, function, token)
     assert reply.status == 200, reply
     return reply.body["valid"], reply.body.get("reason")
@@ -59,7 +63,7 @@ def test_a_second_instance_joins_an_active_session_with_its_own_incarnation(stri
         assert valid(strict, "call-1", "f", local_token(strict, "call-1", "f", incarnation)) == (True, None)
 
 
-def test_past_the_limit_is_409_incarnation_limit(stack: Any) -> None:
+def test_past_the_limit_is_409_incarnation_limit(stack: HandlerStack) -> None:
     for i in range(MAX_INCARNATIONS):
         reply = stack.request("POST", "/sessions", {"call_id": "call-1", "incarnation": f"{i:08x}"})
         assert reply.status in (200, 201), reply
@@ -69,14 +73,14 @@ def test_past_the_limit_is_409_incarnation_limit(stack: Any) -> None:
 
 
 @pytest.mark.parametrize("bad", ["0BADCAFE", "0badcaf", "0badcafe0", "0badcafg", "", 12345678, True, ["0badcafe"]])
-def test_an_incarnation_outside_its_rule_is_400(stack: Any, bad: Any) -> None:
+def test_an_incarnation_outside_its_rule_is_400(stack: HandlerStack, bad: Any) -> None:
     reply = stack.request("POST", "/sessions", {"call_id": "call-1", "incarnation": bad})
     assert (reply.status, reply.body["error"]) == (400, "invalid_incarnation")
     assert stack.request("GET", "/sessions/call-1/metadata").body["metadata"] == {}
     assert stack.request("POST", "/sessions/call-1/tokens", {"function": "f"}).status == 404  # nothing started
 
 
-def test_tokens_live_as_long_as_asked_and_the_session_at_least_as_long(stack: Any) -> None:
+def test_tokens_live_as_long_as_asked_and_the_session_at_least_as_long(stack: HandlerStack) -> None:
     ttl = int(stack.account.environment["SESSION_TTL_SECS"])
     day = int(stack.account.environment["MAX_TOKEN_LIFETIME_SECS"])
     before = int(time.time())
@@ -103,7 +107,7 @@ def test_a_mint_with_a_longer_lifetime_keeps_the_session_alive_as_long(make_stac
 
 
 @pytest.mark.parametrize("route", ["/sessions", "/sessions/call-1/tokens"])
-def test_a_lifetime_beyond_the_stacks_maximum_is_400_lifetime_exceeded(stack: Any, route: str) -> None:
+def test_a_lifetime_beyond_the_stacks_maximum_is_400_lifetime_exceeded(stack: HandlerStack, route: str) -> None:
     stack.create("call-1")
     day = int(stack.account.environment["MAX_TOKEN_LIFETIME_SECS"])
     body = {"call_id": "call-1", "function": "f"} if route == "/sessions" else {"function": "f"}

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-Stack = Any  # tests/functions/conftest.py's Stack
+from tests.support.handler_stack import HandlerStack
 
 CHANGED_BY_A_DOUBLE = [
     "0.10000000000000000000001",
@@ -21,12 +21,12 @@ CHANGED_BY_A_DOUBLE = [
 ]
 
 
-def patch_raw(stack: Stack, call_id: str, body: str) -> Any:
+def patch_raw(stack: HandlerStack, call_id: str, body: str) -> Any:
     name, _, _ = stack.route("PATCH", f"/sessions/{call_id}/metadata")
     return stack.http(name, stack.event("PATCH", f"/sessions/{call_id}/metadata", raw_body=body.encode()))
 
 
-def raw_value(stack: Stack, call_id: str, key: str) -> str:
+def raw_value(stack: HandlerStack, call_id: str, key: str) -> str:
     """The value's JSON text exactly as the service answers it (not re-parsed through a float)."""
     reply = stack.request("GET", f"/sessions/{call_id}/metadata")
     body = reply.raw["body"]
@@ -38,7 +38,7 @@ def raw_value(stack: Stack, call_id: str, key: str) -> str:
 
 
 @pytest.mark.parametrize("text", CHANGED_BY_A_DOUBLE)
-def test_a_number_that_would_change_is_refused_and_nothing_is_stored(stack: Stack, text: str) -> None:
+def test_a_number_that_would_change_is_refused_and_nothing_is_stored(stack: HandlerStack, text: str) -> None:
     stack.create("call-num", {"kept": 1.5})
     for body in ('{"metadata": {"n": ' + text + "}}", '{"key": "n", "value": [' + text + "]}"):
         reply = patch_raw(stack, "call-num", body)
@@ -58,7 +58,7 @@ def test_a_number_that_would_change_is_refused_and_nothing_is_stored(stack: Stac
 @pytest.mark.parametrize(
     "text", ["0.1", "1e5", "-0.0", "5e-324", "1.7976931348623157e308", "9007199254740993", "1" + "0" * 300]
 )
-def test_a_number_a_double_keeps_comes_back_with_its_value(stack: Stack, text: str) -> None:
+def test_a_number_a_double_keeps_comes_back_with_its_value(stack: HandlerStack, text: str) -> None:
     stack.create("call-num")
     assert patch_raw(stack, "call-num", '{"key": "n", "value": ' + text + "}").status == 200
     assert Decimal(raw_value(stack, "call-num", "n")) == Decimal(text)
@@ -75,7 +75,7 @@ json_numbers = st.builds(
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
 @given(text=json_numbers)
-def test_any_number_comes_back_with_its_value_or_changes_nothing(stack: Stack, text: str) -> None:
+def test_any_number_comes_back_with_its_value_or_changes_nothing(stack: HandlerStack, text: str) -> None:
     stack.create("call-prop", {"n": "before"})
     reply = patch_raw(stack, "call-prop", '{"key": "n", "value": ' + text + "}")
     if reply.status == 400:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from local import template
 from local.lambda_runtime import scheduled_event
+from tests.support.handler_stack import HandlerStack
 from tests.template.test_operations import dashboard_body
 
 
@@ -27,7 +27,9 @@ def emitted(capsys: pytest.CaptureFixture[str]) -> dict[str, tuple[str, tuple[st
     return found
 
 
-def test_the_dashboard_reads_the_metrics_the_handlers_emit(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_dashboard_reads_the_metrics_the_handlers_emit(
+    stack: HandlerStack, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     stack.request("POST", "/sessions", {"call_id": "m-1", "functions": ["f"]})
     token = stack.mint("m-1", "f")

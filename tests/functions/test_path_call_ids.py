@@ -15,8 +15,7 @@ import pytest
 from session_core.inputs import CALL_ID_MESSAGE
 
 from local.lambda_runtime import http_event
-
-Stack = Any  # tests/functions/conftest.py's Stack
+from tests.support.handler_stack import HandlerStack
 
 # Every control character (C0, DEL, C1), and the characters that end a path in a URL ('?', '#').
 CONTROL = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))]
@@ -42,7 +41,7 @@ def assert_refused(reply: Any, what: object) -> None:
     assert (reply.status, reply.body) == (400, {"error": "invalid_call_id", "message": CALL_ID_MESSAGE}), what
 
 
-def assert_untouched(stack: Stack, call_id: str) -> None:
+def assert_untouched(stack: HandlerStack, call_id: str) -> None:
     """The session the id would have been read as is still active, its metadata unchanged."""
     reply = stack.request("GET", f"/sessions/{call_id}/metadata")
     assert reply.body == {"call_id": call_id, "metadata": {"k": "kept"}}
@@ -51,7 +50,7 @@ def assert_untouched(stack: Stack, call_id: str) -> None:
 
 @pytest.mark.parametrize(("method", "template", "body"), PATH_ROUTES)
 def test_every_control_character_and_url_delimiter_is_refused_on_every_route(
-    stack: Stack, method: str, template: str, body: Any
+    stack: HandlerStack, method: str, template: str, body: Any
 ) -> None:
     stack.create("abc", {"k": "kept"})
     for char in CHARACTERS:
@@ -61,7 +60,7 @@ def test_every_control_character_and_url_delimiter_is_refused_on_every_route(
     assert_untouched(stack, "abc")
 
 
-def test_a_final_newline_does_not_end_the_session_before_it(stack: Stack) -> None:
+def test_a_final_newline_does_not_end_the_session_before_it(stack: HandlerStack) -> None:
     """Python's `$` matches before a final newline: `abc\\n` must not be read as `abc`."""
     stack.create("abc", {"k": "kept"})
     event = stack.event("DELETE", "/sessions/abc%0A")
@@ -70,7 +69,7 @@ def test_a_final_newline_does_not_end_the_session_before_it(stack: Stack) -> Non
     assert_untouched(stack, "abc")
 
 
-def test_a_nul_is_refused_not_routed_nowhere(stack: Stack) -> None:
+def test_a_nul_is_refused_not_routed_nowhere(stack: HandlerStack) -> None:
     stack.create("abc", {"k": "kept"})
     assert_refused(stack.request("DELETE", "/sessions/abc%00"), "NUL")
     assert_refused(stack.request("DELETE", "/sessions/%00"), "NUL alone")
@@ -94,7 +93,7 @@ def gateway_event(method: str, route: str, raw_path: str, parameter: str, body: 
         ("/sessions/abc", "abc\n"),
     ],
 )
-def test_a_parameter_that_is_not_the_paths_id_is_refused(stack: Stack, raw_path: str, parameter: str) -> None:
+def test_a_parameter_that_is_not_the_paths_id_is_refused(stack: HandlerStack, raw_path: str, parameter: str) -> None:
     stack.create("abc", {"k": "kept"})
     stack.create("qcut", {"k": "kept"})
     assert_refused(stack.http("end", gateway_event("DELETE", "/sessions/{call_id}", raw_path, parameter)), parameter)
@@ -102,7 +101,7 @@ def test_a_parameter_that_is_not_the_paths_id_is_refused(stack: Stack, raw_path:
     assert_untouched(stack, "qcut")
 
 
-def test_a_missing_parameter_is_refused(stack: Stack) -> None:
+def test_a_missing_parameter_is_refused(stack: HandlerStack) -> None:
     stack.create("abc", {"k": "kept"})
     event = http_event("DELETE", "/sessions/abc", route_key="DELETE /sessions/{call_id}")
     assert "pathParameters" not in event
@@ -110,7 +109,7 @@ def test_a_missing_parameter_is_refused(stack: Stack) -> None:
     assert_untouched(stack, "abc")
 
 
-def test_the_paths_id_is_checked_on_every_route(stack: Stack) -> None:
+def test_the_paths_id_is_checked_on_every_route(stack: HandlerStack) -> None:
     stack.create("abc", {"k": "kept"})
     for method, template, body in PATH_ROUTES:
         route = template.format("{call_id}")
@@ -120,7 +119,7 @@ def test_the_paths_id_is_checked_on_every_route(stack: Stack) -> None:
     assert_untouched(stack, "abc")
 
 
-def test_a_named_stage_prefix_is_not_part_of_the_id(stack: Stack) -> None:
+def test_a_named_stage_prefix_is_not_part_of_the_id(stack: HandlerStack) -> None:
     """A deployed stage ("dev") prefixes rawPath; the id is compared with the path after it."""
     stack.create("abc", {"k": "kept"})
     event = gateway_event("DELETE", "/sessions/{call_id}", "/dev/sessions/abc", "abc")
@@ -129,13 +128,13 @@ def test_a_named_stage_prefix_is_not_part_of_the_id(stack: Stack) -> None:
     assert (reply.status, reply.body) == (200, {"ended": True})
 
 
-def test_a_valid_id_is_still_acted_on(stack: Stack) -> None:
+def test_a_valid_id_is_still_acted_on(stack: HandlerStack) -> None:
     stack.create("a.b_c~d-1", {"k": "kept"})
     assert_untouched(stack, "a.b_c~d-1")
     reply = stack.request("DELETE", "/sessions/a.b_c~d-1")
     assert (reply.status, reply.body) == (200, {"ended": True})
 
 
-def test_an_unknown_route_without_a_call_id_is_still_404(stack: Stack) -> None:
+def test_an_unknown_route_without_a_call_id_is_still_404(stack: HandlerStack) -> None:
     reply = stack.http("end", http_event("DELETE", "/sessions", route_key="DELETE /sessions"))
     assert (reply.status, reply.body["error"]) == (404, "not_found")

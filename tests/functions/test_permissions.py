@@ -17,6 +17,7 @@ from session_rules.limits import MAX_METADATA_BYTES
 from signalwire.core.security.session_manager import SessionManager
 
 from local import template
+from tests.support.handler_stack import HandlerStack
 
 
 def allowed_actions(fn: template.Function) -> set[str]:
@@ -29,7 +30,7 @@ def allowed_actions(fn: template.Function) -> set[str]:
     return actions
 
 
-def exercise(stack: Any) -> None:
+def exercise(stack: HandlerStack) -> None:
     """Each route's paths, including the ones that write twice or read keys again."""
     half = "x" * (MAX_METADATA_BYTES // 2)
     stack.create("call-1", {"a": 1})

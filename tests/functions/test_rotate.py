@@ -16,11 +16,12 @@ from session_core.rotation import STEPS
 from session_rules.keys import CURRENT, PREVIOUS
 from signalwire.core.security.session_manager import SessionManager
 
-Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftests are not imported)
-LogCapture = Any
+from tests.support.accounts import AwsAccount
+from tests.support.handler_stack import HandlerStack
+from tests.support.logs import LogCapture
 
 
-def rotate(stack: Stack, aws: Any) -> str:
+def rotate(stack: HandlerStack, aws: AwsAccount) -> str:
     """What Secrets Manager does on schedule: one ClientRequestToken, the four steps in order."""
     version = str(uuid.uuid4())
     for step in STEPS:
@@ -29,16 +30,16 @@ def rotate(stack: Stack, aws: Any) -> str:
     return version
 
 
-def secret(aws: Any, stage: str) -> str:
+def secret(aws: AwsAccount, stage: str) -> str:
     return str(aws.secretsmanager.get_secret_value(SecretId=aws.secret_id, VersionStage=stage)["SecretString"])
 
 
-def test_the_template_wires_the_rotate_function_without_routes(stack: Stack) -> None:
+def test_the_template_wires_the_rotate_function_without_routes(stack: HandlerStack) -> None:
     assert stack.functions["rotate"].routes == [] and stack.functions["rotate"].schedule is None
 
 
 def test_rotation_keeps_old_tokens_valid_and_new_tokens_use_the_new_key(
-    stack: Stack, aws: Any, logs: LogCapture
+    stack: HandlerStack, aws: AwsAccount, logs: LogCapture
 ) -> None:
     stack.create("call-r1")
     old = {name: stack.mint("call-r1", name) for name in ("lookup", "transfer")}
@@ -71,7 +72,7 @@ def test_rotation_keeps_old_tokens_valid_and_new_tokens_use_the_new_key(
         assert key not in text
 
 
-def test_repeated_events_are_harmless(stack: Stack, aws: Any) -> None:
+def test_repeated_events_are_harmless(stack: HandlerStack, aws: AwsAccount) -> None:
     version = rotate(stack, aws)
     current = secret(aws, CURRENT)
     for step in STEPS:  # Secrets Manager retries a step whose answer it did not get
@@ -88,7 +89,7 @@ def test_repeated_events_are_harmless(stack: Stack, aws: Any) -> None:
     ],
 )
 def test_an_event_that_is_not_a_rotation_in_progress_fails_and_changes_nothing(
-    stack: Stack, aws: Any, event: dict[str, Any]
+    stack: HandlerStack, aws: AwsAccount, event: dict[str, Any]
 ) -> None:
     with pytest.raises(RotationError):
         stack.invoke("rotate", {"SecretId": aws.secret_id, **event})

@@ -24,12 +24,12 @@ from session_rules import limits
 from session_rules.keys import CURRENT, PREVIOUS
 
 from local.aws import random_key
+from tests.support.accounts import AwsAccount
+from tests.support.handler_stack import HandlerStack
+from tests.support.logs import LogCapture
 
-Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftests are not imported)
-LogCapture = Any
 
-
-def empty_version(aws: Any, version: str) -> None:
+def empty_version(aws: AwsAccount, version: str) -> None:
     """AWSPENDING on a version with no value, as RotateSecret leaves it before (or after a failed)
     createSecret. No API call makes one, so it is written into moto's backend, in moto's own shape
     (what its rotate_secret writes)."""
@@ -45,7 +45,7 @@ def empty_version(aws: Any, version: str) -> None:
 
 
 def text_version(text: str) -> Callable[[Any, str], None]:
-    def put(aws: Any, version: str) -> None:
+    def put(aws: AwsAccount, version: str) -> None:
         aws.secretsmanager.put_secret_value(
             SecretId=aws.secret_id, ClientRequestToken=version, SecretString=text, VersionStages=[PENDING]
         )
@@ -53,7 +53,7 @@ def text_version(text: str) -> Callable[[Any, str], None]:
     return put
 
 
-def binary_version(aws: Any, version: str) -> None:
+def binary_version(aws: AwsAccount, version: str) -> None:
     aws.secretsmanager.put_secret_value(
         SecretId=aws.secret_id, ClientRequestToken=version, SecretBinary=b"\x00" * 64, VersionStages=[PENDING]
     )
@@ -73,15 +73,15 @@ NOT_KEYS: dict[str, Callable[[Any, str], None]] = {
 }
 
 
-def step(stack: Stack, aws: Any, name: str, version: str) -> None:
+def step(stack: HandlerStack, aws: AwsAccount, name: str, version: str) -> None:
     assert stack.invoke("rotate", {"Step": name, "SecretId": aws.secret_id, "ClientRequestToken": version}) is None
 
 
-def secret(aws: Any, stage: str) -> str:
+def secret(aws: AwsAccount, stage: str) -> str:
     return str(aws.secretsmanager.get_secret_value(SecretId=aws.secret_id, VersionStage=stage)["SecretString"])
 
 
-def configuration_test(stack: Stack, aws: Any, put: Callable[[Any, str], None]) -> str:
+def configuration_test(stack: HandlerStack, aws: AwsAccount, put: Callable[[Any, str], None]) -> str:
     """What Secrets Manager does for RotateImmediately false: a pending version, testSecret alone, removal."""
     version = str(uuid.uuid4())
     put(aws, version)
@@ -94,7 +94,7 @@ def configuration_test(stack: Stack, aws: Any, put: Callable[[Any, str], None]) 
 
 @pytest.mark.parametrize("kind", NOT_KEYS)
 def test_the_configuration_test_passes_on_a_pending_version_without_a_key_and_says_so(
-    stack: Stack, aws: Any, logs: LogCapture, kind: str
+    stack: HandlerStack, aws: AwsAccount, logs: LogCapture, kind: str
 ) -> None:
     version = configuration_test(stack, aws, NOT_KEYS[kind])
     warnings = [r for r in logs.records() if r.get("level") == "WARNING" and r.get("version") == version]
@@ -108,7 +108,7 @@ def test_the_configuration_test_passes_on_a_pending_version_without_a_key_and_sa
 
 
 def test_the_configuration_test_on_a_copy_of_the_current_key_passes_quietly(
-    stack: Stack, aws: Any, logs: LogCapture
+    stack: HandlerStack, aws: AwsAccount, logs: LogCapture
 ) -> None:
     """moto's pending version for RotateImmediately false holds the current value: a key, tested as one."""
     version = configuration_test(stack, aws, text_version(aws.signing_key))
@@ -118,7 +118,9 @@ def test_the_configuration_test_on_a_copy_of_the_current_key_passes_quietly(
 
 
 @pytest.mark.parametrize("kind", NOT_KEYS)
-def test_finish_never_promotes_a_pending_version_that_is_not_a_key(stack: Stack, aws: Any, kind: str) -> None:
+def test_finish_never_promotes_a_pending_version_that_is_not_a_key(
+    stack: HandlerStack, aws: AwsAccount, kind: str
+) -> None:
     stack.create("call-pending")
     before = stack.mint("call-pending", "lookup")
     version = str(uuid.uuid4())
@@ -134,7 +136,7 @@ def test_finish_never_promotes_a_pending_version_that_is_not_a_key(stack: Stack,
     assert stack.validate("call-pending", "lookup", stack.mint("call-pending", "lookup")).body == {"valid": True}
 
 
-def test_a_rotation_whose_pending_key_was_replaced_is_not_finished(stack: Stack, aws: Any) -> None:
+def test_a_rotation_whose_pending_key_was_replaced_is_not_finished(stack: HandlerStack, aws: AwsAccount) -> None:
     """createSecret staged a key, then the version's value went bad: finish checks what it promotes."""
     version = str(uuid.uuid4())
     step(stack, aws, "createSecret", version)
@@ -154,7 +156,7 @@ def test_a_rotation_whose_pending_key_was_replaced_is_not_finished(stack: Stack,
     assert secret(aws, CURRENT) == aws.signing_key
 
 
-def test_a_good_pending_key_is_tested_and_promoted(stack: Stack, aws: Any, logs: LogCapture) -> None:
+def test_a_good_pending_key_is_tested_and_promoted(stack: HandlerStack, aws: AwsAccount, logs: LogCapture) -> None:
     version = str(uuid.uuid4())
     key = random_key()
     text_version(key)(aws, version)

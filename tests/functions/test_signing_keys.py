@@ -16,12 +16,12 @@ from session_rules.keys import CURRENT, PREVIOUS
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.ports import free_port
+from tests.support.accounts import AwsAccount
+from tests.support.handler_stack import HandlerStack
+from tests.support.logs import LogCapture
 
-Stack = Any  # tests/functions/conftest.py's Stack and LogCapture (fixtures; conftests are not imported)
-LogCapture = Any
 
-
-def put_current(aws: Any, value: str) -> None:
+def put_current(aws: AwsAccount, value: str) -> None:
     aws.secretsmanager.put_secret_value(SecretId=aws.secret_id, SecretString=value, VersionStages=[CURRENT])
 
 
@@ -32,7 +32,7 @@ def assert_misconfigured(reply: Any) -> None:
 
 @pytest.mark.parametrize("weak", ["x", "k" * 31, "k" * 63, "k" * 63 + "_", "0123456789abcdef" * 4 + "=="])
 def test_a_secret_that_is_not_a_key_is_a_logged_500_and_forges_nothing(
-    stack: Stack, aws: Any, logs: LogCapture, weak: str
+    stack: HandlerStack, aws: AwsAccount, logs: LogCapture, weak: str
 ) -> None:
     stack.create("c-1")
     put_current(aws, weak)
@@ -51,7 +51,7 @@ def test_a_secret_that_is_not_a_key_is_a_logged_500_and_forges_nothing(
     assert weak not in "\n".join(str(r) for r in logs.records())  # the value is never logged
 
 
-def rotate(stack: Stack, aws: Any) -> None:
+def rotate(stack: HandlerStack, aws: AwsAccount) -> None:
     """What `aws secretsmanager rotate-secret` makes Secrets Manager do: the rotate function's four
     steps under one new version id, in order (the emulated account runs no rotation itself)."""
     version = str(uuid.uuid4())
@@ -60,7 +60,7 @@ def rotate(stack: Stack, aws: Any) -> None:
     assert CURRENT in aws.secretsmanager.describe_secret(SecretId=aws.secret_id)["VersionIdsToStages"][version]
 
 
-def test_the_compromised_key_procedure_retires_a_leaked_key(make_stack: Any, aws: Any) -> None:
+def test_the_compromised_key_procedure_retires_a_leaked_key(make_stack: Any, aws: AwsAccount) -> None:
     """docs/operations.md, "A leaked signing key": rotate, rotate again, wait KEY_CACHE_SECS.
 
     Containers (and clients) started before the procedure hold the leaked key until their key cache

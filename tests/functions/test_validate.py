@@ -8,12 +8,14 @@ from typing import Any
 from session_rules.limits import MAX_TOKEN_LENGTH
 from signalwire.core.security.session_manager import SessionManager
 
+from tests.support.handler_stack import HandlerStack
 
-def sdk(stack: Any, **kwargs: Any) -> SessionManager:
+
+def sdk(stack: HandlerStack, **kwargs: Any) -> SessionManager:
     return SessionManager(secret_key=stack.account.signing_key, **kwargs)
 
 
-def reason(stack: Any, call_id: str, function: str, token: str) -> str | None:
+def reason(stack: HandlerStack, call_id: str, function: str, token: str) -> str | None:
     reply = stack.validate(call_id, function, token)
     assert reply.status == 200, reply
     if reply.body["valid"]:
@@ -23,12 +25,12 @@ def reason(stack: Any, call_id: str, function: str, token: str) -> str | None:
     return str(reply.body["reason"])
 
 
-def test_minted_token_is_valid(stack: Any) -> None:
+def test_minted_token_is_valid(stack: HandlerStack) -> None:
     stack.create("call-1")
     assert reason(stack, "call-1", "f", stack.mint("call-1", "f")) is None
 
 
-def test_sdk_token_is_valid_and_unpadded_form_too(stack: Any) -> None:
+def test_sdk_token_is_valid_and_unpadded_form_too(stack: HandlerStack) -> None:
     """A token the SDK signs with the same secret validates, padded or not (the TS SDK does not pad)."""
     token = sdk(stack).generate_token("transfer", "root.2")
     assert reason(stack, "root.2", "transfer", token) is None
@@ -44,12 +46,12 @@ MALFORMED = [
 ]
 
 
-def test_malformed(stack: Any) -> None:
+def test_malformed(stack: HandlerStack) -> None:
     for token in MALFORMED:
         assert reason(stack, "c", "f", token) == "malformed", token
 
 
-def test_each_reason(stack: Any) -> None:
+def test_each_reason(stack: HandlerStack) -> None:
     stack.create("call-1")
     token = stack.mint("call-1", "f")
     assert reason(stack, "call-1", "other", token) == "function_mismatch"
@@ -60,7 +62,7 @@ def test_each_reason(stack: Any) -> None:
     assert reason(stack, "call-1", "f", forged) == "bad_signature"
 
 
-def test_sdk_order_of_checks(stack: Any) -> None:
+def test_sdk_order_of_checks(stack: HandlerStack) -> None:
     """Function before expiry before signature before call id, as the SDK checks them."""
     forged_expired = SessionManager(secret_key="another key", token_expiry_secs=-60).generate_token("f", "call-1")
     assert reason(stack, "call-2", "g", forged_expired) == "function_mismatch"
@@ -69,7 +71,7 @@ def test_sdk_order_of_checks(stack: Any) -> None:
     assert reason(stack, "call-2", "f", forged) == "bad_signature"
 
 
-def test_ended_session_still_valid_without_revocation_check(stack: Any) -> None:
+def test_ended_session_still_valid_without_revocation_check(stack: HandlerStack) -> None:
     stack.create("call-1")
     token = stack.mint("call-1", "f")
     stack.request("DELETE", "/sessions/call-1")
@@ -100,20 +102,20 @@ BAD_REQUESTS = [
 ]
 
 
-def test_bad_request_is_400(stack: Any) -> None:
+def test_bad_request_is_400(stack: HandlerStack) -> None:
     for body, code in BAD_REQUESTS:
         reply = stack.request("POST", "/tokens/validate", body)
         assert (reply.status, reply.body["error"]) == (400, code), body
 
 
-def _validate_calls(stack: Any, call_id: str, token: str) -> list[str]:
+def _validate_calls(stack: HandlerStack, call_id: str, token: str) -> list[str]:
     """The AWS calls one validate request makes."""
     before = len(stack.calls)
     assert reason(stack, call_id, "f", token) is None
     return [op for fn, op in stack.calls[before:] if fn == "validate"]
 
 
-def test_warm_stateless_validate_makes_no_aws_call(stack: Any) -> None:
+def test_warm_stateless_validate_makes_no_aws_call(stack: HandlerStack) -> None:
     stack.create("call-1")
     token = stack.mint("call-1", "f")
     stack.reset()  # a cold validate container

@@ -21,6 +21,9 @@ from session_rules import limits, tokens
 from session_rules.codes import Reason
 from signalwire.core.security.session_manager import SessionManager
 
+from tests.support.accounts import AwsAccount
+from tests.support.clock import Clock
+
 SECRET = "Z8nq2xV7pL0cR4tY9wK3mB6hD1fJ5sG8aQ2eU7iO4uN0vC3xT6yW9rE1lP5kM8jH"  # like the template's
 # Every kind of call id the rule allows: a SignalWire UUID, the SDK's token_urlsafe, dots anywhere.
 CALL_IDS = ["call-1", "root.2", "a.b.c.d.e", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "Zm9v_YmFy-x~.", "x" * 128, "-"]
@@ -266,7 +269,7 @@ def test_debug_off_says_what_the_sdk_says(service: SessionService) -> None:
 
 
 @pytest.mark.parametrize("call_id", ["root.2", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "c" * 128])
-def test_service_tokens_validate_in_the_sdk(service: SessionService, aws: Any, call_id: str) -> None:
+def test_service_tokens_validate_in_the_sdk(service: SessionService, aws: AwsAccount, call_id: str) -> None:
     service.create_session(call_id, {})
     minted, expiry = service.mint(call_id, FUNCTIONS)
     assert set(minted) == set(FUNCTIONS)
@@ -279,7 +282,7 @@ def test_service_tokens_validate_in_the_sdk(service: SessionService, aws: Any, c
 
 
 @pytest.mark.parametrize("call_id", ["root.2", "1c3b8f8e-9d1b-4a57-8f3e-2b7c1d0e4f6a", "c" * 128])
-def test_sdk_tokens_validate_in_the_service(service: SessionService, aws: Any, call_id: str) -> None:
+def test_sdk_tokens_validate_in_the_service(service: SessionService, aws: AwsAccount, call_id: str) -> None:
     token = sdk(aws.signing_key).create_tool_token("transfer_call", call_id)
     assert service.validate(call_id, "transfer_call", token) == tokens.VALID
     assert service.validate(call_id, "transfer_call", token.rstrip("=")) == tokens.VALID
@@ -289,14 +292,16 @@ def test_sdk_tokens_validate_in_the_service(service: SessionService, aws: Any, c
     assert service.validate(call_id, "transfer_call", other).reason == Reason.BAD_SIGNATURE
 
 
-def test_service_refuses_sdk_tokens_once_expired(service: SessionService, aws: Any, clock: Any) -> None:
+def test_service_refuses_sdk_tokens_once_expired(service: SessionService, aws: AwsAccount, clock: Clock) -> None:
     token = sdk(aws.signing_key, expiry_secs=60).generate_token("f", "call-1")
     assert service.validate("call-1", "f", token).valid
     clock.advance(61 + 1)  # past the whole second the SDK rounded down to
     assert service.validate("call-1", "f", token).reason == Reason.EXPIRED
 
 
-def test_service_debug_agrees_with_the_sdk(make_service: Callable[..., SessionService], aws: Any, clock: Any) -> None:
+def test_service_debug_agrees_with_the_sdk(
+    make_service: Callable[..., SessionService], aws: AwsAccount, clock: Clock
+) -> None:
     service = make_service(debug_mode=True)
     service.create_session("root.2", {})
     minted, _ = service.mint("root.2", ["get_weather"])

@@ -22,6 +22,8 @@ from session_rules.codes import Reason
 from session_rules.keys import CURRENT
 
 from local.aws import random_key
+from tests.support.accounts import AwsAccount
+from tests.support.clock import Clock
 
 WEAK = [
     "x",
@@ -37,7 +39,7 @@ WEAK = [
 ]
 
 
-def rotate(aws: Any, new_key: str) -> float:
+def rotate(aws: AwsAccount, new_key: str) -> float:
     """A finished rotation; returns AWSCURRENT's CreatedDate, the rotation's time."""
     aws.secretsmanager.put_secret_value(SecretId=aws.secret_id, SecretString=new_key, VersionStages=[CURRENT])
     return float(
@@ -52,7 +54,7 @@ def forged(key: bytes, now: float, call_id: str = "call-1", function: str = "f")
 
 @pytest.mark.parametrize(("lifetime", "cache"), [(86400, 300), (3600, 60), (900, 0)])
 def test_the_retired_key_checks_tokens_until_rotation_plus_lifetime_plus_cache_then_never(
-    aws: Any, make_service: Callable[..., SessionService], clock: Any, lifetime: int, cache: int
+    aws: AwsAccount, make_service: Callable[..., SessionService], clock: Clock, lifetime: int, cache: int
 ) -> None:
     old = aws.signing_key.encode()
     new_key = random_key().encode()
@@ -76,7 +78,7 @@ def test_the_retired_key_checks_tokens_until_rotation_plus_lifetime_plus_cache_t
     assert service.validate("call-1", "f", forged(new_key, clock.now)) == tokens.VALID  # the current key: no window
 
 
-def test_the_retired_key_is_not_even_read_after_its_window(aws: Any, clock: Any) -> None:
+def test_the_retired_key_is_not_even_read_after_its_window(aws: AwsAccount, clock: Clock) -> None:
     rotated_at = rotate(aws, random_key())
     calls: list[str] = []
     aws.secretsmanager.meta.events.register(
@@ -89,7 +91,7 @@ def test_the_retired_key_is_not_even_read_after_its_window(aws: Any, clock: Any)
     assert ring.previous(rotated_at + 1200) == aws.signing_key.encode()
 
 
-def test_an_unknown_rotation_time_retires_the_previous_key(aws: Any, clock: Any) -> None:
+def test_an_unknown_rotation_time_retires_the_previous_key(aws: AwsAccount, clock: Clock) -> None:
     """Without AWSCURRENT's CreatedDate no window can be computed: the retired key checks nothing."""
 
     def drop_created(parsed: dict[str, Any], **_: Any) -> None:
@@ -103,7 +105,7 @@ def test_an_unknown_rotation_time_retires_the_previous_key(aws: Any, clock: Any)
     assert tokens.verify(ring.candidates(clock.now), "call-1", "f", old, clock.now).reason == Reason.BAD_SIGNATURE
 
 
-def test_the_key_ring_reads_the_creation_date_moto_and_aws_give_per_version(aws: Any) -> None:
+def test_the_key_ring_reads_the_creation_date_moto_and_aws_give_per_version(aws: AwsAccount) -> None:
     """get_secret_value answers CreatedDate for the version asked for, not the secret's."""
     first = aws.secretsmanager.get_secret_value(SecretId=aws.secret_id, VersionStage=CURRENT)["CreatedDate"]
     rotated_at = rotate(aws, random_key())
@@ -113,7 +115,7 @@ def test_the_key_ring_reads_the_creation_date_moto_and_aws_give_per_version(aws:
 
 @pytest.mark.parametrize("weak", WEAK)
 def test_a_weak_current_key_is_never_used_to_mint_or_check(
-    aws: Any, make_service: Callable[..., SessionService], clock: Any, weak: str
+    aws: AwsAccount, make_service: Callable[..., SessionService], clock: Clock, weak: str
 ) -> None:
     assert not limits.is_signing_key(weak)
     service = make_service()
@@ -138,7 +140,7 @@ def test_a_weak_current_key_is_never_used_to_mint_or_check(
 
 @pytest.mark.parametrize("weak", ["x", "k" * 63, "k" * 63 + "_"])
 def test_a_weak_retired_key_is_never_used_to_check_but_the_current_one_is(
-    aws: Any, make_service: Callable[..., SessionService], clock: Any, weak: str
+    aws: AwsAccount, make_service: Callable[..., SessionService], clock: Clock, weak: str
 ) -> None:
     rotate(aws, weak)
     rotated_at = rotate(aws, random_key())
@@ -151,7 +153,7 @@ def test_a_weak_retired_key_is_never_used_to_check_but_the_current_one_is(
     assert service.validate("call-1", "f", forged(weak.encode(), clock.now)).reason == Reason.BAD_SIGNATURE
 
 
-def test_a_weak_value_read_once_is_no_key_during_an_outage_either(aws: Any) -> None:
+def test_a_weak_value_read_once_is_no_key_during_an_outage_either(aws: AwsAccount) -> None:
     """The outage fallback serves the last value read, and a value that is not a key stays refused."""
     ring = KeyRing(aws.secret_id, aws.secretsmanager, max_age=0)
     assert ring.current() == aws.signing_key.encode()
@@ -164,7 +166,7 @@ def test_a_weak_value_read_once_is_no_key_during_an_outage_either(aws: Any) -> N
 
 
 def test_going_back_to_an_old_key_takes_a_new_version_not_moved_labels(
-    aws: Any, make_service: Callable[..., SessionService], clock: Any
+    aws: AwsAccount, make_service: Callable[..., SessionService], clock: Clock
 ) -> None:
     """The rotation's time is AWSCURRENT's CreatedDate. Moving AWSCURRENT back onto an old version
     dates the "rotation" to that version's creation, so the key it displaces may stop checking at

@@ -19,6 +19,7 @@ from session_rules.codes import Reason
 from signalwire.core.security.session_manager import SessionManager
 
 from local.aws import random_key
+from tests.support.accounts import AwsAccount
 
 
 class CallCounter:
@@ -32,11 +33,11 @@ class CallCounter:
         self.calls += 1
 
 
-def secrets_calls(aws: Any) -> CallCounter:
+def secrets_calls(aws: AwsAccount) -> CallCounter:
     return CallCounter(aws.secretsmanager, "before-call.secrets-manager.GetSecretValue")
 
 
-def rotate(aws: Any, new_key: str) -> None:
+def rotate(aws: AwsAccount, new_key: str) -> None:
     """A finished rotation: the new value becomes AWSCURRENT, the old one AWSPREVIOUS."""
     aws.secretsmanager.put_secret_value(SecretId=aws.secret_id, SecretString=new_key, VersionStages=["AWSCURRENT"])
 
@@ -44,7 +45,7 @@ def rotate(aws: Any, new_key: str) -> None:
 NEW_KEY, THIRD_KEY = random_key(), random_key()
 
 
-def test_one_secrets_manager_call_across_many_validations(service: SessionService, aws: Any) -> None:
+def test_one_secrets_manager_call_across_many_validations(service: SessionService, aws: AwsAccount) -> None:
     counter = secrets_calls(aws)
     dynamodb = CallCounter(aws.dynamodb, "before-call.dynamodb")
     token = SessionManager(secret_key=aws.signing_key).generate_token("f", "call-1")
@@ -57,7 +58,7 @@ def test_one_secrets_manager_call_across_many_validations(service: SessionServic
     assert dynamodb.calls == 0  # stateless validate (RevocationCheck off) never touches the table
 
 
-def test_minting_and_validating_share_the_cached_key(service: SessionService, aws: Any) -> None:
+def test_minting_and_validating_share_the_cached_key(service: SessionService, aws: AwsAccount) -> None:
     counter = secrets_calls(aws)
     service.create_session("call-1", {})
     for _ in range(20):
@@ -66,13 +67,13 @@ def test_minting_and_validating_share_the_cached_key(service: SessionService, aw
     assert counter.calls == 1
 
 
-def test_the_key_is_the_secret_strings_utf8_bytes(keyring: KeyRing, aws: Any) -> None:
+def test_the_key_is_the_secret_strings_utf8_bytes(keyring: KeyRing, aws: AwsAccount) -> None:
     assert keyring.current() == aws.signing_key.encode()
     assert keyring.previous(time.time()) is None  # never rotated
 
 
 def test_a_token_minted_before_a_rotation_still_validates(
-    make_service: Callable[..., SessionService], aws: Any
+    make_service: Callable[..., SessionService], aws: AwsAccount
 ) -> None:
     before = make_service()
     before.create_session("call-1", {})
@@ -93,7 +94,7 @@ def test_a_token_minted_before_a_rotation_still_validates(
 
 
 def test_a_container_whose_cache_predates_a_rotation_accepts_new_tokens(
-    make_service: Callable[..., SessionService], aws: Any
+    make_service: Callable[..., SessionService], aws: AwsAccount
 ) -> None:
     warm = make_service()
     warm.create_session("call-1", {})
@@ -103,7 +104,7 @@ def test_a_container_whose_cache_predates_a_rotation_accepts_new_tokens(
     assert warm.validate("call-1", "f", fresh_token).valid
 
 
-def test_the_cache_respects_max_age(aws: Any) -> None:
+def test_the_cache_respects_max_age(aws: AwsAccount) -> None:
     counter = secrets_calls(aws)
     cached = KeyRing(aws.secret_id, aws.secretsmanager, max_age=300)
     for _ in range(10):
@@ -125,7 +126,7 @@ def test_the_cache_respects_max_age(aws: Any) -> None:
     assert short.previous(time.time()) == aws.signing_key.encode()
 
 
-def test_the_last_good_key_serves_when_secrets_manager_fails(aws: Any) -> None:
+def test_the_last_good_key_serves_when_secrets_manager_fails(aws: AwsAccount) -> None:
     ring = KeyRing(aws.secret_id, aws.secretsmanager, max_age=0)  # every use re-reads
     key = ring.current()
     assert ring.previous(time.time()) is None
@@ -136,7 +137,9 @@ def test_the_last_good_key_serves_when_secrets_manager_fails(aws: Any) -> None:
     assert counter.calls >= 2  # it did try Secrets Manager, and fell back
 
 
-def test_validation_survives_a_secrets_manager_outage(make_service: Callable[..., SessionService], aws: Any) -> None:
+def test_validation_survives_a_secrets_manager_outage(
+    make_service: Callable[..., SessionService], aws: AwsAccount
+) -> None:
     service = make_service(key_cache_secs=0)
     service.create_session("call-1", {})
     token = service.mint("call-1", ["f"])[0]["f"]
@@ -145,7 +148,9 @@ def test_validation_survives_a_secrets_manager_outage(make_service: Callable[...
     assert service.mint("call-1", ["g"])[0]["g"]
 
 
-def test_nothing_cached_and_no_secret_is_key_unavailable(aws: Any, make_service: Callable[..., SessionService]) -> None:
+def test_nothing_cached_and_no_secret_is_key_unavailable(
+    aws: AwsAccount, make_service: Callable[..., SessionService]
+) -> None:
     aws.secretsmanager.delete_secret(SecretId=aws.secret_id, ForceDeleteWithoutRecovery=True)
     with pytest.raises(KeyUnavailable, match="signing key AWSCURRENT unavailable") as raised:
         KeyRing(aws.secret_id, aws.secretsmanager, max_age=300).current()

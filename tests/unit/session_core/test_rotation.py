@@ -24,6 +24,7 @@ from session_rules.keys import CURRENT, PREVIOUS
 from signalwire.core.security.session_manager import SessionManager
 
 from local import template
+from tests.support.accounts import AwsAccount
 
 
 def rotate(sm: Any, secret_id: str) -> str:
@@ -54,7 +55,7 @@ def test_new_keys_are_shaped_like_the_templates_generated_key() -> None:
         assert not limits.is_signing_key(punctuation + "a" * (limits.SIGNING_KEY_LENGTH - 1)), punctuation
 
 
-def test_create_stages_one_random_pending_key_and_is_idempotent(aws: Any) -> None:
+def test_create_stages_one_random_pending_key_and_is_idempotent(aws: AwsAccount) -> None:
     sm, secret = aws.secretsmanager, aws.secret_id
     version = str(uuid.uuid4())
     Rotation(sm, secret, version).run("createSecret")
@@ -69,7 +70,7 @@ def test_create_stages_one_random_pending_key_and_is_idempotent(aws: Any) -> Non
     assert len(stages(sm, secret)) == 2
 
 
-def test_rotation_makes_the_new_key_current_and_the_old_one_previous(aws: Any) -> None:
+def test_rotation_makes_the_new_key_current_and_the_old_one_previous(aws: AwsAccount) -> None:
     sm, secret = aws.secretsmanager, aws.secret_id
     version = rotate(sm, secret)
     new = key(sm, secret, CURRENT)
@@ -78,7 +79,7 @@ def test_rotation_makes_the_new_key_current_and_the_old_one_previous(aws: Any) -
     assert CURRENT in stages(sm, secret)[version]
 
 
-def test_repeating_any_step_after_finish_changes_nothing(aws: Any) -> None:
+def test_repeating_any_step_after_finish_changes_nothing(aws: AwsAccount) -> None:
     sm, secret = aws.secretsmanager, aws.secret_id
     version = rotate(sm, secret)
     before = (key(sm, secret, CURRENT), key(sm, secret, PREVIOUS), stages(sm, secret))
@@ -88,7 +89,7 @@ def test_repeating_any_step_after_finish_changes_nothing(aws: Any) -> None:
 
 
 @pytest.mark.parametrize("step", ["setSecret", "testSecret", "finishSecret"])
-def test_a_step_for_a_version_never_created_fails(aws: Any, step: str) -> None:
+def test_a_step_for_a_version_never_created_fails(aws: AwsAccount, step: str) -> None:
     version = str(uuid.uuid4())
     with pytest.raises(RotationError, match="never created") as raised:
         Rotation(aws.secretsmanager, aws.secret_id, version).run(step)
@@ -96,7 +97,7 @@ def test_a_step_for_a_version_never_created_fails(aws: Any, step: str) -> None:
     assert key(aws.secretsmanager, aws.secret_id, CURRENT) == aws.signing_key
 
 
-def test_a_version_that_is_neither_pending_nor_current_is_refused(aws: Any) -> None:
+def test_a_version_that_is_neither_pending_nor_current_is_refused(aws: AwsAccount) -> None:
     sm, secret = aws.secretsmanager, aws.secret_id
     rotate(sm, secret)
     old_version = next(v for v, labels in stages(sm, secret).items() if PREVIOUS in labels)
@@ -105,7 +106,7 @@ def test_a_version_that_is_neither_pending_nor_current_is_refused(aws: Any) -> N
     assert key(sm, secret, PREVIOUS) == aws.signing_key
 
 
-def test_unknown_steps_and_events_are_refused(aws: Any) -> None:
+def test_unknown_steps_and_events_are_refused(aws: AwsAccount) -> None:
     with pytest.raises(RotationError, match="unknown rotation step"):
         Rotation(aws.secretsmanager, aws.secret_id, str(uuid.uuid4())).run("deleteSecret")
     with pytest.raises(RotationError, match="not a Secrets Manager rotation event"):
@@ -118,7 +119,7 @@ def _fresh(make_service: Callable[..., SessionService]) -> Any:
 
 
 def test_tokens_survive_one_rotation_and_the_second_retires_the_oldest_key(
-    aws: Any, make_service: Callable[..., SessionService]
+    aws: AwsAccount, make_service: Callable[..., SessionService]
 ) -> None:
     sm, secret = aws.secretsmanager, aws.secret_id
     service = _fresh(make_service)
@@ -148,7 +149,7 @@ def test_tokens_survive_one_rotation_and_the_second_retires_the_oldest_key(
 
 
 def test_an_agent_reading_the_rotated_secret_accepts_new_tokens_with_the_sdk(
-    aws: Any, make_service: Callable[..., SessionService]
+    aws: AwsAccount, make_service: Callable[..., SessionService]
 ) -> None:
     rotate(aws.secretsmanager, aws.secret_id)
     service = _fresh(make_service)
@@ -161,7 +162,7 @@ def test_an_agent_reading_the_rotated_secret_accepts_new_tokens_with_the_sdk(
 
 
 def test_a_warm_container_accepts_tokens_of_a_rotation_it_has_not_seen(
-    aws: Any, make_service: Callable[..., SessionService]
+    aws: AwsAccount, make_service: Callable[..., SessionService]
 ) -> None:
     """Its cached keys are older than the rotation: a signature no cached key matches re-reads them once."""
     warm = make_service()  # key_cache_secs at its default: no re-read for minutes
@@ -175,7 +176,7 @@ def test_a_warm_container_accepts_tokens_of_a_rotation_it_has_not_seen(
     assert warm.validate("call-warm", "a", old["a"]).valid
 
 
-def test_bad_signatures_re_read_the_secret_at_most_once_per_interval(aws: Any) -> None:
+def test_bad_signatures_re_read_the_secret_at_most_once_per_interval(aws: AwsAccount) -> None:
     calls: list[str] = []
     sm = aws.secretsmanager
     sm.meta.events.register("before-call.secrets-manager.GetSecretValue", lambda **kw: calls.append("get"))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from session_core.service import SessionService
 from session_rules import tokens
 from session_rules.codes import Reason
 
+from tests.support.clock import Clock
+
 
 def test_tokens_of_an_ended_session_stay_rejected_after_the_call_id_starts_again(
-    make_service: Callable[..., SessionService], clock: Any
+    make_service: Callable[..., SessionService], clock: Clock
 ) -> None:
     service = make_service(revocation_check=True)
     service.create_session("call-1", {})
@@ -39,7 +40,7 @@ def test_sessions_are_told_apart_by_incarnation_not_by_time(
 
 
 def test_a_token_living_longer_than_the_validators_setting_is_the_session_s(
-    make_service: Callable[..., SessionService], clock: Any
+    make_service: Callable[..., SessionService], clock: Clock
 ) -> None:
     """A token minted with a longer lifetime than the validating side's setting is still the session's."""
     long_lived = make_service(revocation_check=True, token_expiry_secs=3600)
@@ -69,7 +70,7 @@ def test_a_token_minted_for_the_active_session_is_valid(make_service: Callable[.
 
 
 def test_without_revocation_check_the_earlier_token_still_validates(
-    make_service: Callable[..., SessionService], clock: Any
+    make_service: Callable[..., SessionService], clock: Clock
 ) -> None:
     service = make_service()  # the default: stateless validation
     service.create_session("call-3", {})
@@ -99,7 +100,7 @@ def test_a_token_of_any_accepted_incarnation_is_the_session_s(make_service: Call
     assert service.validate("call-7", "f", minted("00000001")) == tokens.Verdict(False, Reason.SESSION_ENDED)
 
 
-def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., SessionService], clock: Any) -> None:
+def test_a_session_outlives_the_tokens_minted_for_it(make_service: Callable[..., SessionService], clock: Clock) -> None:
     """A one-hour call on a stack whose sessions live ten minutes keeps its tools for the hour."""
     service = make_service(revocation_check=True, session_ttl_secs=600)
     service.create_session("call-8", {}, restart=False, incarnation="0000000a", lifetime=3600)

@@ -13,18 +13,20 @@ from session_core.store import Attr, DynamoSessionStore, Session, expiry_bucket,
 from session_rules.limits import INCARNATION_LENGTH, MAX_METADATA_BYTES
 
 from local import template
+from tests.support.accounts import AwsAccount
+from tests.support.clock import Clock
 from tests.support.sessions import existing
 
 TTL = 3600
 
 
-def items(aws: Any) -> list[dict[str, Any]]:
+def items(aws: AwsAccount) -> list[dict[str, Any]]:
     """Every item in the table, read around the store."""
     pages = aws.dynamodb.get_paginator("scan").paginate(TableName=aws.table_name, ConsistentRead=True)
     return [item for page in pages for item in page.get("Items", [])]
 
 
-def raw(aws: Any, call_id: str) -> dict[str, Any] | None:
+def raw(aws: AwsAccount, call_id: str) -> dict[str, Any] | None:
     return aws.dynamodb.get_item(TableName=aws.table_name, Key={Attr.KEY: {"S": call_id}}, ConsistentRead=True).get(
         "Item"
     )
@@ -52,9 +54,14 @@ def test_the_template_ttl_attribute_is_the_stores_expiry() -> None:
 
 
 def test_every_write_path_leaves_the_ttl_attribute_on_every_item(
-    store: DynamoSessionStore, aws: Any, clock: Any
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
 ) -> None:
     ttl_name = template.ttl_attribute()
+
+    def expire_then_merge() -> object:
+        clock.advance(TTL + 1)
+        return store.merge_metadata("c", {"x": 1}, TTL)
+
     steps = [
         ("create new", lambda: store.create("a", {"k": 1}, TTL)),
         ("create again (merge)", lambda: store.create("a", {"k2": 2}, TTL)),
@@ -67,7 +74,7 @@ def test_every_write_path_leaves_the_ttl_attribute_on_every_item(
         ("create over ended", lambda: store.create("b", {"fresh": True}, TTL)),
         ("merge before an over-limit one", lambda: store.merge_metadata("a", {"pad": 1}, TTL)),
         ("over-limit merge, refused", lambda: over_limit(store, "a")),
-        ("expire, then merge creates", lambda: (clock.advance(TTL + 1), store.merge_metadata("c", {"x": 1}, TTL))),
+        ("expire, then merge creates", expire_then_merge),
         ("create over expired", lambda: store.create("a", {}, TTL)),
     ]
     for name, step in steps:
@@ -90,7 +97,7 @@ def big(size: int = MAX_METADATA_BYTES) -> dict[str, str]:
     return {"big": "x" * (size - overhead)}
 
 
-def test_expiry_is_set_and_refreshed(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_expiry_is_set_and_refreshed(store: DynamoSessionStore, aws: AwsAccount, clock: Clock) -> None:
     session, _ = store.create("a", {}, TTL)
     assert session.expires_at == int(clock()) + TTL == int(raw(aws, "a")[Attr.EXPIRES_AT]["N"])  # type: ignore[index]
     clock.advance(100)
@@ -103,7 +110,9 @@ def test_expiry_is_set_and_refreshed(store: DynamoSessionStore, aws: Any, clock:
 # -- expired items are invisible -----------------------------------------------------------------
 
 
-def test_an_item_past_its_expiry_is_absent_to_every_read(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_an_item_past_its_expiry_is_absent_to_every_read(
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
+) -> None:
     session, _ = store.create("a", {"old": 1}, 60)
     clock.advance(59)
     assert store.get("a") == Session(
@@ -116,7 +125,7 @@ def test_an_item_past_its_expiry_is_absent_to_every_read(store: DynamoSessionSto
     assert store.end("a") is False
 
 
-def test_an_expired_session_is_replaced_not_merged(store: DynamoSessionStore, clock: Any) -> None:
+def test_an_expired_session_is_replaced_not_merged(store: DynamoSessionStore, clock: Clock) -> None:
     store.create("a", {"old": 1}, 60)
     clock.advance(61)
     session, created = store.create("a", {"new": 2}, TTL)
@@ -128,7 +137,7 @@ def test_an_expired_session_is_replaced_not_merged(store: DynamoSessionStore, cl
     assert existing(store, "b").metadata == {"new": 2}
 
 
-def test_an_ended_session_expires_like_any_other(store: DynamoSessionStore, clock: Any) -> None:
+def test_an_ended_session_expires_like_any_other(store: DynamoSessionStore, clock: Clock) -> None:
     store.create("a", {}, 60)
     store.end("a")
     clock.advance(61)
@@ -147,7 +156,7 @@ def test_create_new_then_repeat_merges(store: DynamoSessionStore) -> None:
     assert again.metadata == {"x": 1, "y": 3, "z": 4} == existing(store, "a").metadata
 
 
-def test_create_over_an_ended_session_starts_fresh(store: DynamoSessionStore, clock: Any) -> None:
+def test_create_over_an_ended_session_starts_fresh(store: DynamoSessionStore, clock: Clock) -> None:
     store.create("a", {"x": 1}, TTL)
     assert store.end("a") is True
     session, created = store.create("a", {"y": 2}, TTL)
@@ -192,7 +201,7 @@ def test_delete_metadata_return_values(store: DynamoSessionStore) -> None:
     assert store.delete_metadata("b") is False  # ended
 
 
-def test_end_return_values_and_state(store: DynamoSessionStore, clock: Any) -> None:
+def test_end_return_values_and_state(store: DynamoSessionStore, clock: Clock) -> None:
     assert store.end("absent") is False
     session, _ = store.create("a", {"x": 1}, TTL)
     clock.advance(10)
@@ -270,7 +279,7 @@ MAX_EXPRESSION_BYTES = 4096
 
 
 @pytest.mark.parametrize("keys", [1, 50, 60, 250, 3000])  # 50: the longest per-key expressions
-def test_a_merge_is_one_write_whatever_its_size(store: DynamoSessionStore, aws: Any, keys: int) -> None:
+def test_a_merge_is_one_write_whatever_its_size(store: DynamoSessionStore, aws: AwsAccount, keys: int) -> None:
     """One write per create or merge: all of it is stored or none of it, however many keys."""
     requests = Requests(aws.dynamodb)
     metadata = {f"key-{i}": i for i in range(keys)}
@@ -294,7 +303,7 @@ def test_a_merge_is_one_write_whatever_its_size(store: DynamoSessionStore, aws: 
             assert len(params.get(field, "").encode()) <= MAX_EXPRESSION_BYTES, (name, field, len(params[field]))
 
 
-def test_values_are_stored_as_json_text(store: DynamoSessionStore, aws: Any) -> None:
+def test_values_are_stored_as_json_text(store: DynamoSessionStore, aws: AwsAccount) -> None:
     """Why values survive exactly: DynamoDB numbers would turn 1.0 into 1."""
     store.create("a", {"f": 1.0, "i": 1}, TTL)
     stored = raw(aws, "a")[Attr.METADATA]["M"]  # type: ignore[index]
@@ -306,7 +315,7 @@ def test_values_are_stored_as_json_text(store: DynamoSessionStore, aws: Any) -> 
 
 
 def test_a_refused_or_failed_write_leaves_the_item_byte_identical(
-    store: DynamoSessionStore, aws: Any, clock: Any
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
 ) -> None:
     store.create("a", {"base": "b" * 10_000, "x": 1}, TTL)
     before = raw(aws, "a")
@@ -326,7 +335,9 @@ def test_a_refused_or_failed_write_leaves_the_item_byte_identical(
     assert raw(aws, "a") == before
 
 
-def test_a_merge_into_an_ended_session_changes_nothing(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_a_merge_into_an_ended_session_changes_nothing(
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
+) -> None:
     store.create("a", {"x": 1}, TTL)
     store.end("a")
     before = raw(aws, "a")
@@ -339,7 +350,7 @@ def test_a_merge_into_an_ended_session_changes_nothing(store: DynamoSessionStore
 # -- racing writers, one at a time ---------------------------------------------------------------
 
 
-def other_writer(aws: Any, when: Any, write: Any) -> list[bool]:
+def other_writer(aws: AwsAccount, when: Any, write: Any) -> list[bool]:
     """Run `write(client)` once, from another client, just before the store's first request that `when` matches."""
     other = boto3.client("dynamodb")
     done: list[bool] = []
@@ -353,12 +364,12 @@ def other_writer(aws: Any, when: Any, write: Any) -> list[bool]:
     return done
 
 
-def set_key(aws: Any, key: str, value: Any) -> Any:
+def set_key(aws: AwsAccount, key: str, value: Any) -> Any:
     """Another store's merge of one key into session "a"."""
     return lambda client: DynamoSessionStore(aws.table_name, client).merge_metadata("a", {key: value}, TTL)
 
 
-def test_a_key_changed_between_read_and_write_is_read_again(store: DynamoSessionStore, aws: Any) -> None:
+def test_a_key_changed_between_read_and_write_is_read_again(store: DynamoSessionStore, aws: AwsAccount) -> None:
     store.create("a", {"x": "old"}, TTL)
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "x", "theirs"))
     merged = store.merge_metadata("a", {"x": "mine", "y": 1}, TTL)
@@ -366,7 +377,7 @@ def test_a_key_changed_between_read_and_write_is_read_again(store: DynamoSession
     assert merged.metadata == {"x": "mine", "y": 1} == existing(store, "a").metadata
 
 
-def test_another_writers_key_is_kept_and_returned(store: DynamoSessionStore, aws: Any) -> None:
+def test_another_writers_key_is_kept_and_returned(store: DynamoSessionStore, aws: AwsAccount) -> None:
     store.create("a", {"x": 1}, TTL)
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", 2))
     merged = store.merge_metadata("a", {"mine": 3}, TTL)
@@ -376,7 +387,7 @@ def test_another_writers_key_is_kept_and_returned(store: DynamoSessionStore, aws
 
 @pytest.mark.parametrize("keys", [1, 80])  # a merge naming its keys, and one writing the whole map
 def test_a_merge_that_would_pass_the_limit_after_another_write_is_413(
-    store: DynamoSessionStore, aws: Any, keys: int
+    store: DynamoSessionStore, aws: AwsAccount, keys: int
 ) -> None:
     store.create("a", {"base": "b" * 30_000}, TTL)
     raced = other_writer(aws, lambda name, _: name == "UpdateItem", set_key(aws, "theirs", "t" * 30_000))
@@ -388,7 +399,7 @@ def test_a_merge_that_would_pass_the_limit_after_another_write_is_413(
 
 
 def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afresh(
-    store: DynamoSessionStore, aws: Any
+    store: DynamoSessionStore, aws: AwsAccount
 ) -> None:
     def end(client: Any) -> None:
         DynamoSessionStore(aws.table_name, client).end("a")
@@ -406,7 +417,7 @@ def test_an_end_between_read_and_write_makes_a_merge_409_and_a_create_start_afre
 
 
 def test_a_start_over_an_item_changed_since_it_was_read_is_retried(
-    store: DynamoSessionStore, aws: Any, clock: Any
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
 ) -> None:
     store.create("a", {"x": 1}, 60)
     clock.advance(61)  # expired: a create replaces it
@@ -421,7 +432,7 @@ def test_a_start_over_an_item_changed_since_it_was_read_is_retried(
 
 
 def test_a_start_over_an_item_ended_and_started_again_since_it_was_read_retires_both(
-    store: DynamoSessionStore, aws: Any
+    store: DynamoSessionStore, aws: AwsAccount
 ) -> None:
     """The session started and ended in between had incarnations of its own: the start over the
     item as read would not retire them, so it fails its condition and starts over the item as it is."""
@@ -444,7 +455,7 @@ def test_a_start_over_an_item_ended_and_started_again_since_it_was_read_retires_
 
 
 def test_a_stored_size_that_disagrees_with_the_map_is_repaired_not_a_dead_end(
-    store: DynamoSessionStore, aws: Any
+    store: DynamoSessionStore, aws: AwsAccount
 ) -> None:
     """A writer that did not keep md_bytes must not leave every later per-key merge failing its condition."""
     store.create("a", {"big": "x" * 60_000}, TTL)
@@ -463,7 +474,7 @@ def test_a_stored_size_that_disagrees_with_the_map_is_repaired_not_a_dead_end(
 # -- size bookkeeping and incarnations ----------------------------------------------------------
 
 
-def test_the_stored_size_follows_the_metadata(store: DynamoSessionStore, aws: Any) -> None:
+def test_the_stored_size_follows_the_metadata(store: DynamoSessionStore, aws: AwsAccount) -> None:
     def check() -> None:
         stored = int(raw(aws, "a")[Attr.SIZE]["N"])  # type: ignore[index]
         metadata = existing(store, "a").metadata
@@ -481,7 +492,7 @@ def test_the_stored_size_follows_the_metadata(store: DynamoSessionStore, aws: An
     check()
 
 
-def test_incarnation_is_new_at_each_start_and_kept_by_merges(store: DynamoSessionStore, clock: Any) -> None:
+def test_incarnation_is_new_at_each_start_and_kept_by_merges(store: DynamoSessionStore, clock: Clock) -> None:
     first, _ = store.create("a", {"x": 1}, TTL)
     assert re.fullmatch(r"[0-9a-f]{8}", first.incarnation) and INCARNATION_LENGTH == 8
     assert store.merge_metadata("a", {"y": 2}, TTL).incarnation == first.incarnation

@@ -7,6 +7,8 @@ from typing import Any
 from session_core.service import SessionService
 from session_core.store import BUCKET_SECS, EXPIRY_INDEX, Attr, DynamoSessionStore
 
+from tests.support.accounts import AwsAccount
+from tests.support.clock import Clock
 from tests.support.sessions import existing
 
 TTL = 3600
@@ -33,12 +35,14 @@ class QueryReads:
         self.scans += 1
 
 
-def table_keys(aws: Any) -> set[str]:
+def table_keys(aws: AwsAccount) -> set[str]:
     pages = aws.dynamodb.get_paginator("scan").paginate(TableName=aws.table_name, ConsistentRead=True)
     return {item[Attr.KEY]["S"] for page in pages for item in page.get("Items", [])}
 
 
-def test_deletes_only_expired_items_reading_only_those(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_deletes_only_expired_items_reading_only_those(
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
+) -> None:
     start = clock()
     expired = [f"old-{i}" for i in range(12)]
     live = [f"live-{i}" for i in range(20)]
@@ -64,7 +68,7 @@ def test_deletes_only_expired_items_reading_only_those(store: DynamoSessionStore
     assert reads.items_returned == len(expired)
 
 
-def test_a_refreshed_session_is_not_deleted(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_a_refreshed_session_is_not_deleted(store: DynamoSessionStore, aws: AwsAccount, clock: Clock) -> None:
     store.create("refreshed", {"k": 1}, 60)
     store.create("stale", {"k": 1}, 60)
     clock.advance(30)
@@ -76,7 +80,9 @@ def test_a_refreshed_session_is_not_deleted(store: DynamoSessionStore, aws: Any,
     assert existing(store, "refreshed").metadata == {"k": 2}
 
 
-def test_a_session_refreshed_after_the_index_read_is_skipped(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_a_session_refreshed_after_the_index_read_is_skipped(
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
+) -> None:
     """The index lags the table: between cleanup's Query and its DeleteItem a PATCH may land."""
     for call_id in ("raced", "stale"):
         store.create(call_id, {"k": 1}, 60)
@@ -96,7 +102,7 @@ def test_a_session_refreshed_after_the_index_read_is_skipped(store: DynamoSessio
     assert existing(store, "raced").metadata == {"k": 2}  # the refreshed session (re-created, as it had expired)
 
 
-def test_cleanup_through_the_service(service: SessionService, clock: Any) -> None:
+def test_cleanup_through_the_service(service: SessionService, clock: Clock) -> None:
     service.create_session("gone", {})
     clock.advance(service.config.session_ttl_secs + 1)
     service.create_session("here", {})

@@ -16,18 +16,20 @@ from session_core.errors import IncarnationLimit, IncarnationRetired, RestartLim
 from session_core.store import KEYS_PER_UPDATE, Attr, DynamoSessionStore
 from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
 
+from tests.support.accounts import AwsAccount
+from tests.support.clock import Clock
 from tests.support.sessions import existing
 
 TTL = 3600
 
 
-def raw(aws: Any, call_id: str) -> dict[str, Any] | None:
+def raw(aws: AwsAccount, call_id: str) -> dict[str, Any] | None:
     return aws.dynamodb.get_item(TableName=aws.table_name, Key={Attr.KEY: {"S": call_id}}, ConsistentRead=True).get(
         "Item"
     )
 
 
-def other_writer(aws: Any, when: Any, write: Any) -> list[bool]:
+def other_writer(aws: AwsAccount, when: Any, write: Any) -> list[bool]:
     """Run `write(client)` once, from another client, just before the store's first request that `when` matches."""
     other = boto3.client("dynamodb")
     done: list[bool] = []
@@ -66,7 +68,7 @@ def test_an_active_session_accepts_more_incarnations_and_keeps_its_own(store: Dy
 
 @pytest.mark.parametrize("keys", [1, KEYS_PER_UPDATE + 1])  # a merge naming its keys, and one writing the whole map
 def test_past_the_limit_the_start_is_refused_and_changes_nothing(
-    store: DynamoSessionStore, aws: Any, clock: Any, keys: int
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock, keys: int
 ) -> None:
     store.create("a", {}, TTL, incarnation=inc(0))
     for i in range(1, MAX_INCARNATIONS):
@@ -82,7 +84,7 @@ def test_past_the_limit_the_start_is_refused_and_changes_nothing(
 
 
 def test_an_ended_session_refuses_a_start_without_restart_and_starts_afresh_with_it(
-    store: DynamoSessionStore, aws: Any
+    store: DynamoSessionStore, aws: AwsAccount
 ) -> None:
     store.create("a", {}, TTL, incarnation=inc(1))
     store.create("a", {}, TTL, incarnation=inc(2))
@@ -95,14 +97,14 @@ def test_an_ended_session_refuses_a_start_without_restart_and_starts_afresh_with
     assert created and session.incarnations == (inc(3),)  # the ended session's are gone with it
 
 
-def test_an_expired_session_is_started_with_the_clients_incarnation(store: DynamoSessionStore, clock: Any) -> None:
+def test_an_expired_session_is_started_with_the_clients_incarnation(store: DynamoSessionStore, clock: Clock) -> None:
     store.create("a", {}, 60, incarnation=inc(1))
     clock.advance(61)
     session, created = store.create("a", {}, TTL, incarnation=inc(2), restart=False)
     assert created and session.incarnations == (inc(2),)
 
 
-def test_two_writers_near_the_limit_never_pass_it(store: DynamoSessionStore, aws: Any) -> None:
+def test_two_writers_near_the_limit_never_pass_it(store: DynamoSessionStore, aws: AwsAccount) -> None:
     """The other adds the last one the session may take between this start's read and its write."""
     store.create("a", {}, TTL, incarnation=inc(0))
     for i in range(1, MAX_INCARNATIONS - 1):
@@ -122,7 +124,7 @@ def test_two_writers_near_the_limit_never_pass_it(store: DynamoSessionStore, aws
 
 
 def test_a_session_started_afresh_since_the_read_refuses_the_ended_ones_incarnation(
-    store: DynamoSessionStore, aws: Any
+    store: DynamoSessionStore, aws: AwsAccount
 ) -> None:
     """The read saw the incarnation accepted; by the write the call was ended and started again,
     which retired it: a late start of the ended call must not make its tokens valid again."""
@@ -144,7 +146,7 @@ def test_a_session_started_afresh_since_the_read_refuses_the_ended_ones_incarnat
 
 
 def test_a_restart_naming_the_ended_sessions_incarnation_is_refused_and_changes_nothing(
-    store: DynamoSessionStore, aws: Any
+    store: DynamoSessionStore, aws: AwsAccount
 ) -> None:
     store.create("a", {}, TTL, incarnation=inc(1), restart=False)
     store.create("a", {}, TTL, incarnation=inc(2), restart=False)
@@ -161,7 +163,7 @@ def test_a_restart_naming_the_ended_sessions_incarnation_is_refused_and_changes_
 
 @pytest.mark.parametrize("keys", [1, KEYS_PER_UPDATE + 1])
 def test_a_late_start_of_the_ended_call_after_a_restart_is_refused(
-    store: DynamoSessionStore, aws: Any, keys: int
+    store: DynamoSessionStore, aws: AwsAccount, keys: int
 ) -> None:
     """The ended call's start, retried late (restart: false), lands on the call id's next session."""
     store.create("a", {}, TTL, incarnation=inc(1), restart=False)
@@ -176,7 +178,7 @@ def test_a_late_start_of_the_ended_call_after_a_restart_is_refused(
 
 
 def test_retired_incarnations_carry_over_restarts_and_keep_the_item_alive(
-    store: DynamoSessionStore, aws: Any, clock: Any
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
 ) -> None:
     first = store.create("a", {}, 24 * 3600, incarnation=inc(1))[0]
     store.end("a")
@@ -194,7 +196,7 @@ def test_retired_incarnations_carry_over_restarts_and_keep_the_item_alive(
 
 
 def test_a_retired_incarnation_is_dropped_once_its_tokens_cannot_be_alive(
-    store: DynamoSessionStore, aws: Any, clock: Any
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
 ) -> None:
     store.create("a", {}, 60, incarnation=inc(1))
     store.end("a")
@@ -207,7 +209,7 @@ def test_a_retired_incarnation_is_dropped_once_its_tokens_cannot_be_alive(
 
 
 def test_a_restart_past_the_retired_bound_is_refused_and_changes_nothing(
-    store: DynamoSessionStore, aws: Any, clock: Any
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
 ) -> None:
     for start in range(MAX_RETIRED_INCARNATIONS // MAX_INCARNATIONS):
         for i in range(MAX_INCARNATIONS):
@@ -225,7 +227,7 @@ def test_a_restart_past_the_retired_bound_is_refused_and_changes_nothing(
 
 
 def test_an_incarnation_added_while_the_session_ends_is_never_accepted_after_the_end(
-    store: DynamoSessionStore, aws: Any
+    store: DynamoSessionStore, aws: AwsAccount
 ) -> None:
     """End races a start adding an incarnation, the end landing between the add's read and write:
     the add is refused, and the call's next session still refuses what the ended one accepted."""
@@ -243,7 +245,7 @@ def test_an_incarnation_added_while_the_session_ends_is_never_accepted_after_the
         store.create("a", {}, TTL, incarnation=inc(1), restart=False)
 
 
-def test_an_end_right_after_an_add_retires_what_was_added(store: DynamoSessionStore, aws: Any) -> None:
+def test_an_end_right_after_an_add_retires_what_was_added(store: DynamoSessionStore, aws: AwsAccount) -> None:
     """The other order: the add is written, then the end, both just before a restart writes."""
     store.create("a", {}, TTL, incarnation=inc(1))
 
@@ -262,7 +264,7 @@ def test_an_end_right_after_an_add_retires_what_was_added(store: DynamoSessionSt
 
 
 @pytest.mark.parametrize("keys", [1, KEYS_PER_UPDATE + 1])
-def test_a_shorter_merge_keeps_a_longer_expiry(store: DynamoSessionStore, clock: Any, keys: int) -> None:
+def test_a_shorter_merge_keeps_a_longer_expiry(store: DynamoSessionStore, clock: Clock, keys: int) -> None:
     long = store.create("a", {}, 24 * 3600)[0].expires_at
     clock.advance(10)
     assert store.merge_metadata("a", {f"k{i}": i for i in range(keys)}, TTL).expires_at == long
@@ -271,7 +273,9 @@ def test_a_shorter_merge_keeps_a_longer_expiry(store: DynamoSessionStore, clock:
     assert store.merge_metadata("a", {"y": 1}, 24 * 3600).expires_at == long + 10  # a longer one moves it
 
 
-def test_extend_moves_only_forward_and_only_an_active_session(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_extend_moves_only_forward_and_only_an_active_session(
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
+) -> None:
     with pytest.raises(SessionNotFound):
         store.extend("absent", int(clock()) + 7200)
     session = store.create("a", {"x": 1}, TTL)[0]
@@ -288,7 +292,9 @@ def test_extend_moves_only_forward_and_only_an_active_session(store: DynamoSessi
         store.extend("a", int(clock()) + 7200)
 
 
-def test_a_merge_read_before_an_extension_does_not_undo_it(store: DynamoSessionStore, aws: Any, clock: Any) -> None:
+def test_a_merge_read_before_an_extension_does_not_undo_it(
+    store: DynamoSessionStore, aws: AwsAccount, clock: Clock
+) -> None:
     session = store.create("a", {"x": 1}, TTL)[0]
     further = session.expires_at + 5000
 

@@ -25,6 +25,7 @@ from session_rules.limits import MAX_INCARNATIONS, MAX_METADATA_BYTES, MAX_RETIR
 
 from local.aws import provision
 from local.moto_server import MotoServer
+from tests.support.clock import Clock
 from tests.support.sessions import existing
 from tests.threads import run_together
 
@@ -117,7 +118,7 @@ KEYS_PER_THREAD = 50 if os.environ.get("SOAK") == "full" else 15
 
 
 @pytest.fixture
-def serial_store(clock: Any) -> Iterator[DynamoSessionStore]:
+def serial_store(clock: Clock) -> Iterator[DynamoSessionStore]:
     """A DynamoSessionStore on a moto server that serves one request at a time, on a free local port."""
     with MotoServer() as moto:
         # The service's retries, but a test-machine read timeout: 8 threads queue at one serial server.
