@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from local.template import ROOT
-from tests.wheel_env import build_dist, clean_venv
+from tests.support.wheel_env import build_dist, clean_venv
 
 RUN_TIMEOUT_SECS = 300
 STEPS = [

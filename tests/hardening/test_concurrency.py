@@ -20,7 +20,7 @@ from hardening_client import TIMEOUT, new_call_id, start
 from session_core.store import MAX_METADATA_BYTES, metadata_size
 
 from local.stack import Stack
-from tests.threads import run_together
+from tests.support.threads import run_together
 
 THREADS = 16
 FULL = os.environ.get("SOAK") != "short"

@@ -25,7 +25,7 @@ from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
 
 from local.aws import provision
 from local.moto_server import MotoServer
-from tests.threads import run_together
+from tests.support.threads import run_together
 
 TTL = 3600
 EXACT = {
