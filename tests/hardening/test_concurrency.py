@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import requests
-from hardening_client import TIMEOUT, new_call_id, start
 from session_core.store import MAX_METADATA_BYTES, metadata_size
 
 from local.stack import Stack
+from tests.support.plain_http import TIMEOUT, new_call_id, start
 from tests.support.threads import run_together
 
 THREADS = 16
@@ -40,7 +40,7 @@ def test_concurrent_merges_of_distinct_keys_lose_nothing(default_stack: Stack) -
         outcomes = []
         with requests.Session() as http:  # one keep-alive connection per thread, as a client pool has
             for i in range(MERGES_PER_THREAD):
-                body = {"key": f"t{thread:02d}-k{i:03d}", "value": {"thread": thread, "i": i}}
+                body: dict[str, Any] = {"key": f"t{thread:02d}-k{i:03d}", "value": {"thread": thread, "i": i}}
                 retried: list[str] = []
                 reply = http.patch(url, json=body, timeout=MERGE_TIMEOUT)
                 while reply.status_code == 503 and len(retried) < RETRIES:
@@ -115,7 +115,7 @@ def test_create_racing_end_never_fails(default_stack: Stack) -> None:
         statuses = []
         with requests.Session() as http:
             for i in range(10):
-                body = {"call_id": call_id, "metadata": {f"t{thread}": i}}
+                body: dict[str, Any] = {"call_id": call_id, "metadata": {f"t{thread}": i}}
                 reply = http.post(f"{base}/sessions", json=body, timeout=MERGE_TIMEOUT)
                 for _ in range(RETRIES):
                     if reply.status_code != 503:

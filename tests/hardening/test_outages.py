@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 import requests
-from hardening_client import TIMEOUT, mint, new_call_id, start, verdict
 from session_core.config import CLIENT_CONFIG
 from signalwire.core.security.session_manager import SessionManager
 
 from local.fault_proxy import FaultProxy, fault_proxy
 from local.lambda_pool import SERVICE_ENDPOINTS
 from local.stack import Stack, running_stack
+from tests.support.plain_http import TIMEOUT, mint, new_call_id, start, verdict
 
 UNAVAILABLE = "service_unavailable"
 ATTEMPTS = CLIENT_CONFIG["retries"]["total_max_attempts"]  # the first try included
@@ -34,8 +34,9 @@ MAX_BACKOFF_SECS = sum(2.0**i for i in range(ATTEMPTS - 1))
 def outage_stack(**env: str) -> Iterator[tuple[Stack, FaultProxy, FaultProxy]]:
     """A local stack whose functions reach each service through its own switchable proxy."""
     with fault_proxy() as dynamodb, fault_proxy() as secrets:
-        endpoints = dict(zip(SERVICE_ENDPOINTS, (dynamodb.url, secrets.url), strict=True))
-        with running_stack(**endpoints, **env) as stack:
+        # Any: running_stack takes keywords of other types beside the environment's
+        settings: dict[str, Any] = {**dict(zip(SERVICE_ENDPOINTS, (dynamodb.url, secrets.url), strict=True)), **env}
+        with running_stack(**settings) as stack:
             # Workers start on the first request, so no function has connected yet.
             dynamodb.target_port = secrets.target_port = int(stack.aws_endpoint.rsplit(":", 1)[1])
             yield stack, dynamodb, secrets

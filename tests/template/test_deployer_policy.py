@@ -101,7 +101,7 @@ def test_every_handler_permission_of_every_resource_type_is_granted(resources: d
     kinds = sorted({r["Type"] for r in resources.values()})
     assert "AWS::Events::Rule" in kinds and "AWS::SNS::TopicPolicy" in kinds  # the optional ones too
     assert "AWS::CloudFormation::Stack" in kinds  # the nested Monitoring
-    missing = {}
+    missing: dict[str, list[str]] = {}
     for kind in kinds:
         for action in sorted(handler_permissions(kind)):
             service = action.split(":")[0]
