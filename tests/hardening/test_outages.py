@@ -68,10 +68,10 @@ def test_the_client_config_bounds_a_dead_dependency_to_three_seconds() -> None:
     assert ATTEMPTS * CLIENT_CONFIG["read_timeout"] + MAX_BACKOFF_SECS <= 3.0  # accepted, never answered
 
 
-@pytest.mark.parametrize(
-    ("mode", "revocation"),
-    [("down", "false"), ("down", "true"), pytest.param("hang", "true", marks=pytest.mark.slow)],
-)
+# A refused connection with the revocation check on: every route that reads or writes, validate
+# included, answers 503. A stall with it off: each function's first call is bounded, and validate,
+# which then needs no DynamoDB, is not held up by it.
+@pytest.mark.parametrize(("mode", "revocation"), [("down", "true"), ("hang", "false")])
 def test_dynamodb_outage(mode: str, revocation: str) -> None:
     with outage_stack(REVOCATION_CHECK=revocation) as (stack, dynamodb, _):
         http = requests.Session()
@@ -114,11 +114,12 @@ def test_dynamodb_outage(mode: str, revocation: str) -> None:
         assert reply.status_code == 201
 
 
-@pytest.mark.parametrize("mode", ["down", pytest.param("hang", marks=pytest.mark.slow)])
-def test_secrets_manager_outage(mode: str) -> None:
+def test_secrets_manager_outage() -> None:
+    """Refused connections. A stalled Secrets Manager fails the same way (the key read turns either
+    into KeyUnavailable), within the client configuration's bound that the DynamoDB stall shows."""
     with outage_stack() as (stack, _, secrets):
         http = requests.Session()
-        secrets.set(mode)  # from the start: no worker has read the key yet
+        secrets.set("down")  # from the start: no worker has read the key yet
         call_id = start(http, stack)  # DynamoDB alone: unaffected
         token = SessionManager(secret_key=stack.signing_key).generate_token("lookup", call_id)
         cold = one_by_one(
@@ -128,7 +129,7 @@ def test_secrets_manager_outage(mode: str) -> None:
                 ("POST", "/tokens/validate", {"call_id": call_id, "function": "lookup", "token": token}),
             ],
         )
-        assert_unavailable(cold, f"Secrets Manager {mode}, cold workers")
+        assert_unavailable(cold, "Secrets Manager down, cold workers")
 
         secrets.set("pass")  # back: the same workers read the key now
         minted = mint(http, stack, call_id, "lookup")["lookup"]
@@ -136,10 +137,10 @@ def test_secrets_manager_outage(mode: str) -> None:
         forged = SessionManager(secret_key="not the key").generate_token("lookup", call_id)
         assert verdict(http, stack, call_id, "lookup", forged)["reason"] == "bad_signature"  # AWSPREVIOUS read too
 
-        secrets.set(mode)  # down again: the cached key keeps minting and validating
+        secrets.set("down")  # down again: the cached key keeps minting and validating
         assert verdict(http, stack, call_id, "lookup", minted) == {"valid": True}
         assert verdict(http, stack, call_id, "lookup", mint(http, stack, call_id, "other")["other"])["valid"] is False
         started = time.perf_counter()
         assert verdict(http, stack, call_id, "lookup", forged) == {"valid": False, "reason": "bad_signature"}
-        print(f"Secrets Manager {mode}, warm: bad signature answered in {time.perf_counter() - started:.2f}s")
+        print(f"Secrets Manager down, warm: bad signature answered in {time.perf_counter() - started:.2f}s")
         secrets.set("pass")
