@@ -1,6 +1,7 @@
 # The project's commands. Each creates .venv first if it is missing.
 #   make serve   the local stack on http://127.0.0.1:$(PORT) (moto on $(AWS_PORT))
-#   make test    the whole suite (what .ci/run runs), the TypeScript client's included when node is on PATH
+#   make test    the whole suite (what .ci/run runs), the TypeScript client's included when node is on PATH;
+#                soaks bounded (SOAK=full make test for the long ones: minutes more)
 #   make client-ts   the TypeScript client's dependencies (npm ci), its build, and the @signalwire/sdk
 #                snapshot ($(SIGNALWIRE_TS_SDK)) built in a copy under the temp folder, each once
 #   make test-fast   the inner loop: lint, types, and the tests that need neither

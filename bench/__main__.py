@@ -60,24 +60,25 @@ FULL = Sizes(
     ts_rounds=10,
     ts_calls=24,
 )
+# Enough for every case to run each of its variants and report; too little to measure anything.
 QUICK = Sizes(
-    verify_rounds=10,
-    verify_batch=200,
-    validate_rounds=8,
-    validate_batch=10,
-    sdk_batch=200,
-    mint_rounds=4,
+    verify_rounds=3,
+    verify_batch=50,
+    validate_rounds=3,
+    validate_batch=5,
+    sdk_batch=50,
+    mint_rounds=2,
     cold_runs=1,
     memory_runs=1,
-    memory_events=200,
-    sessions=2_000,
-    expired=200,
-    agent_rounds=3,
-    agent_sdk_batch=5,
-    load_calls=6,
+    memory_events=50,
+    sessions=500,
+    expired=50,
+    agent_rounds=1,
+    agent_sdk_batch=2,
+    load_calls=2,
     load_rounds=1,
-    ts_rounds=2,
-    ts_calls=8,
+    ts_rounds=1,
+    ts_calls=2,
 )
 
 CASES = (
@@ -116,9 +117,9 @@ def _cases(sizes: Sizes, rtt_ms: float) -> dict[str, Callable[[BenchStack], Case
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke test: 2,000 sessions, few repetitions")
+    parser.add_argument("--quick", action="store_true", help="smoke test: every case once, too small to measure")
     parser.add_argument("--only", nargs="+", choices=CASES, metavar="CASE", help=f"run only these: {', '.join(CASES)}")
-    parser.add_argument("--calls", type=int, help="agent_load: concurrent calls (24; --quick: 6)")
+    parser.add_argument("--calls", type=int, help="agent_load: concurrent calls (24; --quick: 2)")
     parser.add_argument(
         "--rtt-ms",
         type=float,

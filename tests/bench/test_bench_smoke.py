@@ -63,6 +63,7 @@ PAIRED = {
 }
 # No target: measured in the same rounds as a target, for scale.
 REFERENCES = {
+    "verify_floor_hmac",
     "validate_handler_floor_powertools",
     "validate_handler_floor_logger_metrics",
     "validate_handler_sdk_validate_token",
@@ -249,6 +250,9 @@ def test_the_typescript_agent_sends_each_call_start_and_loses_none(bench: dict[s
 
 def test_targets_rest_on_the_floors_measured_beside_them(bench: dict[str, Any]) -> None:
     cases, rows = bench["cases"], {row["metric"]: row for row in bench["rows"]}
+    verify, floor = rows["verify"], rows["verify_floor_hmac"]  # the floor beside the SDK it is compared with
+    assert verify["baseline"] == floor["baseline"] == pytest.approx(cases["verify"]["sdk"]["median"], abs=6e-4)
+    assert floor["ours"] == pytest.approx(cases["verify"]["floor"]["median"], abs=6e-4)
     validate = rows["validate_handler"]
     assert validate["baseline"] == pytest.approx(cases["validate_handler"]["sdk_behind_powertools"]["median"], abs=0.06)
     mint = rows["mint_batch_cpu_per_token"]

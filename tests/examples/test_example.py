@@ -1,16 +1,18 @@
-"""`make example`: one call, as SignalWire makes it, across two replicas of the example agent sharing
-the local stack; from the repository's venv, and from a clean venv holding only the built wheel."""
+"""`make example`'s run: one call, as SignalWire makes it, across two replicas of the example agent
+sharing the local stack, the agents running from a clean venv holding only the built wheel.
+
+The agents from the repository's venv would prove nothing more: the wheel holds the same code, and
+the client's own tests run it from the repository."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from local.template import ROOT
-from tests.wheel_env import build_dist, clean_venv
+from tests.support.wheel_env import build_dist, clean_venv
 
 RUN_TIMEOUT_SECS = 300
 STEPS = [
@@ -35,22 +37,7 @@ def check(run: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in lines if line.startswith("weather agent on ")]
 
 
-def test_make_example_plays_a_call_across_two_replicas() -> None:
-    run = subprocess.run(
-        ["make", "--no-print-directory", "-s", "example"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_SECS,
-        env={**os.environ, "MAKEFLAGS": ""},
-        check=False,
-    )
-    agents = check(run)
-    ports = {re.search(r"127\.0\.0\.1:(\d+)/weather", line).group(1) for line in agents}  # type: ignore[union-attr]
-    assert len(agents) == 2 and len(ports) == 2, agents  # two processes, two replicas
-
-
-def test_the_example_runs_on_the_built_wheel_in_a_clean_venv(tmp_path: Path) -> None:
+def test_the_example_plays_a_call_across_two_replicas_on_the_built_wheel(tmp_path: Path) -> None:
     """As CI checks a release: the agents import session_client from the wheel, not the repository."""
     wheel = build_dist(tmp_path / "dist").wheel
     venv = tmp_path / "venv"
@@ -64,6 +51,7 @@ def test_the_example_runs_on_the_built_wheel_in_a_clean_venv(tmp_path: Path) -> 
         check=False,
     )
     agents = check(run)
-    assert len(agents) == 2
+    ports = {port for line in agents for port in re.findall(r"127\.0\.0\.1:(\d+)/weather", line)}
+    assert len(agents) == 2 and len(ports) == 2, agents  # two processes, two replicas
     for line in agents:
         assert f" from {venv}/" in line and "/site-packages/session_client/" in line, line

@@ -9,7 +9,7 @@ import pytest
 from local import template
 from local.lambda_runtime import scheduled_event
 from tests.support.handler_stack import HandlerStack
-from tests.template.test_operations import dashboard_body
+from tests.support.template import dashboard_body
 
 
 def emitted(capsys: pytest.CaptureFixture[str]) -> dict[str, tuple[str, tuple[str, ...], dict[str, str]]]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 
 import requests
-from hardening_client import TIMEOUT, end, mint, start, verdict
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.served import ServedStack
+from tests.support.plain_http import TIMEOUT, end, mint, start, verdict
 
 
 def signature(token: str) -> str:

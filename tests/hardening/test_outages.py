@@ -3,8 +3,9 @@
 Each stack's functions reach DynamoDB and Secrets Manager through their own fault proxy
 (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER), so one service can be
 stopped ("down": connection refused) or stalled ("hang": accepted, never answered) while
-the other keeps serving. Durations are printed (pytest -s) for the README; the bound
-itself is asserted on the client configuration, not on a clock.
+the other keeps serving. The client configuration (session_core/config.py) turns a dead
+dependency into a 503 within about 3 s; a request during an outage that is not answered
+within twice that fails here as a timeout. Durations are printed (pytest -s).
 """
 
 from __future__ import annotations
@@ -16,40 +17,42 @@ from typing import Any
 
 import pytest
 import requests
-from hardening_client import TIMEOUT, mint, new_call_id, start, verdict
-from session_core.config import CLIENT_CONFIG
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.fault_proxy import FaultProxy, fault_proxy
 from harness.served import ServedStack, running_stack
 from local.lambda_pool import SERVICE_ENDPOINTS
+from tests.support.plain_http import TIMEOUT, mint, new_call_id, start, verdict
 
 UNAVAILABLE = "service_unavailable"
-ATTEMPTS = CLIENT_CONFIG["retries"]["total_max_attempts"]  # the first try included
-# botocore's standard retry mode waits random() * 2 ** (retry - 1) seconds before each retry.
-MAX_BACKOFF_SECS = sum(2.0**i for i in range(ATTEMPTS - 1))
+OUTAGE_BOUND_SECS = 6.0
 
 
 @contextlib.contextmanager
 def outage_stack(**env: str) -> Iterator[tuple[ServedStack, FaultProxy, FaultProxy]]:
     """A local stack whose functions reach each service through its own switchable proxy."""
     with fault_proxy() as dynamodb, fault_proxy() as secrets:
-        endpoints = dict(zip(SERVICE_ENDPOINTS, (dynamodb.url, secrets.url), strict=True))
-        with running_stack(**endpoints, **env) as stack:
+        # Any: running_stack takes keywords of other types beside the environment's
+        settings: dict[str, Any] = {**dict(zip(SERVICE_ENDPOINTS, (dynamodb.url, secrets.url), strict=True)), **env}
+        with running_stack(**settings) as stack:
             # Workers start on the first request, so no function has connected yet.
             dynamodb.target_port = secrets.target_port = int(stack.aws_endpoint.rsplit(":", 1)[1])
             yield stack, dynamodb, secrets
 
 
-def call(stack: ServedStack, method: str, path: str, body: Any = None) -> tuple[requests.Response, float]:
+def call(
+    stack: ServedStack, method: str, path: str, body: Any = None, timeout: float = TIMEOUT
+) -> tuple[requests.Response, float]:
     started = time.perf_counter()
-    reply = requests.request(method, f"{stack.base_url}{path}", json=body, timeout=TIMEOUT)
+    reply = requests.request(method, f"{stack.base_url}{path}", json=body, timeout=timeout)
     return reply, time.perf_counter() - started
 
 
-def one_by_one(stack: ServedStack, calls: list[tuple[str, str, Any]]) -> list[tuple[requests.Response, float]]:
+def one_by_one(
+    stack: ServedStack, calls: list[tuple[str, str, Any]], timeout: float = OUTAGE_BOUND_SECS
+) -> list[tuple[requests.Response, float]]:
     """In turn, so each lands on the warm worker and its time is the dependency's, not a cold start's."""
-    return [call(stack, *c) for c in calls]
+    return [call(stack, *c, timeout=timeout) for c in calls]
 
 
 def assert_unavailable(replies: list[tuple[requests.Response, float]], label: str) -> None:
@@ -60,17 +63,10 @@ def assert_unavailable(replies: list[tuple[requests.Response, float]], label: st
     print(f"\n{label}: {len(replies)} requests, all 503, slowest {max(s for _, s in replies):.2f}s")
 
 
-def test_the_client_config_bounds_a_dead_dependency_to_three_seconds() -> None:
-    assert set(CLIENT_CONFIG["retries"]) == {"mode", "total_max_attempts"}  # max_attempts would count retries only
-    assert CLIENT_CONFIG["retries"]["mode"] == "standard"
-    assert ATTEMPTS * CLIENT_CONFIG["connect_timeout"] + MAX_BACKOFF_SECS <= 3.0  # refused or unreachable
-    assert ATTEMPTS * CLIENT_CONFIG["read_timeout"] + MAX_BACKOFF_SECS <= 3.0  # accepted, never answered
-
-
-@pytest.mark.parametrize(
-    ("mode", "revocation"),
-    [("down", "false"), ("down", "true"), pytest.param("hang", "true", marks=pytest.mark.slow)],
-)
+# A refused connection with the revocation check on: every route that reads or writes, validate
+# included, answers 503. A stall with it off: each function's first call is bounded, and validate,
+# which then needs no DynamoDB, is not held up by it.
+@pytest.mark.parametrize(("mode", "revocation"), [("down", "true"), ("hang", "false")])
 def test_dynamodb_outage(mode: str, revocation: str) -> None:
     with outage_stack(REVOCATION_CHECK=revocation) as (stack, dynamodb, _):
         http = requests.Session()
@@ -113,11 +109,12 @@ def test_dynamodb_outage(mode: str, revocation: str) -> None:
         assert reply.status_code == 201
 
 
-@pytest.mark.parametrize("mode", ["down", pytest.param("hang", marks=pytest.mark.slow)])
-def test_secrets_manager_outage(mode: str) -> None:
+def test_secrets_manager_outage() -> None:
+    """Refused connections. A stalled Secrets Manager fails the same way (the key read turns either
+    into KeyUnavailable), within the client configuration's bound that the DynamoDB stall shows."""
     with outage_stack() as (stack, _, secrets):
         http = requests.Session()
-        secrets.set(mode)  # from the start: no worker has read the key yet
+        secrets.set("down")  # from the start: no worker has read the key yet
         call_id = start(http, stack)  # DynamoDB alone: unaffected
         token = SessionManager(secret_key=stack.signing_key).generate_token("lookup", call_id)
         cold = one_by_one(
@@ -126,8 +123,9 @@ def test_secrets_manager_outage(mode: str) -> None:
                 ("POST", f"/sessions/{call_id}/tokens", {"function": "lookup"}),
                 ("POST", "/tokens/validate", {"call_id": call_id, "function": "lookup", "token": token}),
             ],
+            timeout=TIMEOUT,  # cold workers: importing the handler comes on top of the outage
         )
-        assert_unavailable(cold, f"Secrets Manager {mode}, cold workers")
+        assert_unavailable(cold, "Secrets Manager down, cold workers")
 
         secrets.set("pass")  # back: the same workers read the key now
         minted = mint(http, stack, call_id, "lookup")["lookup"]
@@ -135,10 +133,10 @@ def test_secrets_manager_outage(mode: str) -> None:
         forged = SessionManager(secret_key="not the key").generate_token("lookup", call_id)
         assert verdict(http, stack, call_id, "lookup", forged)["reason"] == "bad_signature"  # AWSPREVIOUS read too
 
-        secrets.set(mode)  # down again: the cached key keeps minting and validating
+        secrets.set("down")  # down again: the cached key keeps minting and validating
         assert verdict(http, stack, call_id, "lookup", minted) == {"valid": True}
         assert verdict(http, stack, call_id, "lookup", mint(http, stack, call_id, "other")["other"])["valid"] is False
         started = time.perf_counter()
         assert verdict(http, stack, call_id, "lookup", forged) == {"valid": False, "reason": "bad_signature"}
-        print(f"Secrets Manager {mode}, warm: bad signature answered in {time.perf_counter() - started:.2f}s")
+        print(f"Secrets Manager down, warm: bad signature answered in {time.perf_counter() - started:.2f}s")
         secrets.set("pass")

@@ -9,10 +9,10 @@ until they expire.
 from __future__ import annotations
 
 import requests
-from hardening_client import end, mint, new_call_id, start, verdict
 from signalwire.core.security.session_manager import SessionManager
 
 from harness.served import ServedStack
+from tests.support.plain_http import end, mint, new_call_id, start, verdict
 
 FUNCTIONS = ("lookup", "transfer", "get_weather", "book-table", "x")
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from session_client.signing import SigV4
 
-from harness.served import running_stack
+from harness.served import ServedStack, running_stack
 from smoke import lifecycle
 from tests.support.stub_service import Received, serving
 
@@ -47,7 +47,7 @@ def check_lifecycle(code: int, lines: list[str], mode: str) -> None:
     assert passed == STEPS and lines[-1] == f"mode {mode}", lines
 
 
-def test_smoke_passes_against_the_local_stack(local_stack: Any) -> None:
+def test_smoke_passes_against_the_local_stack(local_stack: ServedStack) -> None:
     check_lifecycle(*run_smoke(local_stack.base_url), mode="off")
 
 
@@ -56,7 +56,7 @@ def test_smoke_detects_the_revocation_check() -> None:
         check_lifecycle(*run_smoke(stack.base_url), mode="on")
 
 
-def test_smoke_signs_for_a_stack_that_checks_signatures(iam_stack: Any) -> None:
+def test_smoke_signs_for_a_stack_that_checks_signatures(iam_stack: ServedStack) -> None:
     """`--sign` with the emulated account's credentials (tests/conftest.py puts them in the environment)."""
     signed = subprocess.run(
         [sys.executable, "-m", "smoke", iam_stack.base_url, "--sign", "--region", "us-east-1"],

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 
 from local import template
-from tests.template.test_template import NoManagedPolicyNames, as_packaged, of_type
+from tests.support.template import NoManagedPolicyNames, as_packaged, of_type
+from tests.support.template import source as template_source
 
 DEPLOY_DOC = template.ROOT / "docs" / "deploy.md"
 HANDLERS = ("create", "read", "update", "delete")
@@ -78,7 +78,7 @@ def statements_granting(policy: dict[str, Any], action: str) -> list[dict[str, A
 
 def expand(parameters: dict[str, str]) -> dict[str, Any]:
     """The translated template's resources and those of its nested stack (no transform there)."""
-    source = as_packaged(yaml_parse(template.TEMPLATE.read_text()))
+    source = as_packaged(template_source())
     resources = dict(transform(copy.deepcopy(source), parameters, NoManagedPolicyNames())["Resources"])
     nested = template.application("Monitoring")["Resources"]
     assert not set(nested) & set(resources)
@@ -101,7 +101,7 @@ def test_every_handler_permission_of_every_resource_type_is_granted(resources: d
     kinds = sorted({r["Type"] for r in resources.values()})
     assert "AWS::Events::Rule" in kinds and "AWS::SNS::TopicPolicy" in kinds  # the optional ones too
     assert "AWS::CloudFormation::Stack" in kinds  # the nested Monitoring
-    missing = {}
+    missing: dict[str, list[str]] = {}
     for kind in kinds:
         for action in sorted(handler_permissions(kind)):
             service = action.split(":")[0]
@@ -166,7 +166,7 @@ def test_roles_get_only_the_managed_policies_the_template_attaches(resources: di
 
 
 def test_the_retained_resources_cannot_be_deleted_by_the_deployer() -> None:
-    source = yaml_parse(template.TEMPLATE.read_text())["Resources"]
+    source = template_source()["Resources"]
     policy = deployer_policy()
     retained = {r["Type"] for r in source.values() if r.get("DeletionPolicy") == "Retain"}
     assert retained == {"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"}
@@ -180,7 +180,7 @@ def test_the_retained_resources_cannot_be_deleted_by_the_deployer() -> None:
 
 
 def test_the_layer_statement_names_the_template_s_layer() -> None:
-    source = yaml_parse(template.TEMPLATE.read_text())["Resources"]
+    source = template_source()["Resources"]
     (layer,) = of_type(source, "AWS::Serverless::LayerVersion").values()
     name = re.sub(r"\$\{[^}]+\}", "*", layer["Properties"]["LayerName"]["Fn::Sub"])
     (grant,) = statements_granting(deployer_policy(), "lambda:PublishLayerVersion")
@@ -189,7 +189,7 @@ def test_the_layer_statement_names_the_template_s_layer() -> None:
 
 def test_the_nested_stack_statement_names_the_monitoring_stack() -> None:
     """CloudFormation names a nested stack <root stack>-<its logical id>-<suffix>."""
-    (nested_id,) = of_type(yaml_parse(template.TEMPLATE.read_text())["Resources"], "AWS::Serverless::Application")
+    (nested_id,) = of_type(template_source()["Resources"], "AWS::Serverless::Application")
     (grant,) = statements_granting(deployer_policy(), "cloudformation:CreateStack")
     name = f"<stack-name>-{nested_id}-abc123"
     assert fnmatchcase(f"arn:aws:cloudformation:<region>:<account-id>:stack/{name}/guid", grant["Resource"])

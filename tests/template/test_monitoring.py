@@ -14,11 +14,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from local import template
 from templates import monitoring as generator
-
-
-@pytest.fixture(scope="module")
-def source() -> dict[str, Any]:
-    return yaml_parse(template.TEMPLATE.read_text())
+from tests.support.template import source as template_source
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +57,7 @@ def test_the_dashboard_url_names_the_nested_dashboard(source: dict[str, Any], ne
 
 def test_every_function_s_monitoring_follows_the_functions(source: dict[str, Any]) -> None:
     """A function added to the root gets its log group and alarms from the generator, not by hand."""
-    added = yaml_parse(template.TEMPLATE.read_text())
+    added = template_source()
     added["Resources"]["ExtraFunction"] = {
         "Type": "AWS::Serverless::Function",
         "Properties": {

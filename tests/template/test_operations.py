@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 from session_rules.codes import Reason
 
 from local import template
-from tests.template.test_template import NoManagedPolicyNames, as_packaged, of_type
+from tests.support.template import NoManagedPolicyNames, as_packaged, of_type
+from tests.support.template import source as template_source
 
-FUNCTIONS = sorted(of_type(yaml_parse(template.TEMPLATE.read_text())["Resources"], "AWS::Serverless::Function"))
+FUNCTIONS = sorted(of_type(template_source()["Resources"], "AWS::Serverless::Function"))
 # The alarm actions every alarm carries: the given topic, the email topic, or neither.
 NOTIFY = [
     {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
@@ -34,11 +34,6 @@ NOTIFY = [
 ]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 MONITORING = template.ROOT / template.resource("Monitoring")["Properties"]["Location"]
-
-
-@pytest.fixture(scope="module")
-def source() -> dict[str, Any]:
-    return yaml_parse(template.TEMPLATE.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -285,14 +280,6 @@ def test_every_alarm_notifies_the_optional_topic_or_email(source: dict[str, Any]
 
 
 # --- Dashboard ---------------------------------------------------------------------------------
-
-
-def dashboard_body(monitoring: dict[str, Any]) -> dict[str, Any]:
-    (dashboard,) = of_type(monitoring["Resources"], "AWS::CloudWatch::Dashboard").values()
-    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
-    refs = set(re.findall(r"\$\{([^}]+)\}", body))
-    assert refs <= {"AWS::Region", "HttpApi", "Stage", *FUNCTIONS}, refs
-    return dict(json.loads(re.sub(r"\$\{[^}]+\}", "x", body)))
 
 
 # --- Provisioned concurrency -------------------------------------------------------------------

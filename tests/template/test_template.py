@@ -8,17 +8,16 @@ and index matching session_core.store, safe parameter defaults, runtime, layer, 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 from session_core.store import EXPIRY_INDEX, Attr
 
 from local import template
+from tests.support.template import NoManagedPolicyNames, as_packaged, of_type
 
 # The HTTP contract's routes (docs/api.md) and the function serving each.
 ROUTES = {
@@ -58,39 +57,12 @@ INDEX_ARN = {"Fn::Sub": "${SessionsTable.Arn}/index/" + EXPIRY_INDEX}
 SECRET_REF = {"Ref": "SigningKeySecret"}
 
 
-class NoManagedPolicyNames:
-    """The ManagedPolicyLoader CloudFormation passes; the template names policies by ARN only."""
-
-    def load(self) -> dict[str, str]:
-        raise AssertionError("the template refers to a managed policy by name")
-
-
-def as_packaged(source: dict[str, Any]) -> dict[str, Any]:
-    """The template as `sam package` uploads it: each local code folder replaced by its S3 location."""
-    packaged = copy.deepcopy(source)
-    for logical_id, res in packaged["Resources"].items():
-        props = res.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
-                props[key] = f"s3://deployment-bucket/{logical_id}.zip"
-    return packaged
-
-
-@pytest.fixture(scope="module")
-def source() -> dict[str, Any]:
-    return yaml_parse(template.TEMPLATE.read_text())
-
-
 @pytest.fixture(scope="module")
 def resources(source: dict[str, Any]) -> dict[str, Any]:
     """The translated template's resources (parameters at their defaults, as a plain deploy)."""
     translated = transform(as_packaged(source), {}, NoManagedPolicyNames())
     assert "Transform" not in translated
     return dict(translated["Resources"])
-
-
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in resources.items() if v["Type"] == kind}
 
 
 def listify(value: Any) -> list[Any]:

@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
 
-from local import template
-from tests.template.test_template import NoManagedPolicyNames, as_packaged, of_type
+from tests.support.template import NoManagedPolicyNames, as_packaged, of_type
+from tests.support.template import source as template_source
 
 FUNCTION = "ValidateFunction"  # the one function behind an alias (AutoPublishAlias)
 # Lambda refuses a version description longer than this.
@@ -26,7 +25,7 @@ MAX_DESCRIPTION = 256
 
 @pytest.fixture(scope="module")
 def packaged() -> dict[str, Any]:
-    return as_packaged(yaml_parse(template.TEMPLATE.read_text()))
+    return as_packaged(template_source())
 
 
 def expand(source: dict[str, Any], parameters: dict[str, Any] | None = None) -> dict[str, Any]:

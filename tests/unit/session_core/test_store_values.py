@@ -27,7 +27,7 @@ from local.aws import provision
 from local.moto_server import MotoServer
 from tests.support.clock import Clock
 from tests.support.sessions import existing
-from tests.threads import run_together
+from tests.support.threads import run_together
 
 TTL = 3600
 EXACT = {

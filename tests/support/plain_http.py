@@ -17,7 +17,7 @@ def new_call_id(prefix: str = "hard") -> str:
 
 
 def start(http: requests.Session, stack: ServedStack, call_id: str | None = None, **metadata: Any) -> str:
-    body = {"call_id": call_id or new_call_id(), "metadata": metadata}
+    body: dict[str, Any] = {"call_id": call_id or new_call_id(), "metadata": metadata}
     reply = http.post(f"{stack.base_url}/sessions", json=body, timeout=TIMEOUT)
     assert reply.status_code in (200, 201), reply.text
     return str(reply.json()["call_id"])
