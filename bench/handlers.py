@@ -47,7 +47,8 @@ def _references(sdk: SessionManager) -> dict[str, Handler]:
     """
     from aws_lambda_powertools.logging import correlation_paths
     from aws_lambda_powertools.metrics import MetricUnit
-    from session_core.http import body, entry, logger, metrics, resolver
+    from session_core.http import body, entry, resolver
+    from session_core.telemetry import logger, metrics
 
     def record() -> None:
         metrics.add_dimension(name="result", value="valid")

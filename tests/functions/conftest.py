@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from session_core import http
+from session_core import telemetry
 
 from tests.support.accounts import AwsAccount
 from tests.support.handler_stack import HandlerStack
@@ -48,9 +48,9 @@ def logs() -> Iterator[LogCapture]:
     """The service's structured log lines (the Powertools JSON format) for this test."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(http.logger.registered_formatter)
-    http.logger.addHandler(handler)
+    handler.setFormatter(telemetry.logger.registered_formatter)
+    telemetry.logger.addHandler(handler)
     try:
         yield LogCapture(stream)
     finally:
-        http.logger._logger.removeHandler(handler)
+        logging.getLogger(telemetry.logger.name).removeHandler(handler)  # the stdlib logger Powertools wraps
