@@ -26,6 +26,7 @@ from packaging.requirements import Requirement
 
 from local import aws, template
 from local.moto_server import MotoServer
+from tests.support.events import EXPECTED
 
 SAM = Path(sys.executable).with_name("sam")
 PYTHON313 = Path(os.path.realpath(sys.executable))  # the interpreter the venv was made from
@@ -53,17 +54,6 @@ print("RESULT " + json.dumps({"where": where, "result": result}))
 """
 
 
-def _events_table() -> dict[str, tuple[str, int | None, dict[str, Any]]]:
-    """tests/functions/test_events.py's table of event file -> (function, status, fields)."""
-    path = Path(__file__).resolve().parent.parent / "functions" / "test_events.py"
-    spec = importlib.util.spec_from_file_location("_events_expectations", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return dict(module.EXPECTED)
-
-
-EXPECTED = _events_table()
 FUNCTIONS = template.functions({aws.TABLE_ID: "table", aws.SECRET_ID: "secret"})
 
 
