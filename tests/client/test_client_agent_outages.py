@@ -195,10 +195,12 @@ def test_with_the_key_a_hostile_service_changes_nothing(hostile: StubService) ->
         all_ran(calls(base), agent)
 
 
-def test_without_the_key_a_hostile_service_gets_no_tool_run(hostile: StubService) -> None:
-    with agent_on("remote", hostile.url, signing_key()) as (agent, base):
-        none_ran(calls(base), agent)
-    assert hostile.received  # it was asked; whatever it answered, nothing was believed
+def test_without_the_key_a_service_that_says_retry_later_gets_no_tool_run() -> None:
+    """The other hostile answers, without the key, are the next test's (which also sees them cut off)."""
+    with serving(HOSTILE["retry_after"]) as hostile:
+        with agent_on("remote", hostile.url, signing_key()) as (agent, base):
+            none_ran(calls(base), agent)
+        assert hostile.received  # it was asked; what it answered was not believed
 
 
 @pytest.mark.parametrize("kind", ["huge", "trickle", "held"])
