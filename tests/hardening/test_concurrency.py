@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 from session_core.store import metadata_size
-from session_rules.limits import MAX_METADATA_BYTES
+from session_rules.limits import MAX_METADATA_BYTES, MAX_RETIRED_INCARNATIONS
 
 from harness.served import ServedStack
 from tests.support.plain_http import TIMEOUT, new_call_id, start
@@ -106,14 +106,20 @@ def test_concurrent_near_limit_patches_keep_the_limit(default_stack: ServedStack
 
 
 def test_create_racing_end_never_fails(default_stack: ServedStack) -> None:
-    """POST /sessions and DELETE /sessions/{id} on one id from 8 threads: 200/201 and 200, or a 503 a retry resolves."""
+    """POST /sessions and DELETE /sessions/{id} on one id from 8 threads: 200/201 and 200, or a 503 a retry resolves.
+
+    At most MAX_RETIRED_INCARNATIONS creates in all: each create over an ended session retires that
+    session's incarnation, and past the limit a restart is 409 restart_limit by design.
+    """
     call_id = new_call_id("create-end")
     base = default_stack.base_url
+    threads = 8
+    rounds = MAX_RETIRED_INCARNATIONS // threads
 
     def work(thread: int) -> list[int]:
         statuses = []
         with requests.Session() as http:
-            for i in range(10):
+            for i in range(rounds):
                 body: dict[str, Any] = {"call_id": call_id, "metadata": {f"t{thread}": i}}
                 reply = http.post(f"{base}/sessions", json=body, timeout=MERGE_TIMEOUT)
                 for _ in range(RETRIES):
@@ -126,7 +132,7 @@ def test_create_racing_end_never_fails(default_stack: ServedStack) -> None:
                 statuses.append(http.delete(f"{base}/sessions/{call_id}", timeout=MERGE_TIMEOUT).status_code)
         return statuses
 
-    statuses = [s for per_thread in run_together(8, work) for s in per_thread]
+    statuses = [s for per_thread in run_together(threads, work) for s in per_thread]
     print(f"\ncreate racing end: {statuses.count(503)} answered 503 first, all resolved by a retry")
     assert set(statuses) <= {200, 201, 503}
-    assert statuses.count(200) + statuses.count(201) == 8 * 10 * 2
+    assert statuses.count(200) + statuses.count(201) == threads * rounds * 2
