@@ -24,7 +24,7 @@ from harness.served import ServedStack, running_stack
 from local.aws import random_key
 
 CALL = "call-corpus"
-DOTTED = "root.2"  # a call id with a dot: tokens split from the right
+DOTTED = "corpus.root.2"  # a call id with dots (tokens split from the right), used by no other module
 
 
 def craft(key: str, call_id: str, function: str, expiry: str, nonce: str, *, pad: bool = True) -> str:
@@ -59,8 +59,8 @@ def corpus(client: RemoteSessionManager, stack: ServedStack) -> list[tuple[str, 
         (CALL, "get_weather", ts_style),
         (CALL, "get_weather", ts_style + "=" * (-len(ts_style) % 4)),
         (DOTTED, "get_weather", dotted),
-        ("root", "get_weather", dotted),
-        ("2", "get_weather", dotted),
+        ("corpus.root", "get_weather", dotted),
+        ("root.2", "get_weather", dotted),
         (CALL, "get_time", minted),
         ("call-other", "get_weather", minted),
         (
@@ -185,7 +185,7 @@ def test_mutated_tokens_get_the_services_verdict(
 
     @given(
         base=st.sampled_from(base_tokens).flatmap(mutated),
-        call_id=st.sampled_from([CALL, DOTTED, "root"]),
+        call_id=st.sampled_from([CALL, DOTTED, "corpus.root"]),
         function=st.sampled_from(["get_weather", "get_time"]),
     )
     def check(base: str, call_id: str, function: str) -> None:
