@@ -183,7 +183,9 @@ ORDER = [Reason.FUNCTION_MISMATCH, Reason.EXPIRED, Reason.BAD_SIGNATURE, Reason.
 
 
 @pytest.mark.parametrize(
-    "broken", [set(c) for n in range(len(ORDER) + 1) for c in itertools.combinations(ORDER, n)], ids=str
+    "broken",
+    [set(c) for n in range(len(ORDER) + 1) for c in itertools.combinations(ORDER, n)],
+    ids=lambda broken: "+".join(sorted(broken)) or "none",
 )
 def test_reasons_follow_the_sdk_order(broken: set[str]) -> None:
     expiry = int(NOW) - 10 if Reason.EXPIRED in broken else int(NOW) + 900
