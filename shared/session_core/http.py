@@ -16,13 +16,18 @@ from .errors import BadRequest, KeyUnavailable, Misconfigured, ServiceError, Una
 from .telemetry import check_settings, logger, metrics
 
 
+def _json(body: object) -> str:
+    """Every answer's body, success or error: compact, Unicode as is."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
 def error(status: int, code: ErrorCode, message: str) -> Response:
-    return Response(status, content_types.APPLICATION_JSON, json.dumps({"error": code, "message": message}))
+    return Response(status, content_types.APPLICATION_JSON, _json({"error": code, "message": message}))
 
 
 def resolver() -> APIGatewayHttpResolver:
     """An HTTP API (payload 2.0) resolver whose every failure is a JSON error body."""
-    app = APIGatewayHttpResolver(serializer=lambda body: json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+    app = APIGatewayHttpResolver(serializer=_json)
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:

@@ -232,3 +232,17 @@ def test_logs_carry_call_id_and_correlation_id(stack: HandlerStack, logs: LogCap
         mine = [r for r in records if r.get("correlation_id") == event["requestContext"]["requestId"]]
         assert mine, event["routeKey"]
         assert all(r["call_id"] == "logged-1" for r in mine), mine
+
+
+def test_every_body_is_compact_json_whoever_answers(stack: HandlerStack) -> None:
+    """A refused path id, a route no handler has, a session error and a success: one serialization."""
+    stack.create("compact", {"name": "Zoë"})
+    replies = [
+        stack.request("DELETE", "/sessions/compact%0A"),  # refused before routing to the service
+        stack.http("create", http_event("GET", "/no/such/route")),  # the resolver's own 404
+        stack.request("GET", "/sessions/compact/metadata"),
+        stack.request("POST", "/sessions/absent/tokens", {"function": "f"}),  # the service's 404
+    ]
+    assert [reply.status for reply in replies] == [400, 404, 200, 404]
+    for reply in replies:
+        assert reply.raw["body"] == json.dumps(reply.body, separators=(",", ":"), ensure_ascii=False), reply.raw
