@@ -25,7 +25,7 @@ from session_rules import limits
 from session_rules.codes import ErrorCode
 
 from . import __version__, signing
-from .errors import SessionServiceError
+from .errors import SessionServiceError, refused_here
 from .transport import Transport, is_verdict
 
 ANSWERED, REFUSED, USAGE, NO_VERDICT = 0, 1, 2, 3
@@ -34,17 +34,9 @@ TIMEOUT = (3.05, 30.0)  # connect, read: a cold start with the layer is a few se
 DEADLINE_SECS = 35.0  # the whole command, retries included
 
 
-class Refused(Exception):
-    """An input refused before any request, as the service would refuse it."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.answer = {"error": code, "message": message}
-
-
 def session_path(call_id: str, tail: str = "") -> str:
     if not limits.is_call_id(call_id):  # else it could address another route
-        raise Refused(ErrorCode.INVALID_CALL_ID, f"call_id must be {limits.CALL_ID_RULE}")
+        raise refused_here(ErrorCode.INVALID_CALL_ID, f"call_id must be {limits.CALL_ID_RULE}")
     return f"/sessions/{call_id}{tail}"
 
 
@@ -100,7 +92,7 @@ def request_for(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | No
     if args.json is not None:
         return "PATCH", path, {"metadata": args.json}
     if args.key is None or args.value is None:
-        raise Refused("missing_field", "metadata set needs KEY VALUE or --json OBJECT")
+        raise refused_here(ErrorCode.MISSING_FIELD, "metadata set needs KEY VALUE or --json OBJECT")
     return "PATCH", path, {"key": args.key, "value": metadata_value(args.value)}
 
 
@@ -162,8 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         method, path, body = request_for(args)
         auth = signing.auth_for(args.url, sign=args.sign, region=args.region)
-    except Refused as exc:
-        print(json.dumps(exc.answer))
+    except SessionServiceError as exc:  # an input refused here, as the service would refuse it
+        print(json.dumps({"error": exc.code, "message": exc.message}))
         return REFUSED
     except ValueError as exc:  # no credentials, or no region to sign for
         top.error(str(exc))
