@@ -17,9 +17,9 @@ DynamoDB takes milliseconds.
 
 DynamoDB refuses a PutItem or UpdateItem whose resulting item would exceed 400 KB; moto
 checks only its own estimate (refusing from about 405,000 bytes), and not at all for values set
-inside a map (`SET md.#k = :v`), so it stored 600 KB items. The server adds DynamoDB's rule
-(`enforce_item_size`): an item is refused past 400 KB by that rule or past moto's own estimate,
-whichever comes first, so the local stack is never more lenient than DynamoDB.
+inside a map (`SET md.#k = :v`), so on its own it stores a 600 KB item. The server adds
+DynamoDB's rule (`enforce_item_size`): an item is refused past 400 KB by that rule or past moto's
+own estimate, whichever comes first, so the local stack is never more lenient than DynamoDB.
 """
 
 from __future__ import annotations
