@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from collections.abc import Callable
 
 from session_core.store import metadata_size
 from session_rules.limits import MAX_METADATA_BYTES
@@ -144,7 +144,7 @@ def test_create_takes_one_function_as_the_mint_route_does(stack: HandlerStack) -
 
 
 def test_a_lifetime_longer_than_validation_accepts_is_a_logged_500_not_tokens(
-    make_stack: Any, logs: LogCapture
+    make_stack: Callable[..., HandlerStack], logs: LogCapture
 ) -> None:
     """Every token minted would be refused as lifetime_exceeded: an outage to fix, not bad tokens."""
     stack = make_stack(TOKEN_EXPIRY_SECS="90000", MAX_TOKEN_LIFETIME_SECS="86400")

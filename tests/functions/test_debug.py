@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 from signalwire.core.security.session_manager import SessionManager
@@ -30,7 +31,7 @@ def test_disabled_by_default_whatever_the_body(stack: HandlerStack) -> None:
         assert reply.body == {"error": "debug_disabled", "message": "debug mode not enabled"}
 
 
-def test_debug_output_matches_the_sdk(make_stack: Any) -> None:
+def test_debug_output_matches_the_sdk(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     call_id = "a-long-call-id.with.dots"
     stack.create(call_id)
@@ -53,7 +54,7 @@ def test_debug_output_matches_the_sdk(make_stack: Any) -> None:
     assert 0 < reply.body["status"]["expires_in_seconds"] <= int(stack.account.environment["TOKEN_EXPIRY_SECS"])
 
 
-def test_debug_never_shows_call_id_or_signature_in_full(make_stack: Any) -> None:
+def test_debug_never_shows_call_id_or_signature_in_full(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     call_id = "secret-call-identifier"
     stack.create(call_id)
@@ -67,20 +68,20 @@ def test_debug_never_shows_call_id_or_signature_in_full(make_stack: Any) -> None
     assert signature[:9] not in reply.raw["body"]
 
 
-def test_short_call_id_is_shown_as_is(make_stack: Any) -> None:
+def test_short_call_id_is_shown_as_is(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     token = SessionManager(secret_key="k").generate_token("f", "short")
     assert stack.request("POST", "/tokens/debug", {"token": token}).body["components"]["call_id"] == "short"
 
 
-def test_expired_token(make_stack: Any) -> None:
+def test_expired_token(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     token = SessionManager(secret_key="k", token_expiry_secs=-60).generate_token("f", "c")
     status = stack.request("POST", "/tokens/debug", {"token": token}).body["status"]
     assert (status["is_expired"], status["expires_in_seconds"]) == (True, 0)
 
 
-def test_not_a_token(make_stack: Any) -> None:
+def test_not_a_token(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     three_parts = base64.urlsafe_b64encode(b"a.b.c").decode()
     reply = stack.request("POST", "/tokens/debug", {"token": three_parts})
@@ -93,7 +94,7 @@ def test_not_a_token(make_stack: Any) -> None:
     assert (reply.body["valid_format"], reply.body["token_length"]) == (False, len(undecodable))
 
 
-def test_bad_request_with_debug_on(make_stack: Any) -> None:
+def test_bad_request_with_debug_on(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     bad = [({}, "missing_field"), ({"token": ""}, "invalid_token"), ({"token": "A" * 1025}, "invalid_token")]
     for body, code in bad:

@@ -9,6 +9,7 @@ any other stack its SecretId is that stack's SigningSecretArn output, as here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -81,7 +82,7 @@ def test_rotate_event_stages_a_pending_key(stack: HandlerStack) -> None:
     assert stages[event["ClientRequestToken"]] == ["AWSPENDING"]
 
 
-def test_debug_event_with_debug_mode_on(make_stack: Any) -> None:
+def test_debug_event_with_debug_mode_on(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     reply = stack.http("debug", load_event("debug.json"))
     assert reply.status == 200, reply

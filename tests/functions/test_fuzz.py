@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -59,7 +60,7 @@ def fill(path: str, call_id: str = CALL) -> str:
 
 
 @pytest.fixture
-def fuzz_stack(make_stack: Any) -> HandlerStack:
+def fuzz_stack(make_stack: Callable[..., HandlerStack]) -> HandlerStack:
     """A stack with debug on (so /tokens/debug parses its body), one session and a valid token."""
     stack = make_stack(DEBUG_MODE="true")
     stack.create(CALL)

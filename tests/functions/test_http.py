@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ def test_bad_body_is_a_400(stack: HandlerStack) -> None:
             assert reply.body["message"]
 
 
-def test_bad_body_to_debug_is_a_400(make_stack: Any) -> None:
+def test_bad_body_to_debug_is_a_400(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(DEBUG_MODE="true")
     for text, code in BAD_BODIES:
         reply = stack.http("debug", with_body(stack.event("POST", "/tokens/debug", {"token": "x"}), text))

@@ -8,6 +8,7 @@ live as long as the request asks, up to MaxTokenLifetimeSecs, and the session at
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ def valid(stack: HandlerStack, call_id: str, function: str, token: str) -> tuple
 
 
 @pytest.fixture
-def strict(make_stack: Any) -> Any:
+def strict(make_stack: Callable[..., HandlerStack]) -> HandlerStack:
     return make_stack(REVOCATION_CHECK="true")
 
 
@@ -97,7 +98,7 @@ def test_tokens_live_as_long_as_asked_and_the_session_at_least_as_long(stack: Ha
     assert tokens.parse(minted.body["token"]).expiry == str(minted.body["expires_at"])  # type: ignore[union-attr]
 
 
-def test_a_mint_with_a_longer_lifetime_keeps_the_session_alive_as_long(make_stack: Any) -> None:
+def test_a_mint_with_a_longer_lifetime_keeps_the_session_alive_as_long(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(SESSION_TTL_SECS="600", REVOCATION_CHECK="true")
     stack.create("call-1")
     minted = stack.request("POST", "/sessions/call-1/tokens", {"function": "f", "token_expiry_secs": 7200})

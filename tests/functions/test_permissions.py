@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
 
 from session_core.store import DynamoSessionStore
 from session_rules.limits import MAX_METADATA_BYTES
@@ -64,7 +64,7 @@ def exercise(stack: HandlerStack) -> None:
         stack.invoke("rotate", {"SecretId": stack.account.secret_id, "ClientRequestToken": version, "Step": step})
 
 
-def test_each_role_allows_exactly_what_its_handler_calls(make_stack: Any) -> None:
+def test_each_role_allows_exactly_what_its_handler_calls(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(REVOCATION_CHECK="true", DEBUG_MODE="true")
     exercise(stack)
     made: dict[str, set[str]] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -60,7 +61,9 @@ def rotate(stack: HandlerStack, aws: AwsAccount) -> None:
     assert CURRENT in aws.secretsmanager.describe_secret(SecretId=aws.secret_id)["VersionIdsToStages"][version]
 
 
-def test_the_compromised_key_procedure_retires_a_leaked_key(make_stack: Any, aws: AwsAccount) -> None:
+def test_the_compromised_key_procedure_retires_a_leaked_key(
+    make_stack: Callable[..., HandlerStack], aws: AwsAccount
+) -> None:
     """docs/operations.md, "A leaked signing key": rotate, rotate again, wait KEY_CACHE_SECS.
 
     Containers (and clients) started before the procedure hold the leaked key until their key cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 from session_rules.limits import MAX_TOKEN_LENGTH
@@ -78,7 +79,7 @@ def test_ended_session_still_valid_without_revocation_check(stack: HandlerStack)
     assert reason(stack, "call-1", "f", token) is None  # stateless: the default
 
 
-def test_revocation_check_rejects_ended_and_unknown_sessions(make_stack: Any) -> None:
+def test_revocation_check_rejects_ended_and_unknown_sessions(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(REVOCATION_CHECK="true")
     stack.create("call-1")
     token = stack.mint("call-1", "f")
@@ -125,7 +126,7 @@ def test_warm_stateless_validate_makes_no_aws_call(stack: HandlerStack) -> None:
     assert _validate_calls(stack, "call-1", stack.mint("call-1", "f")) == []
 
 
-def test_warm_validate_with_revocation_check_makes_one_read(make_stack: Any) -> None:
+def test_warm_validate_with_revocation_check_makes_one_read(make_stack: Callable[..., HandlerStack]) -> None:
     stack = make_stack(REVOCATION_CHECK="true")
     stack.create("call-1")
     token = stack.mint("call-1", "f")

@@ -113,7 +113,7 @@ def test_unknown_steps_and_events_are_refused(aws: AwsAccount) -> None:
         rotate_step(aws.secretsmanager, {"SecretId": aws.secret_id, "Step": "createSecret"})
 
 
-def _fresh(make_service: Callable[..., SessionService]) -> Any:
+def _fresh(make_service: Callable[..., SessionService]) -> SessionService:
     """A service whose key ring re-reads the secret on every use (a container started now)."""
     return make_service(key_cache_secs=0)
 

@@ -6,7 +6,6 @@ import json
 import re
 from typing import Any
 
-import boto3
 import pytest
 from session_core.errors import MetadataTooLarge, SessionEnded
 from session_core.store import Attr, DynamoSessionStore, Session, expiry_bucket, metadata_size
@@ -15,6 +14,7 @@ from session_rules.limits import INCARNATION_LENGTH, MAX_METADATA_BYTES
 from local import template
 from tests.support.accounts import AwsAccount
 from tests.support.clock import Clock
+from tests.support.races import other_writer
 from tests.support.sessions import existing
 
 TTL = 3600
@@ -348,20 +348,6 @@ def test_a_merge_into_an_ended_session_changes_nothing(
 
 
 # -- racing writers, one at a time ---------------------------------------------------------------
-
-
-def other_writer(aws: AwsAccount, when: Any, write: Any) -> list[bool]:
-    """Run `write(client)` once, from another client, just before the store's first request that `when` matches."""
-    other = boto3.client("dynamodb")
-    done: list[bool] = []
-
-    def race(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if not done and when(model.name, params):
-            done.append(True)
-            write(other)
-
-    aws.dynamodb.meta.events.register("before-parameter-build.dynamodb", race)
-    return done
 
 
 def set_key(aws: AwsAccount, key: str, value: Any) -> Any:

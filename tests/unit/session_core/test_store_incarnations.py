@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 from session_core.errors import IncarnationLimit, IncarnationRetired, RestartLimit, SessionEnded, SessionNotFound
 from session_core.store import KEYS_PER_UPDATE, Attr, DynamoSessionStore
@@ -18,6 +17,7 @@ from session_rules.limits import MAX_INCARNATIONS, MAX_RETIRED_INCARNATIONS
 
 from tests.support.accounts import AwsAccount
 from tests.support.clock import Clock
+from tests.support.races import other_writer
 from tests.support.sessions import existing
 
 TTL = 3600
@@ -27,20 +27,6 @@ def raw(aws: AwsAccount, call_id: str) -> dict[str, Any] | None:
     return aws.dynamodb.get_item(TableName=aws.table_name, Key={Attr.KEY: {"S": call_id}}, ConsistentRead=True).get(
         "Item"
     )
-
-
-def other_writer(aws: AwsAccount, when: Any, write: Any) -> list[bool]:
-    """Run `write(client)` once, from another client, just before the store's first request that `when` matches."""
-    other = boto3.client("dynamodb")
-    done: list[bool] = []
-
-    def race(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if not done and when(model.name, params):
-            done.append(True)
-            write(other)
-
-    aws.dynamodb.meta.events.register("before-parameter-build.dynamodb", race)
-    return done
 
 
 def inc(i: int) -> str:
