@@ -3,9 +3,10 @@
 Each stack's functions reach DynamoDB and Secrets Manager through their own fault proxy
 (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER), so one service can be
 stopped ("down": connection refused) or stalled ("hang": accepted, never answered) while
-the other keeps serving. The client configuration (session_core/config.py) turns a dead
-dependency into a 503 within about 3 s; a request during an outage that is not answered
-within twice that fails here as a timeout. Durations are printed (pytest -s).
+the other keeps serving. The client configuration (session_core/config.py) must turn a dead
+dependency into the function's own 503 JSON before the function's Timeout (the template's, which
+the local stack enforces): past it the gateway would answer instead, with its own body, and
+assert_unavailable fails. No elapsed time is asserted; durations are printed (pytest -s).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from local.lambda_pool import SERVICE_ENDPOINTS
 from tests.support.plain_http import TIMEOUT, mint, new_call_id, start, verdict
 
 UNAVAILABLE = "service_unavailable"
-OUTAGE_BOUND_SECS = 6.0
 
 
 @contextlib.contextmanager
@@ -40,19 +40,15 @@ def outage_stack(**env: str) -> Iterator[tuple[ServedStack, FaultProxy, FaultPro
             yield stack, dynamodb, secrets
 
 
-def call(
-    stack: ServedStack, method: str, path: str, body: Any = None, timeout: float = TIMEOUT
-) -> tuple[requests.Response, float]:
+def call(stack: ServedStack, method: str, path: str, body: Any = None) -> tuple[requests.Response, float]:
     started = time.perf_counter()
-    reply = requests.request(method, f"{stack.base_url}{path}", json=body, timeout=timeout)
+    reply = requests.request(method, f"{stack.base_url}{path}", json=body, timeout=TIMEOUT)  # a hang guard
     return reply, time.perf_counter() - started
 
 
-def one_by_one(
-    stack: ServedStack, calls: list[tuple[str, str, Any]], timeout: float = OUTAGE_BOUND_SECS
-) -> list[tuple[requests.Response, float]]:
+def one_by_one(stack: ServedStack, calls: list[tuple[str, str, Any]]) -> list[tuple[requests.Response, float]]:
     """In turn, so each lands on the warm worker and its time is the dependency's, not a cold start's."""
-    return [call(stack, *c, timeout=timeout) for c in calls]
+    return [call(stack, *c) for c in calls]
 
 
 def assert_unavailable(replies: list[tuple[requests.Response, float]], label: str) -> None:
@@ -123,7 +119,6 @@ def test_secrets_manager_outage() -> None:
                 ("POST", f"/sessions/{call_id}/tokens", {"function": "lookup"}),
                 ("POST", "/tokens/validate", {"call_id": call_id, "function": "lookup", "token": token}),
             ],
-            timeout=TIMEOUT,  # cold workers: importing the handler comes on top of the outage
         )
         assert_unavailable(cold, "Secrets Manager down, cold workers")
 
