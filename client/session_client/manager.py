@@ -33,10 +33,12 @@ from .minted import MintedTokens
 from .outbox import Job, Outbox, OutboxStats, body_of
 from .tokens import TokenCheck, input_error
 from .transport import (
+    DEFAULT_BACKOFF_FACTOR,
     DEFAULT_BREAKER_COOLDOWN_SECS,
     DEFAULT_BREAKER_FAILURES,
     DEFAULT_DEADLINE_SECS,
     DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     Transport,
 )
@@ -150,8 +152,8 @@ class RemoteSessionManager:
         credentials: Any = None,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         deadline_secs: float = DEFAULT_DEADLINE_SECS,
-        retries: int = 2,
-        backoff_factor: float = 0.2,
+        retries: int = DEFAULT_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         breaker_failures: int = DEFAULT_BREAKER_FAILURES,
         breaker_cooldown_secs: float = DEFAULT_BREAKER_COOLDOWN_SECS,

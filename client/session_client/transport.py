@@ -48,6 +48,8 @@ log = logging.getLogger("session_client")
 DEFAULT_DEADLINE_SECS = 4.0  # a cold Lambda behind API Gateway answers within ~1-2 s
 DEFAULT_TIMEOUT = (3.05, 10.0)  # (connect, read) per attempt, within the deadline
 # The service's largest answer is a batch mint: 64 tokens of up to ~1 KB each, about 70 KB.
+DEFAULT_RETRIES = 2  # after the first attempt, for answers a retry can cure, within the deadline
+DEFAULT_BACKOFF_FACTOR = 0.2
 DEFAULT_MAX_ANSWER_BYTES = 1 << 20
 DEFAULT_BREAKER_FAILURES = 5
 DEFAULT_BREAKER_COOLDOWN_SECS = 5.0
@@ -275,8 +277,8 @@ class Transport:
         auth: requests.auth.AuthBase | None = None,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         deadline_secs: float = DEFAULT_DEADLINE_SECS,
-        retries: int = 2,
-        backoff_factor: float = 0.2,
+        retries: int = DEFAULT_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         breaker_failures: int = DEFAULT_BREAKER_FAILURES,
         breaker_cooldown_secs: float = DEFAULT_BREAKER_COOLDOWN_SECS,
