@@ -28,21 +28,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GatewayCode, InvalidResponse, SessionServiceError
+from session_rules.codes import ErrorCode
+
+from .errors import ServiceUnavailable, SessionServiceError
 
 log = logging.getLogger("session_client")
 
-# No verdict came back: the same request may well pass later. Everything else is the service's (or
-# the gateway's) answer about this request, which sending it again would not change.
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_RETRY_CODES = frozenset({GatewayCode.INTERNAL_ERROR})  # the function crashed or timed out: perhaps a cold start
-
 
 def no_verdict(exc: SessionServiceError) -> bool:
-    """True when `exc` says nothing about the request itself (unreachable, throttled, unavailable)."""
-    if isinstance(exc, InvalidResponse):  # an answer that is not the service's: a wrong URL, not a blip
-        return False
-    return exc.status is None or exc.status in _RETRY_STATUSES or exc.code in _RETRY_CODES
+    """True when `exc` says nothing about the request itself, so the same request may well pass later:
+    the errors the client calls ServiceUnavailable (no answer, throttled, a 5xx), but for the service's
+    `misconfigured`, which no retry cures. An answer that is not the service's (InvalidResponse) is a
+    wrong URL, not a blip; every other error is the service's verdict on the request."""
+    return isinstance(exc, ServiceUnavailable) and exc.code != ErrorCode.MISCONFIGURED
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class OutboxStats:
 
     queued: int = 0  # accepted into the queue
     sent: int = 0  # answered with a 2xx
-    refused: int = 0  # answered with the service's verdict against it (a 4xx): logged
+    refused: int = 0  # answered with the service's verdict against it (a 4xx, or misconfigured): logged
     failed: int = 0  # no verdict within retry_secs, or still unsent when the sender closed: logged
     unknown: int = 0  # not safe to repeat (an end), no verdict, and perhaps it reached the service: logged
     dropped: int = 0  # not accepted, the queue being full: logged, and the caller told so

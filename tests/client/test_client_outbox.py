@@ -224,6 +224,8 @@ def test_requests_that_differ_only_as_json_are_not_taken_for_one(service: Servic
         (service_error("gateway_throttled", "slow down", 429), True),
         (service_error("gateway_timeout", "timed out", 504), True),
         (service_error("gateway_internal_error", "crashed", 500), True),
+        (service_error("internal_error", "failed unexpectedly", 500), True),  # the service's own, perhaps a blip
+        (service_error("session_busy", "retry shortly", 503), True),
         (service_error("deadline_exceeded", "no time left"), True),
         (ENDED, False),
         (service_error("incarnation_limit", "full", 409), False),
