@@ -331,10 +331,10 @@ class RemoteSessionManager:
         except (SessionNotFound, SessionEnded):  # unknown or expired, or ended
             return None
 
-    def _after_queued_writes(self, call_id: str) -> None:
+    def _after_queued_writes(self, call_id: str, deadline: float) -> None:
         """Wait until the writes queued for the call were sent, so a read sees them; raise when they
-        still are not within one request's time."""
-        if self._outbox is not None and not self._outbox.wait(call_id, time.monotonic() + self._wait_secs):
+        still are not by `deadline` (a `time.monotonic()` instant), the read's own."""
+        if self._outbox is not None and not self._outbox.wait(call_id, deadline):
             raise service_error(ClientCode.WRITES_PENDING, f"the writes queued for {call_id} are not sent yet")
 
     # -- with the key: in-process, the service's part queued ----------------------------
@@ -576,10 +576,11 @@ class RemoteSessionManager:
             verdict = self._signer.check(call_id, function_name, token)
             if not (verdict.valid and self.revocation_check):
                 return verdict
-            self._after_queued_writes(call_id)
+        deadline = time.monotonic() + self._wait_secs  # one for the queued writes and the check together
+        self._after_queued_writes(call_id, deadline)
         body = {"call_id": call_id, "function": function_name, "token": token}
         try:
-            answer = self._transport.call("POST", "/tokens/validate", body)[1]
+            answer = self._transport.call("POST", "/tokens/validate", body, deadline=deadline)[1]
         except InvalidInput as exc:
             if exc.code in INPUT_CODES:  # the service's verdict on an input (the SDK's False)
                 return TokenCheck(False, exc.code)
@@ -613,8 +614,9 @@ class RemoteSessionManager:
     def get_session_metadata(self, call_id: str) -> dict[str, Any]:
         """The session's metadata ({} when none). With the key, after the call's queued writes."""
         path = self._session_path(call_id, "/metadata")
-        self._after_queued_writes(call_id)
-        return dict(self._field(self._transport.call("GET", path)[1], "metadata", dict))
+        deadline = time.monotonic() + self._wait_secs  # one for the queued writes and the read together
+        self._after_queued_writes(call_id, deadline)
+        return dict(self._field(self._transport.call("GET", path, deadline=deadline)[1], "metadata", dict))
 
     def set_session_metadata(self, call_id: str, key: str | Mapping[str, Any], value: Any = _UNSET) -> bool:
         """Merge metadata: `(call_id, key, value)` as in the SDK, or `(call_id, {...})` as in the TS SDK.
