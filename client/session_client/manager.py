@@ -30,7 +30,7 @@ from .errors import (
 from .keys import SecretKeys, StaticKeys
 from .local import LocalCalls, LocalSigner
 from .minted import MintedTokens
-from .outbox import Job, Outbox, OutboxStats, body_of
+from .outbox import Job, Outbox, OutboxStats
 from .tokens import TokenCheck, input_error
 from .transport import (
     DEFAULT_BACKOFF_FACTOR,
@@ -41,6 +41,7 @@ from .transport import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     Transport,
+    body_of,
 )
 
 log = logging.getLogger("session_client")

@@ -17,14 +17,13 @@ from __future__ import annotations
 import atexit
 import heapq
 import itertools
-import json
 import logging
 import random
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +45,7 @@ def no_verdict(exc: SessionServiceError) -> bool:
 @dataclass(frozen=True)
 class Job:
     """One request to send: `what` names it in logs ("start", "metadata", "end"); `body` is the JSON
-    sent, encoded already (see `body_of`), so nothing the caller changes later is sent.
+    sent, encoded already (see `transport.body_of`), so nothing the caller changes later is sent.
 
     `refused` is told the service's verdict when it refuses the request. A DELETE is sent again
     only when it never reached the service.
@@ -62,11 +61,6 @@ class Job:
     def once(self) -> bool:
         """Not safe to repeat once it may have reached the service."""
         return self.method == "DELETE"
-
-
-def body_of(body: Mapping[str, Any]) -> bytes:
-    """A body encoded as the transport sends it, for a Job."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 @dataclass(frozen=True)

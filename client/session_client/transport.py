@@ -75,6 +75,12 @@ GATEWAY_CODES = {
 _RETRY_AFTER = Retry(0)  # only its parser: seconds or an HTTP date
 
 
+def body_of(body: Mapping[str, Any]) -> bytes:
+    """A request's JSON body as it is sent: compact, UTF-8, and never NaN or Infinity, which the
+    service's JSON refuses (queued bodies are encoded with this too, when queued)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
 def is_verdict(error: SessionServiceError) -> bool:
     """True when the service (or its gateway) answered the request for what it is: a 4xx other than
     throttling. No answer, a 5xx, a 429, or an answer that is not the service's is no verdict."""
@@ -338,7 +344,7 @@ class Transport:
     def _attempts(
         self, method: str, path: str, body: Mapping[str, Any] | bytes | None, deadline: float
     ) -> tuple[int, dict[str, Any]]:
-        data = body if body is None or isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        data = body if body is None or isinstance(body, bytes) else body_of(body)
         # identity: the answer's size on the wire is its size in memory, so the cap holds for both
         headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if data is not None:

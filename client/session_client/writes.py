@@ -6,7 +6,7 @@ bad input would come too late for the caller to see. The rules are the service's
 metadata growing past the limit, which only the service can tell (logged and counted).
 
 What is checked is a snapshot of the caller's values; the request body is encoded from it when it
-is queued (outbox.body_of), so a value the caller changes afterwards changes nothing that is sent.
+is queued (transport.body_of), so a value the caller changes afterwards changes nothing that is sent.
 """
 
 from __future__ import annotations

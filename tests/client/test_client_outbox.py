@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from session_client import SessionServiceError
 from session_client.errors import service_error
-from session_client.outbox import Job, Outbox, OutboxStats, body_of, no_verdict
+from session_client.outbox import Job, Outbox, OutboxStats, no_verdict
+from session_client.transport import body_of
 
 from tests.support.stub_service import StubService, serving
 
