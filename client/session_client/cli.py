@@ -34,6 +34,11 @@ TIMEOUT = (3.05, 30.0)  # connect, read: a cold start with the layer is a few se
 DEADLINE_SECS = 35.0  # the whole command, retries included
 
 
+def say(answer: dict[str, Any]) -> None:
+    """An answer on stdout as the service writes its bodies: compact JSON, Unicode as is."""
+    print(json.dumps(answer, separators=(",", ":"), ensure_ascii=False))
+
+
 def session_path(call_id: str, tail: str = "") -> str:
     if not limits.is_call_id(call_id):  # else it could address another route
         raise refused_here(ErrorCode.INVALID_CALL_ID, f"call_id must be {limits.CALL_ID_RULE}")
@@ -155,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         method, path, body = request_for(args)
         auth = signing.auth_for(args.url, sign=args.sign, region=args.region)
     except SessionServiceError as exc:  # an input refused here, as the service would refuse it
-        print(json.dumps({"error": exc.code, "message": exc.message}))
+        say({"error": exc.code, "message": exc.message})
         return REFUSED
     except ValueError as exc:  # no credentials, or no region to sign for
         top.error(str(exc))
@@ -164,10 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             status, answer = service.call(method, path, body)
         except SessionServiceError as exc:
-            print(json.dumps({"error": exc.code, "message": exc.message}))
+            say({"error": exc.code, "message": exc.message})
             print(f"swaig-session: {method} {path}: {exc.status or exc.code}", file=sys.stderr)
             return REFUSED if is_verdict(exc) else NO_VERDICT
-    print(json.dumps(answer))
+    say(answer)
     if answer.get("valid") is False:  # a token judged invalid is answered, and refused
         print(f"swaig-session: {method} {path}: {status}, not valid", file=sys.stderr)
         return REFUSED

@@ -26,7 +26,9 @@ def cli(*args: str, url: str | None = None, env: dict[str, str] | None = None) -
     if run.returncode == USAGE:
         return run.returncode, run.stderr
     assert run.stdout.count("\n") == 1, run.stdout + run.stderr  # one JSON line
-    return run.returncode, json.loads(run.stdout)
+    answer = json.loads(run.stdout)
+    assert run.stdout == json.dumps(answer, separators=(",", ":"), ensure_ascii=False) + "\n"  # compact
+    return run.returncode, answer
 
 
 def test_a_call_from_start_to_end(stack: ServedStack, call_id: str) -> None:
