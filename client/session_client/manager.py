@@ -185,7 +185,6 @@ class RemoteSessionManager:
                 "revocation_check is for a manager holding the key: without it every check asks the service"
             )
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self.auto_create = auto_create
         self.debug_mode = debug_mode
         self.max_token_lifetime_secs = max_token_lifetime_secs  # the stack's MaxTokenLifetimeSecs

@@ -130,9 +130,6 @@ class SessionService:
             raise DebugDisabled()
         return lambda token: tokens.debug(token, self.clock())
 
-    def debug(self, token: str) -> dict[str, Any]:
-        return self.debug_view()(token)
-
     def get_metadata(self, call_id: str) -> dict[str, Any]:
         session = self.store.get(call_id)
         return session.metadata if session is not None else {}

@@ -262,7 +262,7 @@ def test_debug_of_an_expiry_beyond_the_platform_dates() -> None:
 def test_debug_off_says_what_the_sdk_says(service: SessionService) -> None:
     assert sdk().debug_token("anything") == {"error": DebugDisabled.message}
     with pytest.raises(DebugDisabled):
-        service.debug(sdk().generate_token("f", "c"))
+        service.debug_view()
 
 
 # -- through SessionService, keys from (moto's) Secrets Manager ---------------------------------
@@ -308,7 +308,7 @@ def test_service_debug_agrees_with_the_sdk(
 
     def ours(token: str, now: float) -> dict[str, Any]:
         clock.now = now  # the service's clock (make_service builds it on this one)
-        return service.debug(token)
+        return service.debug_view()(token)
 
     for token in (minted["get_weather"], sdk(aws.signing_key, expiry_secs=-10).generate_token("f", "c")):
         theirs = assert_debug_agrees(token, ours)
