@@ -26,6 +26,7 @@ from session_rules.codes import ErrorCode
         (ErrorCode.DEBUG_DISABLED, 403, AccessDenied),
         (ErrorCode.SESSION_NOT_FOUND, 404, SessionNotFound),
         ("gateway_not_found", 404, SessionServiceError),  # no such route: never the session's 404
+        (ErrorCode.NOT_FOUND, 404, SessionServiceError),  # the service's own word for no such route
         (ErrorCode.SESSION_ENDED, 409, SessionEnded),
         (ErrorCode.INCARNATION_RETIRED, 409, SessionEnded),
         (ErrorCode.RESTART_LIMIT, 409, SessionEnded),
@@ -33,6 +34,9 @@ from session_rules.codes import ErrorCode
         ("gateway_throttled", 429, ServiceUnavailable),
         (ErrorCode.INTERNAL_ERROR, 500, ServiceUnavailable),
         (ErrorCode.SERVICE_UNAVAILABLE, 503, ServiceUnavailable),
+        (ErrorCode.SESSION_BUSY, 503, ServiceUnavailable),
+        (ErrorCode.MISCONFIGURED, 500, ServiceUnavailable),
+        (ClientCode.WRITES_PENDING, None, ServiceUnavailable),
         ("gateway_timeout", 504, ServiceUnavailable),
         (ClientCode.UNREACHABLE, None, ServiceUnavailable),
         (ClientCode.DEADLINE_EXCEEDED, None, ServiceUnavailable),
