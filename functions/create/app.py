@@ -26,16 +26,14 @@ def create_session() -> tuple[dict[str, Any], int]:
     incarnation = inputs.incarnation(request)
     service = default_service()
     lifetime = inputs.token_lifetime(request, service.config.max_token_lifetime_secs)
-    if functions:
-        service.minting_key(lifetime)  # a stack that cannot mint fails the request before the session is written
-    session, created = service.create_session(
-        call_id, metadata, restart=restart, incarnation=incarnation, lifetime=lifetime
+    session, created, minted = service.start(
+        call_id, metadata, functions, restart=restart, incarnation=incarnation, lifetime=lifetime
     )
     logger.append_keys(call_id=session.call_id)
     logger.info("session created" if created else "session already active")
     reply: dict[str, Any] = {"call_id": session.call_id, "expires_at": session.expires_at}
-    if functions:
-        reply["tokens"], reply["tokens_expire_at"] = service.mint_for(session, functions, lifetime)
+    if minted is not None:
+        reply["tokens"], reply["tokens_expire_at"] = minted
         metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=len(functions))
     return reply, 201 if created else 200
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache, cached_property
 from typing import Any
 
@@ -73,16 +73,37 @@ class SessionService:
             self.store.extend(call_id, expiry)
         return minted, expiry
 
+    def start(
+        self,
+        call_id: str | None,
+        metadata: Mapping[str, Any],
+        functions: Sequence[str] = (),
+        *,
+        restart: bool = True,
+        incarnation: str | None = None,
+        lifetime: int | None = None,
+    ) -> tuple[Session, bool, tuple[dict[str, str], int] | None]:
+        """create_session, and the tokens of `functions` (with their common expiry) when any are
+        named. The key is read first: a stack that cannot mint fails the request before anything
+        is written."""
+        key = self._minting_key(lifetime) if functions else None
+        session, created = self.create_session(
+            call_id, metadata, restart=restart, incarnation=incarnation, lifetime=lifetime
+        )
+        return session, created, None if key is None else self._mint_with(key, session, functions, lifetime)
+
     def mint_for(
-        self, session: Session, functions: list[str], lifetime: int | None = None
+        self, session: Session, functions: Sequence[str], lifetime: int | None = None
     ) -> tuple[dict[str, str], int]:
         """Tokens for a session known to be active (just read or written), and their common expiry:
-        now + `lifetime` seconds (default: the stack's TokenExpirySecs).
+        now + `lifetime` seconds (default: the stack's TokenExpirySecs)."""
+        return self._mint_with(self._minting_key(lifetime), session, functions, lifetime)
 
-        Each nonce starts with the session's incarnation, so revocation can tell tokens of
-        this session from those of an ended one under the same call id.
-        """
-        key = self.minting_key(lifetime)
+    def _mint_with(
+        self, key: bytes, session: Session, functions: Sequence[str], lifetime: int | None
+    ) -> tuple[dict[str, str], int]:
+        """Each nonce starts with the session's incarnation, so revocation can tell tokens of
+        this session from those of an ended one under the same call id."""
         expiry = int(self.clock()) + (lifetime or self.config.token_expiry_secs)
         minted = {
             name: tokens.mint(key, session.call_id, name, expiry, tokens.new_nonce(session.incarnation))
@@ -90,9 +111,9 @@ class SessionService:
         }
         return minted, expiry
 
-    def minting_key(self, lifetime: int | None = None) -> bytes:
+    def _minting_key(self, lifetime: int | None) -> bytes:
         """The key tokens of `lifetime` seconds (default: the stack's) are minted with; raises what
-        minting would (Misconfigured, KeyUnavailable), so a request can fail before it writes anything."""
+        minting would (Misconfigured, KeyUnavailable)."""
         if lifetime is None and (problem := self.config.lifetime_problem):
             raise Misconfigured(problem)  # tokens validation would refuse: an outage, not bad tokens
         return self.keys.current()
